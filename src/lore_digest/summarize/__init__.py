@@ -1,0 +1,1 @@
+"""summarize stage of the lore-digest pipeline."""

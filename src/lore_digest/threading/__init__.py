@@ -1,0 +1,1 @@
+"""threading stage of the lore-digest pipeline."""

@@ -1,0 +1,66 @@
+"""Shared fixtures: the real kvmarm corpus from ../shared, skipped with a message when absent."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+CORPUS_GIT = SHARED / "corpus" / "kvmarm-0.git"
+THREADS_TSV = SHARED / "reference" / "publicinbox-threads-kvmarm-0.tsv"
+
+
+def _require(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path} is absent: the shared kvmarm corpus is needed for this test")
+    return path
+
+
+@pytest.fixture(scope="session")
+def corpus_git() -> Path:
+    """Path of the real public-inbox epoch (bare git repository) of the kvmarm list."""
+    return _require(CORPUS_GIT)
+
+
+@pytest.fixture(scope="session")
+def threads_tsv() -> Path:
+    """public-inbox's own thread ids for every message of the corpus."""
+    return _require(THREADS_TSV)
+
+
+def iter_corpus_blobs(git_dir: Path) -> Iterator[tuple[str, bytes]]:
+    """Yield (commit, raw mail) for every message of an epoch, oldest first.
+
+    A test-side reader independent of lore_digest.sources, so tests of the parser do not
+    depend on the ingest code they may be checking.
+    """
+    revs = subprocess.run(
+        ["git", "-C", str(git_dir), "rev-list", "--reverse", "HEAD"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    proc = subprocess.Popen(
+        ["git", "-C", str(git_dir), "cat-file", "--batch"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert proc.stdin and proc.stdout
+    proc.stdin.write("".join(f"{r}:m\n" for r in revs).encode())
+    proc.stdin.close()
+    for rev in revs:
+        header = proc.stdout.readline().split()
+        size = int(header[2])
+        data = proc.stdout.read(size)
+        proc.stdout.read(1)
+        yield rev, data
+    proc.wait()
+
+
+@pytest.fixture(scope="session")
+def corpus_blobs(corpus_git: Path) -> list[tuple[str, bytes]]:
+    """All (commit, raw mail) pairs of the corpus, read once per test session (~180 MB)."""
+    return list(iter_corpus_blobs(corpus_git))
