@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,8 +50,15 @@ def iter_corpus_blobs(git_dir: Path) -> Iterator[tuple[str, bytes]]:
         stdout=subprocess.PIPE,
     )
     assert proc.stdin and proc.stdout
-    proc.stdin.write("".join(f"{r}:m\n" for r in revs).encode())
-    proc.stdin.close()
+    stdin = proc.stdin
+
+    def feed() -> None:
+        # A separate writer: cat-file stops reading once its output pipe is full.
+        stdin.write("".join(f"{r}:m\n" for r in revs).encode())
+        stdin.close()
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
     for rev in revs:
         header = proc.stdout.readline().split()
         size = int(header[2])
