@@ -72,3 +72,24 @@ def iter_corpus_blobs(git_dir: Path) -> Iterator[tuple[str, bytes]]:
 def corpus_blobs(corpus_git: Path) -> list[tuple[str, bytes]]:
     """All (commit, raw mail) pairs of the corpus, read once per test session (~180 MB)."""
     return list(iter_corpus_blobs(corpus_git))
+
+
+@pytest.fixture(scope="session")
+def synced_db(corpus_git: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store with the whole corpus synced as list "kvmarm" (built once per session)."""
+    from lore_digest.store.db import Store
+    from lore_digest.sync import sync_mirror
+
+    path = tmp_path_factory.mktemp("store") / "kvmarm.sqlite3"
+    with Store.open(path) as store:
+        sync_mirror(store, str(corpus_git), "kvmarm")
+    return path
+
+
+@pytest.fixture
+def synced_store(synced_db: Path) -> Iterator[object]:
+    """An open connection to the session's synced store (read-only use expected)."""
+    from lore_digest.store.db import Store
+
+    with Store.open(synced_db) as store:
+        yield store

@@ -1,0 +1,334 @@
+"""The `lore-digest` command: a thin Click layer over the library API; only this prints."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from lore_digest import __version__
+from lore_digest.config import DB_ENV, resolve_db_path
+from lore_digest.errors import LoreDigestError
+from lore_digest.store.db import Store
+
+err = Console(stderr=True)
+out = Console()
+
+
+class _Command(click.Group):
+    """Turns typed errors into one clear line and Ctrl-C into a quiet exit."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LoreDigestError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            err.print("interrupted: work committed so far is kept; run the command again to resume")
+            sys.exit(130)
+
+
+@click.group(cls=_Command, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=f"SQLite store to use [default: ${DB_ENV}, else ~/.local/share/lore-digest/lore-digest.sqlite3].",
+)
+@click.version_option(__version__, prog_name="lore-digest")
+@click.pass_context
+def cli(ctx: click.Context, db_path: Path | None) -> None:
+    """Weekly digests of a public-inbox mailing list (lore.kernel.org), e.g. kvmarm.
+
+    \b
+    Typical use:
+      lore-digest sync --mirror https://lore.kernel.org/kvmarm
+      lore-digest report --list kvmarm --week 2022-W19 --out reports/
+    """
+    ctx.obj = resolve_db_path(db_path)
+
+
+def _open_store(ctx: click.Context) -> Store:
+    return Store.open(ctx.obj)
+
+
+@contextmanager
+def _progress(label: str, enabled: bool) -> Iterator[Callable[[int, int | None], None]]:
+    """A rich progress bar fed by the API's (done, total) callback; silent when disabled."""
+    if not enabled:
+        yield lambda done, total: None
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=False) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+@cli.command()
+@click.option(
+    "--mirror",
+    metavar="PATH_OR_URL",
+    help="public-inbox v2 inbox dir, one epoch .git, or a git URL to clone/fetch.",
+)
+@click.option("--mbox", type=click.Path(path_type=Path), help="An mbox file or a maildir.")
+@click.option(
+    "--list",
+    "list_name",
+    metavar="NAME",
+    help="List name [default: the inbox's directory name; required with --mbox].",
+)
+@click.option(
+    "--url-base",
+    metavar="URL",
+    help="Archive URL of the list [default: https://lore.kernel.org/NAME/].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON on stdout.")
+@click.pass_context
+def sync(
+    ctx: click.Context,
+    mirror: str | None,
+    mbox: Path | None,
+    list_name: str | None,
+    url_base: str | None,
+    as_json: bool,
+) -> None:
+    """Ingest new mail into the store (incremental, idempotent, safe to interrupt).
+
+    Exactly one of --mirror or --mbox. Re-running fetches/reads only what is new;
+    every mail is either stored, or counted as a duplicate/unparsable (see `doctor`).
+    """
+    from lore_digest.sync import sync_mbox, sync_mirror
+
+    if (mirror is None) == (mbox is None):
+        raise click.UsageError("give exactly one of --mirror or --mbox")
+    if mbox is not None and not list_name:
+        raise click.UsageError("--mbox needs --list NAME")
+    with _open_store(ctx) as store, _progress("ingesting", not as_json) as progress:
+        if mirror is not None:
+            result = sync_mirror(store, mirror, list_name, url_base=url_base, progress=progress)
+        else:
+            assert mbox is not None and list_name is not None
+            result = sync_mbox(store, mbox, list_name, url_base=url_base, progress=progress)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    out.print(
+        f"[bold]{result.list_name}[/]: {result.new} new, {result.duplicate} duplicate, "
+        f"{result.unparsable} unparsable, {result.known} already stored"
+        + (f", {result.repaired} repaired" if result.repaired else "")
+        + (f", {result.deleted} deleted upstream" if result.deleted else ""),
+        highlight=False,
+    )
+
+
+@cli.command()
+@click.option("--list", "list_name", required=True, metavar="NAME", help="List to report on.")
+@click.option(
+    "--week", metavar="YYYY-Www", help="ISO week, e.g. 2022-W19 [default: the last complete week]."
+)
+@click.option("--since", metavar="YYYY-MM-DD", help="Start date (with --until) instead of --week.")
+@click.option("--until", metavar="YYYY-MM-DD", help="End date, inclusive.")
+@click.option(
+    "--tz",
+    default="UTC",
+    show_default=True,
+    help="Report time zone (IANA name, e.g. Asia/Shanghai).",
+)
+@click.option(
+    "--lang",
+    default="zh",
+    show_default=True,
+    type=click.Choice(["zh", "en"]),
+    help="Report language.",
+)
+@click.option(
+    "--format", "formats", default="md,json", show_default=True, help="Comma-separated: md, json."
+)
+@click.option(
+    "--out",
+    "out_dir",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output directory.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the written paths and stats as JSON.")
+@click.pass_context
+def report(
+    ctx: click.Context,
+    list_name: str,
+    week: str | None,
+    since: str | None,
+    until: str | None,
+    tz: str,
+    lang: str,
+    formats: str,
+    out_dir: Path,
+    as_json: bool,
+) -> None:
+    """Write one window's report (Markdown and/or JSON) from the store, offline.
+
+    Mail is placed in the window by its Date header, in --tz. Earlier mail of the same
+    threads comes along as history; all statistics count in-window mail only.
+    """
+    from lore_digest.facts.week import date_window, iso_week_window, last_complete_week
+    from lore_digest.report.build import build_report
+    from lore_digest.report.write import parse_formats, write_report
+
+    chosen = parse_formats(formats)
+    if week and (since or until):
+        raise click.UsageError("use either --week or --since/--until")
+    if bool(since) != bool(until):
+        raise click.UsageError("--since and --until go together")
+    if week:
+        window = iso_week_window(week, tz)
+    elif since and until:
+        window = date_window(since, until, tz)
+    else:
+        window = last_complete_week(datetime.now(UTC), tz)
+    with _open_store(ctx) as store:
+        built = build_report(store, list_name, window, lang=lang)
+    paths = write_report(built, out_dir, chosen)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "list": built.list_name,
+                    "week": built.label,
+                    "files": [str(p) for p in paths],
+                    "messages": built.stats.messages,
+                    "threads": built.stats.threads,
+                },
+                indent=2,
+            )
+        )
+        return
+    out.print(
+        f"{built.list_name} {built.label}: {built.stats.messages} mails in "
+        f"{built.stats.threads} threads",
+        highlight=False,
+    )
+    for path in paths:
+        out.print(f"  wrote {path}", highlight=False)
+
+
+@cli.command("lists")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.pass_context
+def lists_command(ctx: click.Context, as_json: bool) -> None:
+    """Show the lists in the store, their mail count and date range."""
+    rows = []
+    with _open_store(ctx) as store:
+        for info in store.lists():
+            span = store.date_range(info.id)
+            rows.append(
+                {
+                    "name": info.name,
+                    "messages": store.count_messages(info.id),
+                    "first": datetime.fromtimestamp(span[0], UTC).date().isoformat()
+                    if span
+                    else None,
+                    "last": datetime.fromtimestamp(span[1], UTC).date().isoformat()
+                    if span
+                    else None,
+                    "url_base": info.url_base,
+                    "source": info.source,
+                }
+            )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        out.print("the store is empty: run `lore-digest sync --mirror …` first")
+    for row in rows:
+        out.print(
+            f"{row['name']}: {row['messages']} mails, {row['first']} → {row['last']} ({row['source']})",
+            highlight=False,
+        )
+
+
+@cli.command()
+@click.option("--list", "list_name", required=True, metavar="NAME", help="List to check.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.pass_context
+def doctor(ctx: click.Context, list_name: str, as_json: bool) -> None:
+    """List the mail that was not stored as-is: duplicates, unparsable, repaired."""
+    from lore_digest.errors import UsageError
+
+    with _open_store(ctx) as store:
+        info = store.get_list(list_name)
+        if info is None:
+            raise UsageError(f"unknown list {list_name!r}")
+        logged = store.ingest_log(info.id)
+        repaired = store.repaired(info.id)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "rejected": [
+                        {"kind": k, "message_id": m, "source": s, "reason": r}
+                        for k, m, s, r in logged
+                    ],
+                    "repaired": [{"message_id": m, "repairs": r} for m, r in repaired],
+                },
+                indent=2,
+            )
+        )
+        return
+    out.print(f"{len(logged)} mails not stored as messages, {len(repaired)} stored with repairs")
+    for kind, mid, source, reason in logged:
+        out.print(f"  {kind}: {mid or '-'} ({source}): {reason}", highlight=False)
+    for mid, reasons in repaired[:200]:
+        out.print(f"  repaired: {mid}: {reasons}", highlight=False)
+
+
+@cli.command()
+@click.option(
+    "--out",
+    "out_dir",
+    default="demo-report",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to write the demo report.",
+)
+@click.option(
+    "--lang",
+    default="zh",
+    show_default=True,
+    type=click.Choice(["zh", "en"]),
+    help="Report language.",
+)
+def demo(out_dir: Path, lang: str) -> None:
+    """Generate a small realistic list, sync it into a throwaway store, write its report.
+
+    Works offline with no data: a quick look at what lore-digest produces.
+    """
+    from lore_digest.demo.run import run_demo
+
+    paths = run_demo(out_dir, lang=lang)
+    out.print("demo report written:")
+    for path in paths:
+        out.print(f"  {path}", highlight=False)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()

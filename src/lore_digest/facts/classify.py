@@ -1,0 +1,79 @@
+"""Thread categories, by rules on the root subject and sender (written down in the README)."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from lore_digest.mail.subject import LoreSubject
+
+
+class Category(StrEnum):
+    """Report sections, in the order they are printed."""
+
+    PATCH = "PATCH"
+    RFC = "RFC"
+    PULL = "GIT PULL"
+    BUG = "Bug report"
+    OTHER_PROJECT = "Other projects"
+    DISCUSSION = "Question/Discussion"
+    OTHER = "Other"
+
+
+CATEGORY_ORDER = tuple(Category)
+
+# Bracket prefixes (case-insensitive) that mark patches for projects other than the kernel.
+OTHER_PROJECTS = frozenset(
+    {
+        "kvm-unit-tests",
+        "kvmtool",
+        "qemu",
+        "libvirt",
+        "kvm-unit-test",
+        "rust-vmm",
+        "crosvm",
+        "cloud-hypervisor",
+        "edk2",
+        "tf-a",
+        "linux-kvm-unit-tests",
+        "selftests-tools",
+    }
+)
+_OTHER_PROJECT_TITLE_RE = re.compile(r"^(kvmtool|kvm-unit-tests|qemu)\b", re.IGNORECASE)
+_BUG_RE = re.compile(
+    r"\b(BUG|WARNING|KASAN|UBSAN|KCSAN|Oops|panic|regression|general protection fault)\b[:\s]",
+    re.IGNORECASE,
+)
+_BUG_PREFIXES = frozenset({"syzbot", "bug", "regression", "bug report"})
+_DISCUSSION_PREFIXES = frozenset({"question", "discussion", "discuss", "query", "rfc discussion"})
+_DISCUSSION_RE = re.compile(r"\b(question|discussion|how to|why)\b", re.IGNORECASE)
+
+
+def is_syzbot(from_email: str) -> bool:
+    """syzbot reports come from syzbot…@syzkaller.appspotmail.com."""
+    return from_email.startswith("syzbot") and from_email.endswith("syzkaller.appspotmail.com")
+
+
+def classify(subject: LoreSubject, from_email: str, *, has_replies: bool) -> Category:
+    """Category of a thread from its root message (first matching rule wins)."""
+    prefixes = {p.lower() for p in subject.extra_prefixes}
+    if subject.is_pull:
+        return Category.PULL
+    if is_syzbot(from_email) or prefixes & _BUG_PREFIXES:
+        return Category.BUG
+    if subject.is_patch:
+        if prefixes & OTHER_PROJECTS or _OTHER_PROJECT_TITLE_RE.match(subject.title):
+            return Category.OTHER_PROJECT
+        return Category.RFC if subject.is_rfc else Category.PATCH
+    if _BUG_RE.search(subject.title):
+        return Category.BUG
+    if subject.is_rfc:
+        return Category.RFC
+    if (
+        prefixes & _DISCUSSION_PREFIXES
+        or subject.title.rstrip().endswith("?")
+        or _DISCUSSION_RE.search(subject.title)
+        or (has_replies and not subject.is_reply)
+    ):
+        return Category.DISCUSSION
+    return Category.OTHER

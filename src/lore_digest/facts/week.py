@@ -1,0 +1,91 @@
+"""Report windows: ISO weeks or explicit dates, in the report's time zone."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from lore_digest.errors import UsageError
+
+_WEEK_RE = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """[start, end) in a time zone; `label` names it in file names ("2022-W19")."""
+
+    start: datetime
+    end: datetime
+    label: str
+
+    @property
+    def start_utc(self) -> int:
+        """Start as a Unix time."""
+        return int(self.start.timestamp())
+
+    @property
+    def end_utc(self) -> int:
+        """End (exclusive) as a Unix time."""
+        return int(self.end.timestamp())
+
+    @property
+    def tz_name(self) -> str:
+        """IANA name of the window's zone."""
+        return str(self.start.tzinfo)
+
+
+def get_zone(name: str) -> ZoneInfo:
+    """An IANA time zone; a typo becomes a clear error, not a traceback."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise UsageError(
+            f"unknown time zone {name!r} (use an IANA name like Asia/Shanghai)"
+        ) from exc
+
+
+def iso_week_window(week: str, tz: str = "UTC") -> Window:
+    """Monday 00:00 to the next Monday 00:00 of ISO week `YYYY-Www` in zone `tz`."""
+    match = _WEEK_RE.match(week.strip())
+    if not match:
+        raise UsageError(f"bad week {week!r}: expected an ISO week like 2022-W19")
+    year, number = int(match.group(1)), int(match.group(2))
+    try:
+        monday = date.fromisocalendar(year, number, 1)
+    except ValueError as exc:
+        raise UsageError(f"bad week {week!r}: {year} has no week {number}") from exc
+    zone = get_zone(tz)
+    start = datetime.combine(monday, datetime.min.time(), tzinfo=zone)
+    end = datetime.combine(monday + timedelta(days=7), datetime.min.time(), tzinfo=zone)
+    return Window(start, end, f"{year}-W{number:02d}")
+
+
+def date_window(since: str, until: str, tz: str = "UTC") -> Window:
+    """From `since` 00:00 to the end of `until` (both YYYY-MM-DD, inclusive) in zone `tz`."""
+    try:
+        first = date.fromisoformat(since)
+        last = date.fromisoformat(until)
+    except ValueError as exc:
+        raise UsageError(f"bad date: {exc} (expected YYYY-MM-DD)") from exc
+    if last < first:
+        raise UsageError(f"--until {until} is before --since {since}")
+    zone = get_zone(tz)
+    start = datetime.combine(first, datetime.min.time(), tzinfo=zone)
+    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+    return Window(start, end, f"{first.isoformat()}_{last.isoformat()}")
+
+
+def last_complete_week(now: datetime, tz: str = "UTC") -> Window:
+    """The most recent ISO week that has fully ended at `now` in zone `tz`."""
+    local = now.astimezone(get_zone(tz))
+    previous = local.date() - timedelta(days=7)
+    year, number, _ = previous.isocalendar()
+    return iso_week_window(f"{year}-W{number:02d}", tz)
+
+
+def week_of(moment: datetime, tz: str = "UTC") -> str:
+    """ISO week label (YYYY-Www) containing `moment` in zone `tz`."""
+    year, number, _ = moment.astimezone(get_zone(tz)).date().isocalendar()
+    return f"{year}-W{number:02d}"

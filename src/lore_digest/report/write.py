@@ -1,0 +1,43 @@
+"""Write a report's files (`NAME-2022-W19.md`, `.json`) into an output directory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from lore_digest.errors import UsageError
+from lore_digest.fsutil import write_atomic
+from lore_digest.report.jsonout import render_json
+from lore_digest.report.markdown import render_markdown
+from lore_digest.report.model import Report
+
+RENDERERS: dict[str, tuple[str, Callable[[Report], str]]] = {
+    "md": (".md", render_markdown),
+    "json": (".json", render_json),
+}
+
+
+def parse_formats(spec: str) -> list[str]:
+    """`md,json` → ["md", "json"]; unknown names are a usage error."""
+    formats = [f.strip().lower() for f in spec.split(",") if f.strip()]
+    unknown = [f for f in formats if f not in RENDERERS]
+    if unknown or not formats:
+        raise UsageError(f"unknown format {', '.join(unknown) or spec!r} (choose from md, json)")
+    return formats
+
+
+def report_stem(report: Report) -> str:
+    """File name without extension; the language is added when not the default zh."""
+    suffix = "" if report.lang == "zh" else f".{report.lang}"
+    return f"{report.list_name}-{report.label}{suffix}"
+
+
+def write_report(report: Report, out_dir: Path, formats: Iterable[str]) -> list[Path]:
+    """Render and atomically write each format; returns the paths written."""
+    written = []
+    for fmt in formats:
+        extension, render = RENDERERS[fmt]
+        path = out_dir / f"{report_stem(report)}{extension}"
+        write_atomic(path, render(report))
+        written.append(path)
+    return written

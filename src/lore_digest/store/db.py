@@ -1,0 +1,367 @@
+"""The SQLite store: the only module that speaks SQL.
+
+Raw mail is kept zstd-compressed in `raw_messages` so every later stage (threading,
+facts, summaries) can be recomputed after a fix without re-downloading anything.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import zstandard
+
+from lore_digest.errors import StoreError
+from lore_digest.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+_DECOMPRESSOR = zstandard.ZstdDecompressor()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """One message's indexed fields, as the report stages consume them."""
+
+    pk: int
+    message_id: str
+    date_utc: int
+    date_offset: int | None
+    date_source: str
+    from_name: str
+    from_email: str
+    subject: str
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    thread_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A parsed message ready to insert (raw already compressed)."""
+
+    message_id: str
+    date_utc: int
+    date_offset: int | None
+    date_source: str
+    from_name: str
+    from_email: str
+    subject: str
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    source_ref: str
+    repairs: tuple[str, ...]
+    compressed_raw: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ListInfo:
+    """A mailing list known to the store."""
+
+    id: int
+    name: str
+    url_base: str
+    source: str
+
+
+_MESSAGE_COLUMNS = (
+    "id, message_id, date_utc, date_offset, date_source, from_name, from_email, subject,"
+    " in_reply_to, refs, thread_id"
+)
+
+
+def _row_to_message(row: Sequence[object]) -> StoredMessage:
+    refs = str(row[9])
+    return StoredMessage(
+        pk=int(row[0]),  # type: ignore[call-overload]
+        message_id=str(row[1]),
+        date_utc=int(row[2]),  # type: ignore[call-overload]
+        date_offset=None if row[3] is None else int(row[3]),  # type: ignore[call-overload]
+        date_source=str(row[4]),
+        from_name=str(row[5]),
+        from_email=str(row[6]),
+        subject=str(row[7]),
+        in_reply_to=None if row[8] is None else str(row[8]),
+        references=tuple(refs.split()) if refs else (),
+        thread_id=None if row[10] is None else int(row[10]),  # type: ignore[call-overload]
+    )
+
+
+def decompress(data: bytes) -> bytes:
+    """Raw mail bytes from their stored form."""
+    return _DECOMPRESSOR.decompress(data)
+
+
+class Store:
+    """A lore-digest SQLite database (WAL mode); open it with `Store.open(path)`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        """Open (creating and migrating as needed) the store at `path`."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # The ingest writer thread uses the connection while the caller waits: never both.
+            conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open store {path}: {exc}") from exc
+        store = cls(conn, path)
+        store._migrate()
+        return store
+
+    def close(self) -> None:
+        """Close the connection (checkpointing the WAL)."""
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _migrate(self) -> None:
+        try:
+            version = int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a lore-digest store: {exc}") from exc
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {version}, newer than this lore-digest "
+                f"({SCHEMA_VERSION}); upgrade lore-digest"
+            )
+        for number in range(version, SCHEMA_VERSION):
+            with self.transaction():
+                self._apply(number)
+
+    def _apply(self, number: int) -> None:
+        for statement in MIGRATIONS[number].split(";"):
+            if statement.strip():
+                self.conn.execute(statement)
+        self.conn.execute(f"PRAGMA user_version={number + 1}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All-or-nothing block: a crash inside leaves the store as it was before."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # -- lists and per-epoch progress -------------------------------------------------
+
+    def ensure_list(self, name: str, url_base: str, source: str) -> ListInfo:
+        """Create the list if new; keep the stored URL base unless one is given again."""
+        self.conn.execute(
+            "INSERT INTO lists(name, url_base, source) VALUES (?, ?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET url_base=excluded.url_base, source=excluded.source",
+            (name, url_base, source),
+        )
+        found = self.get_list(name)
+        assert found is not None
+        return found
+
+    def get_list(self, name: str) -> ListInfo | None:
+        """The list called `name`, or None."""
+        row = self.conn.execute(
+            "SELECT id, name, url_base, source FROM lists WHERE name=?", (name,)
+        ).fetchone()
+        return ListInfo(*row) if row else None
+
+    def lists(self) -> list[ListInfo]:
+        """Every list in the store, by name."""
+        rows = self.conn.execute("SELECT id, name, url_base, source FROM lists ORDER BY name")
+        return [ListInfo(*row) for row in rows]
+
+    def epoch_state(self, list_id: int, repo: str) -> str | None:
+        """Last ingested commit of one epoch repository, or None if never synced."""
+        row = self.conn.execute(
+            "SELECT last_commit FROM epochs WHERE list_id=? AND repo=?", (list_id, repo)
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def set_epoch_state(self, list_id: int, repo: str, commit: str) -> None:
+        """Record progress; call inside the transaction that stored the commits' mail."""
+        self.conn.execute(
+            "INSERT INTO epochs(list_id, repo, last_commit) VALUES (?, ?, ?) "
+            "ON CONFLICT(list_id, repo) DO UPDATE SET last_commit=excluded.last_commit",
+            (list_id, repo, commit),
+        )
+
+    # -- ingest -------------------------------------------------------------------------
+
+    def known_ids(self, list_id: int, message_ids: Iterable[str]) -> dict[str, int]:
+        """Which of these Message-IDs are stored already (id → pk)."""
+        ids = list(dict.fromkeys(message_ids))
+        found: dict[str, int] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                f"SELECT message_id, id FROM messages WHERE list_id=? AND message_id IN ({marks})",
+                (list_id, *chunk),
+            )
+            found.update((str(mid), int(pk)) for mid, pk in rows)
+        return found
+
+    def insert_messages(self, list_id: int, messages: Sequence[NewMessage]) -> None:
+        """Insert new messages and their raw bytes (caller ensures ids are new)."""
+        cursor = self.conn.cursor()
+        for msg in messages:
+            cursor.execute(
+                "INSERT INTO messages(list_id, message_id, date_utc, date_offset, date_source,"
+                " from_name, from_email, subject, in_reply_to, refs, source_ref, repairs)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    list_id,
+                    msg.message_id,
+                    msg.date_utc,
+                    msg.date_offset,
+                    msg.date_source,
+                    msg.from_name,
+                    msg.from_email,
+                    msg.subject,
+                    msg.in_reply_to,
+                    " ".join(msg.references),
+                    msg.source_ref,
+                    "; ".join(msg.repairs),
+                ),
+            )
+            cursor.execute(
+                "INSERT INTO raw_messages(id, data) VALUES (?, ?)",
+                (cursor.lastrowid, msg.compressed_raw),
+            )
+
+    def log_ingest(
+        self,
+        list_id: int,
+        kind: str,
+        message_id: str | None,
+        source_ref: str,
+        reason: str,
+        compressed_raw: bytes | None,
+    ) -> bool:
+        """Record a duplicate or unparsable mail with its raw bytes; False if already logged."""
+        cursor = self.conn.execute(
+            "INSERT OR IGNORE INTO ingest_log(list_id, kind, message_id, source_ref, reason, raw)"
+            " VALUES (?,?,?,?,?,?)",
+            (list_id, kind, message_id, source_ref, reason, compressed_raw),
+        )
+        return cursor.rowcount > 0
+
+    def ingest_log(self, list_id: int) -> list[tuple[str, str | None, str, str]]:
+        """(kind, message_id, source_ref, reason) of every mail not stored as a message."""
+        rows = self.conn.execute(
+            "SELECT kind, message_id, source_ref, reason FROM ingest_log WHERE list_id=? ORDER BY id",
+            (list_id,),
+        )
+        return [(str(k), m, str(s), str(r)) for k, m, s, r in rows]
+
+    def raw_bytes(self, pk: int) -> bytes:
+        """The original bytes of a stored message."""
+        row = self.conn.execute("SELECT data FROM raw_messages WHERE id=?", (pk,)).fetchone()
+        if row is None:
+            raise StoreError(f"raw mail of message {pk} is missing")
+        return decompress(bytes(row[0]))
+
+    def raw_many(self, pks: Iterable[int]) -> dict[int, bytes]:
+        """Original bytes of several messages at once (pk → bytes)."""
+        ids = list(pks)
+        out: dict[int, bytes] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                f"SELECT id, data FROM raw_messages WHERE id IN ({marks})", chunk
+            )
+            out.update((int(pk), decompress(bytes(data))) for pk, data in rows)
+        return out
+
+    # -- threading ----------------------------------------------------------------------
+
+    def threading_rows(self, list_id: int) -> list[tuple[int, str, str | None, str, int | None]]:
+        """(pk, message_id, in_reply_to, refs, thread_id) of every message of a list."""
+        rows = self.conn.execute(
+            "SELECT id, message_id, in_reply_to, refs, thread_id FROM messages WHERE list_id=?",
+            (list_id,),
+        )
+        return [(int(a), str(b), c, str(d), e) for a, b, c, d, e in rows]
+
+    def set_thread_ids(self, changes: Iterable[tuple[int, int]]) -> None:
+        """Apply (pk, thread_id) pairs."""
+        self.conn.executemany(
+            "UPDATE messages SET thread_id=? WHERE id=?", ((tid, pk) for pk, tid in changes)
+        )
+
+    # -- queries for reports --------------------------------------------------------------
+
+    def messages_between(self, list_id: int, start_utc: int, end_utc: int) -> list[StoredMessage]:
+        """Messages whose Date falls in [start_utc, end_utc)."""
+        rows = self.conn.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages"
+            " WHERE list_id=? AND date_utc>=? AND date_utc<? ORDER BY date_utc, id",
+            (list_id, start_utc, end_utc),
+        )
+        return [_row_to_message(r) for r in rows]
+
+    def messages_of_threads(
+        self, list_id: int, thread_ids: Iterable[int], before_utc: int
+    ) -> list[StoredMessage]:
+        """All messages of these threads dated before `before_utc` (window plus history)."""
+        ids = sorted(set(thread_ids))
+        out: list[StoredMessage] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE list_id=?"
+                f" AND thread_id IN ({marks}) AND date_utc<? ORDER BY date_utc, id",
+                (list_id, *chunk, before_utc),
+            )
+            out.extend(_row_to_message(r) for r in rows)
+        return out
+
+    def messages_by_author_near(
+        self, list_id: int, from_email: str, start_utc: int, end_utc: int
+    ) -> list[StoredMessage]:
+        """One author's messages in a time range (to find covers of unthreaded patches)."""
+        rows = self.conn.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE list_id=? AND from_email=?"
+            " AND date_utc>=? AND date_utc<? ORDER BY date_utc, id",
+            (list_id, from_email, start_utc, end_utc),
+        )
+        return [_row_to_message(r) for r in rows]
+
+    def date_range(self, list_id: int) -> tuple[int, int] | None:
+        """(oldest, newest) Date of a list's messages, or None when empty."""
+        row = self.conn.execute(
+            "SELECT min(date_utc), max(date_utc) FROM messages WHERE list_id=?", (list_id,)
+        ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return int(row[0]), int(row[1])
+
+    def count_messages(self, list_id: int) -> int:
+        """Number of stored messages of a list."""
+        return int(
+            self.conn.execute(
+                "SELECT count(*) FROM messages WHERE list_id=?", (list_id,)
+            ).fetchone()[0]
+        )
+
+    def repaired(self, list_id: int) -> list[tuple[str, str]]:
+        """(message_id, repairs) of messages stored after a repair (missing Date, …)."""
+        rows = self.conn.execute(
+            "SELECT message_id, repairs FROM messages WHERE list_id=? AND repairs!='' ORDER BY id",
+            (list_id,),
+        )
+        return [(str(m), str(r)) for m, r in rows]

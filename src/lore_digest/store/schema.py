@@ -1,0 +1,58 @@
+"""Versioned schema migrations: each entry upgrades the store by one version, in order."""
+
+from __future__ import annotations
+
+# Never edit a migration that has shipped: append a new one instead.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: lists, per-epoch progress, messages (indexed fields), raw mail (zstd), ingest log.
+    """
+    CREATE TABLE lists (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        url_base TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE epochs (
+        list_id INTEGER NOT NULL REFERENCES lists(id),
+        repo TEXT NOT NULL,
+        last_commit TEXT NOT NULL,
+        PRIMARY KEY (list_id, repo)
+    );
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        list_id INTEGER NOT NULL REFERENCES lists(id),
+        message_id TEXT NOT NULL,
+        date_utc INTEGER NOT NULL,
+        date_offset INTEGER,
+        date_source TEXT NOT NULL,
+        from_name TEXT NOT NULL,
+        from_email TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        in_reply_to TEXT,
+        refs TEXT NOT NULL DEFAULT '',
+        thread_id INTEGER,
+        source_ref TEXT NOT NULL,
+        repairs TEXT NOT NULL DEFAULT '',
+        UNIQUE (list_id, message_id)
+    );
+    CREATE INDEX messages_by_date ON messages(list_id, date_utc);
+    CREATE INDEX messages_by_thread ON messages(list_id, thread_id);
+    CREATE INDEX messages_by_author ON messages(list_id, from_email, date_utc);
+    CREATE TABLE raw_messages (
+        id INTEGER PRIMARY KEY REFERENCES messages(id),
+        data BLOB NOT NULL
+    );
+    CREATE TABLE ingest_log (
+        id INTEGER PRIMARY KEY,
+        list_id INTEGER NOT NULL REFERENCES lists(id),
+        kind TEXT NOT NULL,
+        message_id TEXT,
+        source_ref TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        raw BLOB,
+        UNIQUE (list_id, source_ref, kind)
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
