@@ -117,13 +117,16 @@ def _message_text(raw: bytes) -> MessageText:
     return out.result()
 
 
+_BLANK_LINE = re.compile(rb"\n\r?\n")
+
+
 def _header_end(raw: bytes) -> tuple[int, int]:
     """(end of the header block, start of the body); a message may have no body."""
     if raw.startswith(b"\n"):
         return 0, 1
     if raw.startswith(b"\r\n"):
         return 0, 2
-    match = re.search(rb"\n\r?\n", raw)
+    match = _BLANK_LINE.search(raw)
     if match is None:
         return len(raw), len(raw)
     return match.start() + 1, match.end()
@@ -275,6 +278,10 @@ def _label(part: Message) -> str:
 
 
 def _filename(part: Message) -> str | None:
+    # get_filename re-parses the parameters each time: skip it when no name can be there.
+    declared = f"{part.get('Content-Disposition', '')}{part.get('Content-Type', '')}"
+    if "name" not in declared.lower():
+        return None
     try:
         name = part.get_filename()
     except Exception:  # RFC 2231 parameters can be malformed in many ways
@@ -301,15 +308,29 @@ def _payload_bytes(part: Message) -> bytes:
 def _decode_part(part: Message, data: bytes, out: _Collected) -> str:
     """Undo the transfer encoding, then the charset, repairing what is broken."""
     data = _undo_transfer_encoding(part.get("Content-Transfer-Encoding"), data, out)
-    try:
-        charset = part.get_content_charset()
-    except Exception:
-        charset = None
-        out.defect("malformed charset parameter")
+    charset = _charset(part, out)
     text, reason = decode_bytes_checked(data, charset)
     if reason:
         out.defect(reason)
     return _normalize_newlines(text)
+
+
+_CHARSET_PARAM = re.compile(r';\s*charset\s*=\s*"?([^";\s]*)', re.IGNORECASE)
+
+
+def _charset(part: Message, out: _Collected) -> str | None:
+    """The charset parameter of a part (None when absent), without failing on junk."""
+    ctype = str(part.get("Content-Type", ""))
+    match = _CHARSET_PARAM.search(ctype)
+    if match is not None:
+        return match.group(1)
+    if "charset*" not in ctype.lower():
+        return None
+    try:  # RFC 2231 form: let the library decode it
+        return part.get_content_charset()
+    except Exception:
+        out.defect("malformed charset parameter")
+        return None
 
 
 def _undo_transfer_encoding(header: object, data: bytes, out: _Collected) -> bytes:

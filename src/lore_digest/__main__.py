@@ -1,0 +1,5 @@
+"""`python -m lore_digest` runs the CLI."""
+
+from lore_digest.cli import main
+
+main()

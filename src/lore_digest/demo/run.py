@@ -1,0 +1,37 @@
+"""`lore-digest demo`: generated list → mbox → throwaway store → report, all offline."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from lore_digest.demo.generator import generate_demo_list, write_mbox
+from lore_digest.facts.week import iso_week_window, week_of
+from lore_digest.report.build import build_report
+from lore_digest.report.write import write_report
+from lore_digest.store.db import Store
+from lore_digest.sync import sync_mbox
+
+DEMO_LIST = "demo-kvmarm"
+
+
+def demo_week(now: datetime) -> datetime:
+    """Monday 00:00 UTC of the last complete ISO week, so the demo looks current."""
+    monday = (now - timedelta(days=7)).date()
+    monday -= timedelta(days=monday.weekday())
+    return datetime(monday.year, monday.month, monday.day, tzinfo=UTC)
+
+
+def run_demo(out_dir: Path, *, lang: str = "zh", now: datetime | None = None) -> list[Path]:
+    """Build the demo report into `out_dir`; returns the files written."""
+    start = demo_week(now or datetime.now(UTC))
+    mails = generate_demo_list(start, list_name=DEMO_LIST)
+    with tempfile.TemporaryDirectory(prefix="lore-digest-demo-") as tmp:
+        mbox = Path(tmp) / f"{DEMO_LIST}.mbox"
+        write_mbox(mails, mbox)
+        with Store.open(Path(tmp) / "demo.sqlite3") as store:
+            sync_mbox(store, mbox, DEMO_LIST)
+            window = iso_week_window(week_of(start), "UTC")
+            report = build_report(store, DEMO_LIST, window, lang=lang, now=now)
+    return write_report(report, out_dir, ["md", "json"])

@@ -1,0 +1,435 @@
+"""Body text -> typed segments: what the author wrote versus what they quoted or pasted.
+
+A digest must summarise what a person *said*: the prose of a reply, not the patch it
+quotes, the diffstat, the trailers or the signature. Kernel mail follows strong
+conventions (git format-patch layout, "> " quoting, "On ... wrote:" attributions,
+"-- " signatures) and split_body reads them line by line:
+
+- quoted: lines whose first non-blank character is ">", at any depth;
+- attribution: the "On <date>, X wrote:" line(s) right before a quote;
+- diff: from "diff --git", "--- a/..." + "+++ b/...", "Index: ..." or a hunk header to
+  the end of the last hunk, hunk lengths counted as git does (so a "-- " removed line
+  inside a hunk is not a signature, and the signature right after the last hunk is);
+- diffstat: the "---" separator of a patch mail and the diffstat block
+  (" path | 12 ++--", " 3 files changed, ...", " create mode ...");
+- signature: from a "-- " (or bare "--") line to the end, and the mailing-list footer;
+- trailer: "Xxx-by:", Fixes:, Link:, Closes:, Cc:, Change-Id: lines (with continuations);
+- prose: everything else.
+
+Blank lines never make a segment of their own; segments joined with "\\n" give back the
+text (without its final newline).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, Literal
+
+__all__ = ["TRAILER_LINE", "Segment", "SegmentKind", "first_paragraph", "prose_text", "split_body"]
+
+SegmentKind = Literal["prose", "quoted", "diff", "diffstat", "signature", "trailer", "attribution"]
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """Consecutive lines of one kind; text keeps them as written ("> " included)."""
+
+    kind: SegmentKind
+    text: str
+
+
+_QUOTED = re.compile(r"[ \t]*>")
+# git format-patch also writes "base-commit:" / "prerequisite-patch-id:" after the diff:
+# metadata like trailers, not prose.
+TRAILER_LINE = re.compile(
+    r"[ \t]*(?:[A-Za-z][A-Za-z0-9-]*-by|Fixes|Link|BugLink|Closes|Cc|Change-Id"
+    r"|base-commit|prerequisite-patch-id)[ \t]*:[ \t]*\S",
+    re.IGNORECASE,
+)
+_ADDRESS_LINE = re.compile(r"[ \t]*<[^<>\s]+@[^<>\s]+>\s*$")
+_EXTINFO_LINE = re.compile(r"[ \t]*\[[^\]]+\][ \t]*$")
+_FIXES = re.compile(r"[ \t]*Fixes[ \t]*:", re.IGNORECASE)
+# An indented Signed-off-by is a pasted "git log" (pull requests, stable mails): its
+# indented trailers belong to those commits, not to the author of the mail.
+_INDENTED_SIGNOFF = re.compile(r"^[ \t]+Signed-off-by:", re.MULTILINE | re.IGNORECASE)
+
+_DIFF_COMMAND = re.compile(r"diff(?: -[-\w=]+)+ \S+ \S+\s*$")
+_HUNK = re.compile(r"@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
+_DIFF_HEADER_PREFIXES: Final = (
+    "diff --git ",
+    "diff -",
+    "index ",
+    "new file mode ",
+    "deleted file mode ",
+    "old mode ",
+    "new mode ",
+    "similarity index ",
+    "dissimilarity index ",
+    "rename from ",
+    "rename to ",
+    "copy from ",
+    "copy to ",
+    "Binary files ",
+    "Index: ",
+    "=====",
+)
+_BINARY_LINE = re.compile(r"(?:literal|delta) \d+$|[A-Za-z][0-9A-Za-z!#$%&()*+;<=>?@^_`{|}~-]+$")
+# Context lines: " " as git writes them; "" when a mailer stripped trailing spaces;
+# "\xa0" when one turned spaces into non-breaking ones.
+_CONTEXT_HEADS: Final = frozenset({" ", "", "\xa0"})
+_GIT_VERSION = re.compile(r"\d+\.\d+(?:\.\S+)?\s*$")
+
+_DIFFSTAT_LINE = re.compile(r"[ \t]*\S.*?\s\|\s+(?:\d+ ?\+*-*|Bin\b.*)\s*$")
+_DIFFSTAT_SUMMARY = re.compile(
+    r"[ \t]*\d+ files? changed(?:, \d+ insertions?\(\+\))?(?:, \d+ deletions?\(-\))?\s*$"
+)
+_DIFFSTAT_MODE = re.compile(
+    r"[ \t]+(?:(?:create|delete) mode \d+ \S|mode change \d+ => \d+ \S|(?:rename|copy) .*\(\d+%\)\s*$)"
+)
+
+_LIST_FOOTER_RULE = re.compile(r"_{10,}\s*$")
+_LIST_FOOTER_NAME = re.compile(r".*mailing list\s*$", re.IGNORECASE)
+
+_ATTRIBUTION_END = re.compile(
+    r"(?:.*\b(?:wrote|writes|said|says|schrieb|escribió|kirjoitti|napisał|skrev|scrisse"
+    r"|a écrit|ha scritto)|.*(?:写道|寫道)|Quoting\b.*|Excerpts from\b.*)\s*[:：]\s*$",
+    re.IGNORECASE,
+)
+_ATTRIBUTION_START = re.compile(r"(?:On|Le|Am|El|Il|Op|Em|Quoting|在)\b", re.IGNORECASE)
+# An attribution that long is a paragraph ending in "wrote:", not a header line.
+_ATTRIBUTION_MAX_LEN: Final = 300
+
+_BLANK: Final = ""  # kind of a blank line until it is attached to a neighbour
+
+
+def split_body(text: str) -> list[Segment]:
+    """Split a message body into typed segments (see the module docstring for the rules)."""
+    lines = _lines(text)
+    kinds = _classify(lines)
+    _resolve_blanks(kinds)
+    segments: list[Segment] = []
+    start = 0
+    for index in range(1, len(lines) + 1):
+        if index == len(lines) or kinds[index] != kinds[start]:
+            kind: SegmentKind = kinds[start]  # type: ignore[assignment]
+            segments.append(Segment(kind, "\n".join(lines[start:index])))
+            start = index
+    return segments if any(line.strip() for line in lines) else []
+
+
+def _lines(text: str) -> list[str]:
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if text.endswith("\n"):
+        text = text[:-1]
+    return text.split("\n") if text else []
+
+
+def _classify(lines: list[str]) -> list[str]:
+    """Kind of every line; blank lines get _BLANK and are attached afterwards."""
+    count = len(lines)
+    kinds = [_BLANK] * count
+    diffstat = _diffstat_lines(lines)
+    patch_after = _last_patch_line(lines, diffstat)
+    git_log = any(_INDENTED_SIGNOFF.match(line) for line in lines)
+    index = 0
+    while index < count:
+        line = lines[index]
+        if not line.strip():
+            index += 1
+            continue
+        if _QUOTED.match(line):
+            kinds[index] = "quoted"
+        elif line in ("-- ", "--") or _is_list_footer(lines, index):
+            kinds[index:] = ["signature"] * (count - index)
+            break
+        elif _diff_starts(lines, index):
+            end = _diff_end(lines, index)
+            kinds[index:end] = ["diff"] * (end - index)
+            index = end
+            continue
+        elif index in diffstat or (line.rstrip() == "---" and index < patch_after):
+            kinds[index] = "diffstat"
+        elif TRAILER_LINE.match(line) and not (line[0] in " \t" and git_log):
+            end = _trailer_end(lines, index)
+            kinds[index:end] = ["trailer"] * (end - index)
+            index = end
+            continue
+        else:
+            kinds[index] = "prose"
+        index += 1
+    _mark_attributions(lines, kinds)
+    return kinds
+
+
+def _trailer_end(lines: list[str], index: int) -> int:
+    """Index after a trailer line and its wrapped continuation lines."""
+    first = lines[index]
+    index += 1
+    while index < len(lines):
+        line = lines[index]
+        if not line.strip() or _QUOTED.match(line):
+            break
+        if line[0] in " \t" or _ADDRESS_LINE.match(line) or _EXTINFO_LINE.match(line):
+            index += 1
+            continue
+        if _FIXES.match(first) and first.count("(") > first.count(")") and ")" in line:
+            index += 1  # Fixes: 0123abcd ("subject wrapped\nonto the next line")
+            continue
+        break
+    return index
+
+
+def _is_list_footer(lines: list[str], index: int) -> bool:
+    """The "____\\nkvmarm mailing list\\n..." block a list server appends to each mail."""
+    return (
+        index + 1 < len(lines)
+        and _LIST_FOOTER_RULE.match(lines[index]) is not None
+        and _LIST_FOOTER_NAME.match(lines[index + 1]) is not None
+    )
+
+
+def _diff_starts(lines: list[str], index: int) -> bool:
+    line = lines[index]
+    if line.startswith("diff --git ") or _DIFF_COMMAND.match(line):
+        return True
+    if _HUNK.match(line):
+        return True
+    following = lines[index + 1] if index + 1 < len(lines) else ""
+    if line.startswith("--- ") and following.startswith("+++ "):
+        return True
+    return line.startswith("Index: ") and following.startswith("====")
+
+
+def _diff_end(lines: list[str], index: int) -> int:
+    """Index of the first line after the diff starting at index.
+
+    Hunk lengths from the "@@ -a,b +c,d @@" headers say where each hunk ends, as git
+    apply reads them; between hunks only diff headers continue the diff. Damage done
+    by mailers is tolerated: stripped or non-breaking spaces on context lines, and
+    long lines wrapped onto a next line (kept when the line after is diff again).
+    """
+    count = len(lines)
+    old_left = new_left = 0
+    while index < count:
+        line = lines[index]
+        following = lines[index + 1] if index + 1 < count else None
+        if old_left > 0 or new_left > 0:
+            if line in ("-- ", "--") and following is not None and _GIT_VERSION.match(following):
+                return index  # a miscounted hunk followed by format-patch's signature
+            head = line[:1]
+            if head in _CONTEXT_HEADS:
+                old_left -= 1
+                new_left -= 1
+            elif head == "-":
+                old_left -= 1
+            elif head == "+":
+                new_left -= 1
+            elif head != "\\" and not _is_wrapped(line, following):
+                old_left = new_left = 0  # malformed hunk: re-read this line as a header
+                continue
+            index += 1
+            continue
+        hunk = _HUNK.match(line)
+        if hunk:
+            old_left = int(hunk.group(1) or 1)
+            new_left = int(hunk.group(2) or 1)
+            index += 1
+        elif line.startswith("\\") or line.startswith(_DIFF_HEADER_PREFIXES):
+            index += 1
+        elif line.startswith("--- ") and following is not None and following.startswith("+++ "):
+            index += 2
+        elif line == "GIT binary patch":
+            index = _binary_end(lines, index + 1)
+        elif (
+            index > 0
+            and lines[index - 1].startswith(("diff --git ", "--- ", "+++ "))
+            and following is not None
+            and following.startswith((*_DIFF_HEADER_PREFIXES, "--- ", "+++ ", "@@ "))
+        ):
+            index += 1  # "diff --git a/long/path b/long/path" wrapped by a mailer
+        else:
+            break
+    return index
+
+
+def _is_wrapped(line: str, following: str | None) -> bool:
+    """Whether a non-diff line inside a diff is the wrapped tail of a long line.
+
+    Only when the next line is diff again: prose after a truncated hunk is followed by
+    more prose (or a blank line), never by a "+", "-" or context line.
+    """
+    if not line.strip() or following is None:
+        return False
+    head = following[:1]
+    return (head in ("+", "-", " ", "\t", "\xa0", "@") and following.strip() != "") and not (
+        _QUOTED.match(line) or line in ("-- ", "--")
+    )
+
+
+def _binary_end(lines: list[str], index: int) -> int:
+    """Skip the base85 blocks of a "GIT binary patch" (forward and reverse)."""
+    while index < len(lines):
+        line = lines[index] or (lines[index + 1] if index + 1 < len(lines) else "")
+        if not _BINARY_LINE.match(line):  # a blank line separates the forward/reverse blocks
+            break
+        index += 1
+    return index
+
+
+def _diffstat_lines(lines: list[str]) -> set[int]:
+    """Indexes of the lines of each diffstat block (anchored on its summary line)."""
+    found: set[int] = set()
+    for index, line in enumerate(lines):
+        if "changed" not in line or not _DIFFSTAT_SUMMARY.match(line):
+            continue
+        found.add(index)
+        back = index - 1
+        while back >= 0 and _DIFFSTAT_LINE.match(lines[back]) and not _QUOTED.match(lines[back]):
+            found.add(back)
+            back -= 1
+        forward = index + 1
+        while forward < len(lines) and _DIFFSTAT_MODE.match(lines[forward]):
+            found.add(forward)
+            forward += 1
+    return found
+
+
+def _last_patch_line(lines: list[str], diffstat: set[int]) -> int:
+    """Index of the last diffstat or diff start: a "---" before it is a patch separator."""
+    last = max(diffstat, default=-1)
+    for index in range(len(lines) - 1, last, -1):
+        line = lines[index]
+        if line[:1] in ("d", "-", "I", "@") and _diff_starts(lines, index):
+            return index
+    return last
+
+
+def _mark_attributions(lines: list[str], kinds: list[str]) -> None:
+    """Turn the prose line(s) introducing a quote into attribution."""
+    next_kind = _BLANK
+    for index in range(len(lines) - 1, -1, -1):
+        kind = kinds[index]
+        if kind == _BLANK:
+            continue
+        if (
+            kind == "prose"
+            and next_kind == "quoted"
+            and len(lines[index]) <= _ATTRIBUTION_MAX_LEN
+            and _ATTRIBUTION_END.match(lines[index])
+        ):
+            kinds[index] = "attribution"
+            _mark_wrapped_start(lines, kinds, index)
+        next_kind = kind
+
+
+def _mark_wrapped_start(lines: list[str], kinds: list[str], end: int) -> None:
+    """Extend an attribution upwards when its "On <date>, X" start was wrapped."""
+    if _ATTRIBUTION_START.match(lines[end]):
+        return
+    for back in (end - 1, end - 2):
+        if back < 0 or kinds[back] != "prose":
+            return
+        if _ATTRIBUTION_START.match(lines[back]):
+            for index in range(back, end):
+                kinds[index] = "attribution"
+            return
+
+
+def _resolve_blanks(kinds: list[str]) -> None:
+    """Attach each run of blank lines to a neighbour segment.
+
+    Same kind on both sides: the run joins them ("> a\\n\\n> b" is one quote). Otherwise
+    it goes to the neighbouring prose (paragraph spacing), else to the segment before.
+    """
+    count = len(kinds)
+    index = 0
+    previous = _BLANK
+    while index < count:
+        if kinds[index] != _BLANK:
+            previous = kinds[index]
+            index += 1
+            continue
+        end = index
+        while end < count and kinds[end] == _BLANK:
+            end += 1
+        following = kinds[end] if end < count else _BLANK
+        if previous == following or previous == "prose" or following == _BLANK:
+            kind = previous or following
+        elif following == "prose" or previous == _BLANK:
+            kind = following
+        else:
+            kind = previous
+        kinds[index:end] = [kind or "prose"] * (end - index)
+        index = end
+
+
+def prose_text(segments: Sequence[Segment]) -> str:
+    """The prose of a message only, paragraphs kept, one blank line between them."""
+    paragraphs: list[str] = []
+    for segment in segments:
+        if segment.kind == "prose":
+            paragraphs.extend(_paragraphs(segment.text))
+    return "\n\n".join(paragraphs)
+
+
+def _paragraphs(text: str) -> list[str]:
+    paragraphs: list[str] = []
+    current: list[str] = []
+    for line in text.split("\n"):
+        if line.strip():
+            current.append(line.rstrip())
+        elif current:
+            paragraphs.append("\n".join(current))
+            current = []
+    if current:
+        paragraphs.append("\n".join(current))
+    return paragraphs
+
+
+_GREETING_WORD = re.compile(
+    r"(?:hi|hello|hey|hallo|hola|dear|greetings|good (?:morning|afternoon|evening|day))"
+    r"(?:[ \t,&]+[\w.'-]+){0,4}[ \t]*[,!.:]?[ \t]*$",
+    re.IGNORECASE,
+)
+# "Marc," / "Will, Catalin," alone on a line; closings ("Thanks,") are not greetings.
+_NAME_GREETING = re.compile(
+    r"(?!(?:thanks|thank|regards|cheers|best|br|cheers|ok|yes|no)\b)"
+    r"[A-Z][\w.'-]*(?:(?:, | and | & | )[A-Z][\w.'-]*){0,3},[ \t]*$",
+    re.IGNORECASE,
+)
+
+
+# git send-email's in-body "From: Author <addr>" (and Subject:/Date:) lines that open a
+# patch whose author is not the sender: metadata, not the gist of the message.
+_PSEUDO_HEADER = re.compile(r"(?:From|Subject|Date)[ \t]*:[ \t]")
+
+
+def _is_greeting(line: str) -> bool:
+    """ "Hi Marc," / "Hello all!" / "Marc," alone on a line: no content."""
+    stripped = line.strip()
+    return bool(_GREETING_WORD.match(stripped) or _NAME_GREETING.match(stripped))
+
+
+def first_paragraph(text_or_segments: str | Sequence[Segment]) -> str:
+    """The first paragraph of prose, greetings ("Hi Marc,") skipped; "" when none.
+
+    Used as the one-line gist of a message: quotes, diffs and trailers never count.
+    """
+    segments = (
+        split_body(text_or_segments) if isinstance(text_or_segments, str) else text_or_segments
+    )
+    for segment in segments:
+        if segment.kind != "prose":
+            continue
+        for paragraph in _paragraphs(segment.text):
+            lines = paragraph.split("\n")
+            if all(_PSEUDO_HEADER.match(line) for line in lines):
+                continue
+            while lines and _is_greeting(lines[0]):
+                lines.pop(0)
+            if lines:
+                return "\n".join(lines).strip()
+    return ""
