@@ -55,21 +55,58 @@ def main() -> None:
         for run in range(opts.runs):
             db = tmp / f"run{run}.sqlite3"
             ingests.append(
-                timed(["--db", str(db), "sync", "--mirror", str(opts.corpus), "--list", "kvmarm", "--json"])
+                timed(
+                    [
+                        "--db",
+                        str(db),
+                        "sync",
+                        "--mirror",
+                        str(opts.corpus),
+                        "--list",
+                        "kvmarm",
+                        "--json",
+                    ]
+                )
             )
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         db = tmp / "run0.sqlite3"
         resync = min(
-            timed(["--db", str(db), "sync", "--mirror", str(opts.corpus), "--list", "kvmarm", "--json"])
+            timed(
+                [
+                    "--db",
+                    str(db),
+                    "sync",
+                    "--mirror",
+                    str(opts.corpus),
+                    "--list",
+                    "kvmarm",
+                    "--json",
+                ]
+            )
             for _ in range(opts.runs)
         )
         report = min(
-            timed(["--db", str(db), "report", "--list", "kvmarm", "--week", opts.week, "--out", str(tmp / "out"), "--json"])
+            timed(
+                [
+                    "--db",
+                    str(db),
+                    "report",
+                    "--list",
+                    "kvmarm",
+                    "--week",
+                    opts.week,
+                    "--out",
+                    str(tmp / "out"),
+                    "--json",
+                ]
+            )
             for _ in range(opts.runs)
         )
         ingest = min(ingests)
         print(f"bare git cat-file read: {bare:.2f} s")
-        print(f"full ingest (18,728 mails, CLI): {ingest:.2f} s = {ingest / bare:.2f}x the bare read")
+        print(
+            f"full ingest (18,728 mails, CLI): {ingest:.2f} s = {ingest / bare:.2f}x the bare read"
+        )
         print(f"peak RSS of an ingest process: {peak_mb:.0f} MB")
         print(f"no-op resync (CLI): {resync:.2f} s")
         print(f"report {opts.week} md+json (CLI): {report:.2f} s")

@@ -100,6 +100,16 @@ def test_week_and_history(mails: list[DemoMail]) -> None:
     assert any(m.date.weekday() == 6 and WEEK <= m.date < end for m in mails)
 
 
+@pytest.mark.parametrize("seed", [0, 2, 3, 99])
+def test_other_seeds_are_valid(seed: int) -> None:
+    mails = generate_demo_list(WEEK, seed=seed)
+    ids = {m.message_id for m in mails}
+    assert len(ids) == len(mails)
+    refs = {r for m in mails for r in ID_RE.findall(str(parse(m)["References"] or ""))}
+    assert len(refs - ids) == 1, "only the ghost is missing"
+    assert [m.date for m in mails] == sorted(m.date for m in mails)
+
+
 def test_naive_week_rejected() -> None:
     with pytest.raises(ValueError, match="aware"):
         generate_demo_list(datetime(2024, 3, 11))

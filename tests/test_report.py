@@ -13,7 +13,7 @@ import pytest
 from lore_digest.errors import UsageError
 from lore_digest.facts.week import iso_week_window
 from lore_digest.mail.subject import parse_subject
-from lore_digest.report.build import build_report
+from lore_digest.report.build import ReportBuilder, build_report
 from lore_digest.report.jsonout import report_dict
 from lore_digest.report.markdown import render_markdown
 from lore_digest.report.model import Report
@@ -43,8 +43,18 @@ def test_w19_same_prefix_series_stay_apart(w19: Report) -> None:
     subjects = [t.subject for t in w19.threads]
     assert PMU in subjects and ITS in subjects
     for thread in w19.threads:
-        titles = {parse_subject(m.subject).title for m in thread.messages if not parse_subject(m.subject).is_reply}
-        assert not {"KVM: arm64: vgic: Misc ITS fixes", "KVM: arm64: Do not communicate host pmu event changes by accessing hyp data"} <= titles
+        titles = {
+            parse_subject(m.subject).title
+            for m in thread.messages
+            if not parse_subject(m.subject).is_reply
+        }
+        assert (
+            not {
+                "KVM: arm64: vgic: Misc ITS fixes",
+                "KVM: arm64: Do not communicate host pmu event changes by accessing hyp data",
+            }
+            <= titles
+        )
 
 
 def test_thread_title_is_its_root(w19: Report) -> None:
@@ -70,14 +80,32 @@ def test_messages_sorted_and_history_flagged(w19: Report) -> None:
 def test_json_schema(w19: Report) -> None:
     data = json.loads(json.dumps(report_dict(w19)))
     assert data["list"] == "kvmarm" and data["week"] == "2022-W19"
-    assert data["window"] == {"start": "2022-05-09T00:00:00+00:00", "end": "2022-05-16T00:00:00+00:00", "tz": "UTC"}
-    assert set(data["stats"]) >= {"messages", "threads", "participants", "large_threads", "categories"}
+    assert data["window"] == {
+        "start": "2022-05-09T00:00:00+00:00",
+        "end": "2022-05-16T00:00:00+00:00",
+        "tz": "UTC",
+    }
+    assert set(data["stats"]) >= {
+        "messages",
+        "threads",
+        "participants",
+        "large_threads",
+        "categories",
+    }
     assert sum(c["messages"] for c in data["stats"]["categories"].values()) == 111
     assert sum(c["threads"] for c in data["stats"]["categories"].values()) == 14
     thread = data["threads"][0]
     assert set(thread) >= {"id", "subject", "category", "series", "summary", "messages"}
     message = thread["messages"][0]
-    assert set(message) >= {"message_id", "date", "from_name", "from_email", "subject", "in_window", "url"}
+    assert set(message) >= {
+        "message_id",
+        "date",
+        "from_name",
+        "from_email",
+        "subject",
+        "in_window",
+        "url",
+    }
     datetime.fromisoformat(message["date"])
 
 
@@ -93,7 +121,9 @@ def test_markdown_lists_every_mail_with_local_times(w19: Report) -> None:
 
 def test_time_zone_moves_the_window(synced_db: Path) -> None:
     with Store.open(synced_db) as store:
-        shanghai = build_report(store, "kvmarm", iso_week_window("2022-W19", "Asia/Shanghai"), lang="en", now=NOW)
+        shanghai = build_report(
+            store, "kvmarm", iso_week_window("2022-W19", "Asia/Shanghai"), lang="en", now=NOW
+        )
     assert shanghai.start.isoformat() == "2022-05-09T00:00:00+08:00"
     for thread in shanghai.threads:
         for m in thread.window_messages:
@@ -111,16 +141,22 @@ def test_every_week_with_same_prefix_covers_keeps_them_apart(synced_store: Store
         s = parse_subject(m.subject)
         if s.is_cover and not s.is_reply and s.is_patch:
             year, week, _ = datetime.fromtimestamp(m.date_utc, UTC).isocalendar()
-            covers[(f"{year}-W{week:02d}", s.version, s.total or 0)][s.normalized_title()] = m.message_id
+            covers[(f"{year}-W{week:02d}", s.version, s.total or 0)][s.normalized_title()] = (
+                m.message_id
+            )
     weeks = sorted({w for (w, _, _), titles in covers.items() if len(titles) > 1})
     assert len(weeks) >= 26
+    builder = ReportBuilder(synced_store, "kvmarm")
     for week in weeks:
-        report = build_report(synced_store, "kvmarm", iso_week_window(week), now=NOW)
+        report = builder.build(iso_week_window(week), now=NOW)
         where = {m.message_id: t.id for t in report.threads for m in t.messages}
         for (w, _, _), titles in covers.items():
             if w == week and len(titles) > 1:
                 homes = {where[mid] for mid in titles.values() if mid in where}
-                assert len(homes) == len([mid for mid in titles.values() if mid in where]), (week, titles)
+                assert len(homes) == len([mid for mid in titles.values() if mid in where]), (
+                    week,
+                    titles,
+                )
 
 
 def test_write_report_files(w19: Report, tmp_path: Path) -> None:

@@ -147,8 +147,9 @@ class _Ingester:
     def _compress(self, raws: list[bytes]) -> list[bytes]:
         if len(raws) < 64:
             return [self.compressor.compress(r) for r in raws]
-        buffers = self.compressor.multi_compress_to_buffer(raws, threads=-1)
-        return [bytes(buffers[i]) for i in range(len(raws))]
+        inputs: list[bytes | bytearray | memoryview] = list(raws)
+        buffers = self.compressor.multi_compress_to_buffer(inputs, threads=-1)
+        return [buffers[i].tobytes() for i in range(len(raws))]
 
     def _dedupe(self, parsed: list[NewMessage]) -> list[NewMessage]:
         """Keep the first copy of each Message-ID; log later copies whose bytes differ."""

@@ -13,7 +13,12 @@ conventions (git format-patch layout, "> " quoting, "On ... wrote:" attributions
 - diffstat: the "---" separator of a patch mail and the diffstat block
   (" path | 12 ++--", " 3 files changed, ...", " create mode ...");
 - signature: from a "-- " (or bare "--") line to the end, and the mailing-list footer;
-- trailer: "Xxx-by:", Fixes:, Link:, Closes:, Cc:, Change-Id: lines (with continuations);
+  the mail resumes after it only for a patch pasted below a scissors line ("-- >8 --",
+  "From <sha> Mon Sep 17 ...") or attached after the list footer, and a "--" directly
+  followed by "From: ..." is a scissors line, not a signature;
+- trailer: "Xxx-by:", Fixes:, Link:, Closes:, Cc:, Change-Id: lines, with their
+  wrapped continuations (plus git's base-commit: / prerequisite-patch-id: metadata);
+  indented ones too, except in a pasted "git log" (indented Signed-off-by lines);
 - prose: everything else.
 
 Blank lines never make a segment of their own; segments joined with "\\n" give back the
@@ -22,6 +27,7 @@ text (without its final newline).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -89,6 +95,13 @@ _DIFFSTAT_MODE = re.compile(
     r"[ \t]+(?:(?:create|delete) mode \d+ \S|mode change \d+ => \d+ \S|(?:rename|copy) .*\(\d+%\)\s*$)"
 )
 
+# What starts the mail again after a signature: a scissors line, format-patch's mbox
+# separator, or a diff.
+_RESUMES_AFTER_SIGNATURE = re.compile(
+    r"[-_=\s]*(?:8<|>8|%<|>%)[-_=\s8<>%]*$|From [0-9a-f]{40} Mon Sep 17 00:00:00 2001"
+    r"|diff --git "
+)
+_MBOX_FROM = re.compile(r"From [0-9a-f]{40} Mon Sep 17 00:00:00 2001")
 _LIST_FOOTER_RULE = re.compile(r"_{10,}\s*$")
 _LIST_FOOTER_NAME = re.compile(r".*mailing list\s*$", re.IGNORECASE)
 
@@ -107,16 +120,18 @@ _BLANK: Final = ""  # kind of a blank line until it is attached to a neighbour
 def split_body(text: str) -> list[Segment]:
     """Split a message body into typed segments (see the module docstring for the rules)."""
     lines = _lines(text)
-    kinds = _classify(lines)
+    if not any(line.strip() for line in lines):
+        return []
+    kinds = _classify(lines, git_log=_INDENTED_SIGNOFF.search(text) is not None)
     _resolve_blanks(kinds)
     segments: list[Segment] = []
     start = 0
-    for index in range(1, len(lines) + 1):
-        if index == len(lines) or kinds[index] != kinds[start]:
-            kind: SegmentKind = kinds[start]  # type: ignore[assignment]
-            segments.append(Segment(kind, "\n".join(lines[start:index])))
-            start = index
-    return segments if any(line.strip() for line in lines) else []
+    for kind, group in itertools.groupby(kinds):
+        size = sum(1 for _ in group)
+        segment_kind: SegmentKind = kind  # type: ignore[assignment]
+        segments.append(Segment(segment_kind, "\n".join(lines[start : start + size])))
+        start += size
+    return segments
 
 
 def _lines(text: str) -> list[str]:
@@ -127,13 +142,16 @@ def _lines(text: str) -> list[str]:
     return text.split("\n") if text else []
 
 
-def _classify(lines: list[str]) -> list[str]:
-    """Kind of every line; blank lines get _BLANK and are attached afterwards."""
+def _classify(lines: list[str], git_log: bool) -> list[str]:
+    """Kind of every line; blank lines get _BLANK and are attached afterwards.
+
+    git_log: the text pastes a "git log" (indented Signed-off-by), whose indented
+    trailers are not the author's.
+    """
     count = len(lines)
     kinds = [_BLANK] * count
     diffstat = _diffstat_lines(lines)
     patch_after = _last_patch_line(lines, diffstat)
-    git_log = any(_INDENTED_SIGNOFF.match(line) for line in lines)
     index = 0
     while index < count:
         line = lines[index]
@@ -142,10 +160,14 @@ def _classify(lines: list[str]) -> list[str]:
             continue
         if _QUOTED.match(line):
             kinds[index] = "quoted"
-        elif line in ("-- ", "--") or _is_list_footer(lines, index):
-            kinds[index:] = ["signature"] * (count - index)
-            break
-        elif _diff_starts(lines, index):
+        elif (line in ("-- ", "--") and not _pastes_patch(lines, index)) or (
+            line[0] == "_" and _is_list_footer(lines, index)
+        ):
+            end = _signature_end(lines, index)
+            kinds[index:end] = ["signature"] * (end - index)
+            index = end
+            continue
+        elif line[0] in _DIFF_START_HEADS and _diff_starts(lines, index):
             end = _diff_end(lines, index)
             kinds[index:end] = ["diff"] * (end - index)
             index = end
@@ -182,6 +204,34 @@ def _trailer_end(lines: list[str], index: int) -> int:
     return index
 
 
+def _pastes_patch(lines: list[str], index: int) -> bool:
+    """A "--" used as a scissors line: a pasted patch ("From: ...", "diff ...") follows."""
+    following = lines[index + 1] if index + 1 < len(lines) else ""
+    return following.startswith(("From: ", "Subject: ", "diff --git ")) or bool(
+        _MBOX_FROM.match(following)
+    )
+
+
+def _signature_end(lines: list[str], index: int) -> int:
+    """Index after a signature: the end of the mail, unless the mail goes on after it.
+
+    Two things do follow a signature in kernel mail: a patch pasted below a scissors
+    line ("-- >8 --") or starting with format-patch's "From <sha> Mon Sep 17 ..." line,
+    and patches attached as separate MIME parts, which come after the list footer.
+    """
+    count = len(lines)
+    for scan in range(index, count):
+        if _is_list_footer(lines, scan):
+            end = scan + 2
+            while end < count and lines[end].strip():
+                end += 1  # the footer's address and URL lines
+            attached = any(line.strip() for line in lines[end:])
+            return end if attached else count
+        if scan > index and _RESUMES_AFTER_SIGNATURE.match(lines[scan]):
+            return scan
+    return count
+
+
 def _is_list_footer(lines: list[str], index: int) -> bool:
     """The "____\\nkvmarm mailing list\\n..." block a list server appends to each mail."""
     return (
@@ -189,6 +239,9 @@ def _is_list_footer(lines: list[str], index: int) -> bool:
         and _LIST_FOOTER_RULE.match(lines[index]) is not None
         and _LIST_FOOTER_NAME.match(lines[index + 1]) is not None
     )
+
+
+_DIFF_START_HEADS: Final = frozenset("d@-I")  # cheap filter before _diff_starts
 
 
 def _diff_starts(lines: list[str], index: int) -> bool:
@@ -302,7 +355,7 @@ def _last_patch_line(lines: list[str], diffstat: set[int]) -> int:
     last = max(diffstat, default=-1)
     for index in range(len(lines) - 1, last, -1):
         line = lines[index]
-        if line[:1] in ("d", "-", "I", "@") and _diff_starts(lines, index):
+        if line[:1] in _DIFF_START_HEADS and _diff_starts(lines, index):
             return index
     return last
 
@@ -396,9 +449,8 @@ _GREETING_WORD = re.compile(
 )
 # "Marc," / "Will, Catalin," alone on a line; closings ("Thanks,") are not greetings.
 _NAME_GREETING = re.compile(
-    r"(?!(?:thanks|thank|regards|cheers|best|br|cheers|ok|yes|no)\b)"
-    r"[A-Z][\w.'-]*(?:(?:, | and | & | )[A-Z][\w.'-]*){0,3},[ \t]*$",
-    re.IGNORECASE,
+    r"(?!(?i:thanks|thank|regards|cheers|best|br|ok|yes|no|however|also|so|but)\b)"
+    r"[A-Z][\w.'-]*(?:(?:, | and | & | )[A-Z][\w.'-]*){0,3},[ \t]*$"
 )
 
 

@@ -82,7 +82,7 @@ class _Collected:
 
     def result(self) -> MessageText:
         parts = [t for t in self.texts if t] + [p for p in self.patches if p]
-        text = "\n".join(t if t.endswith("\n") else t + "\n" for t in parts)
+        text = "".join(t if t.endswith("\n") else t + "\n" for t in parts)
         return MessageText(text, tuple(self.attachments), tuple(self.defects))
 
 
@@ -134,7 +134,7 @@ def _header_end(raw: bytes) -> tuple[int, int]:
 
 # A well-formed header block: "From " envelope line, "Name: value" lines and their
 # folded continuations. Anything else sends the message to the full parser.
-_HEADER_BLOCK = re.compile(rb"(?:(?:From |[\x21-\x39\x3b-\x7e]+:|[ \t])[^\n]*\n)*")
+_HEADER_BLOCK = re.compile(rb"(?:(?:From |[\x21-\x39\x3b-\x7e]+:)[^\n]*\n(?:[ \t][^\n]*\n)*)*")
 # The only headers the body depends on (first occurrence wins, as in Message.get).
 _BODY_HEADERS = re.compile(
     rb"^(content-type|content-transfer-encoding|content-disposition)[ \t]*:[ \t]*"
@@ -409,10 +409,14 @@ _HTML_DROP = re.compile(
     r"<!--.*?-->|<(script|style|head|title)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL
 )
 _HTML_PRE = re.compile(r"(<pre\b[^>]*>.*?</pre\s*>)", re.IGNORECASE | re.DOTALL)
-_HTML_BREAK = re.compile(
-    r"<\s*(?:br|hr|/?p|/?div|/?tr|/?li|/?h[1-6]|/?blockquote|/?pre|/?table|/?ul|/?ol)\b[^>]*>",
+# A run of block boundaries ("</div> <div>") is one line break; <p> is a paragraph.
+_HTML_BLOCKS = re.compile(
+    r"(?: ?<\s*/?(?:div|tr|li|h[1-6]|table|tbody|ul|ol|blockquote|hr)\b[^>]*> ?)+",
     re.IGNORECASE,
 )
+_HTML_PRE_TAG = re.compile(r"<\s*/?pre\b[^>]*>", re.IGNORECASE)  # keeps the spaces after it
+_HTML_PARAGRAPH = re.compile(r"(?: ?<\s*/?p\b[^>]*> ?)+", re.IGNORECASE)
+_HTML_BR = re.compile(r" ?<\s*br\b[^>]*> ?", re.IGNORECASE)
 _HTML_TAG = re.compile(r"<[^>]*>")
 _SPACES = re.compile(r"[ \t\r\n\f\v]+")
 _MANY_BLANKS = re.compile(r"\n{3,}")
@@ -428,7 +432,8 @@ def html_to_text(markup: str) -> str:
     for index, piece in enumerate(_HTML_PRE.split(markup)):
         # Outside <pre>, source line breaks are just spaces, as a browser shows them.
         pieces.append(piece if index % 2 else _SPACES.sub(" ", piece))
-    text = _HTML_BREAK.sub("\n", "".join(pieces))
+    text = _HTML_BLOCKS.sub("\n", "".join(pieces))
+    text = _HTML_BR.sub("\n", _HTML_PARAGRAPH.sub("\n\n", _HTML_PRE_TAG.sub("\n", text)))
     text = html.unescape(_HTML_TAG.sub("", text)).replace("\xa0", " ")
     # rstrip only: indentation inside <pre> is meaningful (code, logs).
     lines = [line.rstrip() for line in text.split("\n")]

@@ -22,6 +22,7 @@ signature" has one definition in the code base.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -102,8 +103,8 @@ def parse_trailers(text: str) -> list[Trailer]:
     return parse_trailers_from_segments(split_body(text))
 
 
-def parse_trailers_from_segments(segments: list[Segment]) -> list[Trailer]:
-    """parse_trailers for a body already split (saves a second split_body)."""
+def parse_trailers_from_segments(segments: Sequence[Segment]) -> list[Trailer]:
+    """parse_trailers for a body already split (list or tuple; saves a second split)."""
     return [t for t in _trailers(segments) if t.kind in _REPORTED and _is_valid(t)]
 
 
@@ -116,7 +117,7 @@ def parse_all_trailers(text: str) -> list[Trailer]:
     return list(_trailers(split_body(text)))
 
 
-def _trailers(segments: list[Segment]) -> list[Trailer]:
+def _trailers(segments: Sequence[Segment]) -> list[Trailer]:
     found: list[Trailer] = []
     seen: set[tuple[str, str]] = set()
     for segment in segments:

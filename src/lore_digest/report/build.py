@@ -1,23 +1,32 @@
-"""Build the model of one week's report from the store (facts only, no LLM)."""
+"""Build the model of one window's report from the store (facts only, no LLM).
+
+`ReportBuilder` keeps what is worth reusing across windows of one list (the revision
+index), so reports for every week of a list cost one index build, not one per week.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from lore_digest.errors import UsageError
+from lore_digest.facts.build import mail_facts
 from lore_digest.facts.classify import Category, classify
 from lore_digest.facts.links import message_url
+from lore_digest.facts.model import MailFacts
+from lore_digest.facts.revisions import RevisionIndex
+from lore_digest.facts.series_facts import build_series_facts, thread_status
 from lore_digest.facts.week import Window
 from lore_digest.mail.subject import parse_subject
+from lore_digest.report.highlights import compute_highlights
 from lore_digest.report.model import (
     CategoryStats,
     Report,
     ReportMessage,
     ReportStats,
     ReportThread,
-    SeriesInfo,
 )
 from lore_digest.store.db import ListInfo, Store, StoredMessage
 from lore_digest.summarize.offline import summarize_thread
@@ -25,35 +34,12 @@ from lore_digest.threading.jwz import parent_map
 from lore_digest.threading.series import SERIES_SPREAD_S, merge_unthreaded_patches
 
 LARGE_THREAD = 20
+# Postings sent to the list for information, not for review (stable backport bots).
+NOT_FOR_REVIEW = frozenset({"autosel", "stable"})
 
 
-def _parents(messages: list[StoredMessage]) -> dict[str, str | None]:
+def _parents(messages: Sequence[StoredMessage]) -> dict[str, str | None]:
     return parent_map((m.message_id, m.in_reply_to, m.references) for m in messages)
-
-
-def collect_threads(
-    store: Store, info: ListInfo, window: Window
-) -> tuple[list[StoredMessage], dict[int, list[StoredMessage]]]:
-    """In-window mail and, per conversation, all its mail up to the window's end."""
-    in_window = store.messages_between(info.id, window.start_utc, window.end_utc)
-    thread_keys = {m.thread_id if m.thread_id is not None else -m.pk for m in in_window}
-    known = [t for t in thread_keys if t >= 0]
-    groups: dict[int, list[StoredMessage]] = {}
-    for msg in store.messages_of_threads(info.id, known, window.end_utc):
-        groups.setdefault(msg.thread_id or 0, []).append(msg)
-    for msg in in_window:  # never threaded (store written by an interrupted sync)
-        if msg.thread_id is None:
-            groups[-msg.pk] = [msg]
-
-    def neighbours(msg: StoredMessage) -> list[StoredMessage]:
-        return store.messages_by_author_near(
-            info.id, msg.from_email, msg.date_utc - SERIES_SPREAD_S, msg.date_utc + SERIES_SPREAD_S
-        )
-
-    def load_thread(tid: int) -> list[StoredMessage]:
-        return store.messages_of_threads(info.id, [tid], window.end_utc)
-
-    return in_window, merge_unthreaded_patches(groups, _parents, neighbours, load_thread)
 
 
 def _pick_root(messages: list[StoredMessage], parents: dict[str, str | None]) -> StoredMessage:
@@ -70,56 +56,181 @@ def _pick_root(messages: list[StoredMessage], parents: dict[str, str | None]) ->
     return roots[0] if roots else messages[0]
 
 
-def _series_info(root: StoredMessage, messages: list[StoredMessage]) -> SeriesInfo | None:
-    subject = parse_subject(root.subject)
-    if not subject.is_patch or subject.is_reply:
-        return None
-    patches = {
-        s.counter
-        for m in messages
-        if (s := parse_subject(m.subject)).is_patch
-        and not s.is_reply
-        and s.version == subject.version
-        and s.counter
-    }
-    return SeriesInfo(
-        version=subject.version,
-        total=subject.total,
-        is_rfc=subject.is_rfc,
-        prefixes=subject.extra_prefixes,
-        cover_message_id=root.message_id if subject.is_cover else None,
-        patches_seen=len(patches),
-    )
+class ReportBuilder:
+    """Builds reports of one list; reuse it for many windows."""
 
+    def __init__(self, store: Store, list_name: str) -> None:
+        info = store.get_list(list_name)
+        if info is None:
+            names = ", ".join(i.name for i in store.lists()) or "none yet: run `lore-digest sync`"
+            raise UsageError(f"unknown list {list_name!r} in {store.path} (known: {names})")
+        self.store = store
+        self.info: ListInfo = info
+        self._revisions: RevisionIndex | None = None
 
-def build_thread(
-    messages: list[StoredMessage], window: Window, url_base: str, zone: ZoneInfo
-) -> ReportThread:
-    """One report thread from its stored messages (sorted by date)."""
-    parents = _parents(messages)
-    root = _pick_root(messages, parents)
-    report_messages = [
-        ReportMessage(
-            message_id=m.message_id,
-            date=datetime.fromtimestamp(m.date_utc, zone),
-            from_name=m.from_name,
-            from_email=m.from_email,
-            subject=m.subject,
-            in_window=window.start_utc <= m.date_utc < window.end_utc,
-            url=message_url(url_base, m.message_id),
-            parent_id=parents.get(m.message_id),
+    @property
+    def revisions(self) -> RevisionIndex:
+        """The list's revision index, built on first use."""
+        if self._revisions is None:
+            postings = self.store.messages_between(self.info.id, 0, 2**62)
+            self._revisions = RevisionIndex(postings, self.store.raw_many)
+        return self._revisions
+
+    def collect_threads(
+        self, window: Window
+    ) -> tuple[list[StoredMessage], dict[int, list[StoredMessage]]]:
+        """In-window mail and, per conversation, all its mail up to the window's end."""
+        store, list_id = self.store, self.info.id
+        in_window = store.messages_between(list_id, window.start_utc, window.end_utc)
+        known = {m.thread_id for m in in_window if m.thread_id is not None}
+        groups: dict[int, list[StoredMessage]] = {}
+        for msg in store.messages_of_threads(list_id, known, window.end_utc):
+            groups.setdefault(msg.thread_id or 0, []).append(msg)
+        for msg in in_window:  # never threaded (store written by an interrupted sync)
+            if msg.thread_id is None:
+                groups[-msg.pk] = [msg]
+
+        def neighbours(msg: StoredMessage) -> list[StoredMessage]:
+            return store.messages_by_author_near(
+                list_id,
+                msg.from_email,
+                msg.date_utc - SERIES_SPREAD_S,
+                msg.date_utc + SERIES_SPREAD_S,
+            )
+
+        def load_thread(tid: int) -> list[StoredMessage]:
+            return store.messages_of_threads(list_id, [tid], window.end_utc)
+
+        return in_window, merge_unthreaded_patches(groups, _parents, neighbours, load_thread)
+
+    def build_thread(
+        self, messages: list[StoredMessage], raws: dict[int, bytes], window: Window
+    ) -> tuple[ReportThread, list[MailFacts]]:
+        """One report thread (facts computed, no summary yet) and its parsed mail."""
+        zone = window.start.tzinfo
+        assert isinstance(zone, ZoneInfo)
+        url_base = self.info.url_base
+        parents = _parents(messages)
+        root = _pick_root(messages, parents)
+        mails = mail_facts(messages, raws, parents, (window.start_utc, window.end_utc))
+        report_messages = [
+            ReportMessage(
+                message_id=m.message_id,
+                date=datetime.fromtimestamp(m.date_utc, zone),
+                from_name=m.from_name,
+                from_email=m.from_email,
+                subject=m.subject,
+                in_window=window.start_utc <= m.date_utc < window.end_utc,
+                url=message_url(url_base, m.message_id),
+                parent_id=parents.get(m.message_id),
+            )
+            for m in messages
+        ]
+        root_subject = parse_subject(root.subject)
+        series = None
+        status = None
+        if root_subject.is_patch or any(
+            m.subject.is_patch and not m.subject.is_reply for m in mails
+        ):
+            first = _series_anchor(messages)
+            chain = self.revisions.chain(first, window.end_utc) if first is not None else None
+            series = build_series_facts(mails, chain, window.end_utc)
+        if series is None and (root_subject.is_pull or root_subject.is_patch):
+            status = thread_status(mails, window.end_utc)
+        thread = ReportThread(
+            id=root.message_id,
+            subject=root_subject.subject,
+            url=message_url(url_base, root.message_id),
+            url_base=url_base,
+            category=classify(root_subject, root.from_email, has_replies=len(messages) > 1),
+            series=series,
+            messages=report_messages,
+            status=status,
         )
-        for m in messages
-    ]
-    root_subject = parse_subject(root.subject)
-    return ReportThread(
-        id=root.message_id,
-        subject=root_subject.subject,
-        url=message_url(url_base, root.message_id),
-        category=classify(root_subject, root.from_email, has_replies=len(messages) > 1),
-        series=_series_info(root, messages),
-        messages=report_messages,
-    )
+        return thread, mails
+
+    def build(self, window: Window, *, lang: str = "zh", now: datetime | None = None) -> Report:
+        """The complete offline report of the list for one window."""
+        zone = window.start.tzinfo
+        assert isinstance(zone, ZoneInfo)
+        in_window, groups = self.collect_threads(window)
+        raws = self.store.raw_many(m.pk for msgs in groups.values() for m in msgs)
+        threads: list[ReportThread] = []
+        parsed: dict[str, list[MailFacts]] = {}
+        for messages in groups.values():
+            if not any(window.start_utc <= m.date_utc < window.end_utc for m in messages):
+                continue
+            thread, mails = self.build_thread(messages, raws, window)
+            thread.summary = summarize_thread(thread, mails, lang)
+            threads.append(thread)
+            parsed[thread.id] = mails
+        counts = Counter(m.message_id for t in threads for m in t.window_messages)
+        assert len(counts) == len(in_window) and all(c == 1 for c in counts.values()), (
+            "every in-window message must be in exactly one thread"
+        )
+        threads.sort(key=lambda t: (-len(t.window_messages), t.started, t.id))
+        return Report(
+            list_name=self.info.name,
+            label=window.label,
+            start=window.start,
+            end=window.end,
+            tz=window.tz_name,
+            lang=lang,
+            generated_at=(now or datetime.now(UTC)).astimezone(zone),
+            stats=_stats(threads),
+            threads=threads,
+            highlights=compute_highlights(threads, parsed, self._waiting(window), window),
+        )
+
+    def _waiting(self, window: Window) -> list[ReportThread]:
+        """Series posted 14–90 days before the window's end that only their author touched."""
+        from lore_digest.report.highlights import WAITING_DAYS, WAITING_HORIZON_DAYS
+
+        end = window.end_utc
+        recent = self.store.messages_between(self.info.id, end - WAITING_HORIZON_DAYS * 86400, end)
+        by_thread: dict[int, list[StoredMessage]] = {}
+        for msg in recent:
+            if msg.thread_id is not None:
+                by_thread.setdefault(msg.thread_id, []).append(msg)
+        waiting = []
+        for messages in by_thread.values():
+            first = messages[0]
+            subject = parse_subject(first.subject)
+            if (
+                subject.is_reply
+                or not subject.is_patch
+                or end - first.date_utc < WAITING_DAYS * 86400
+            ):
+                continue
+            if {p.lower() for p in subject.extra_prefixes} & NOT_FOR_REVIEW:
+                continue
+            if any(m.from_email != first.from_email for m in messages):
+                continue
+            full = self.store.messages_of_threads(self.info.id, [first.thread_id or 0], end)
+            if any(m.from_email != first.from_email for m in full):
+                continue
+            raws = self.store.raw_many(m.pk for m in full)
+            thread, _ = self.build_thread(full, raws, window)
+            if (
+                thread.series is not None
+                and not thread.series.reviewed
+                and thread.series.superseded_by is None
+            ):
+                waiting.append(thread)
+        return waiting
+
+
+def _series_anchor(messages: Sequence[StoredMessage]) -> StoredMessage | None:
+    """The posting a revision chain starts from: newest cover letter, else newest patch 1."""
+    best: tuple[int, int, StoredMessage] | None = None
+    for msg in messages:
+        s = parse_subject(msg.subject)
+        if s.is_reply or not s.is_patch or (s.counter or 0) > 1:
+            continue
+        rank = (s.version, 1 if s.is_cover else 0)
+        if best is None or rank >= best[:2]:
+            best = (*rank, msg)
+    return best[2] if best else None
 
 
 def _stats(threads: list[ReportThread]) -> ReportStats:
@@ -149,48 +260,4 @@ def build_report(
     now: datetime | None = None,
 ) -> Report:
     """The complete offline report of one list for one window."""
-    info = store.get_list(list_name)
-    if info is None:
-        names = ", ".join(i.name for i in store.lists()) or "none yet: run `lore-digest sync`"
-        raise UsageError(f"unknown list {list_name!r} in {store.path} (known: {names})")
-    zone = window.start.tzinfo
-    assert isinstance(zone, ZoneInfo)
-    in_window, groups = collect_threads(store, info, window)
-    threads = [build_thread(msgs, window, info.url_base, zone) for msgs in groups.values()]
-    threads = [t for t in threads if t.window_messages]
-    needed = _needed_ids(threads)
-    raw_cache = store.raw_many(
-        m.pk for msgs in groups.values() for m in msgs if m.message_id in needed
-    )
-    by_id = {m.message_id: m for msgs in groups.values() for m in msgs}
-    for thread in threads:
-        thread.summary = summarize_thread(
-            thread, {mid: raw_cache.get(by_id[mid].pk, b"") for mid in _thread_ids(thread)}, lang
-        )
-    counts = Counter(m.message_id for t in threads for m in t.window_messages)
-    assert len(counts) == len(in_window) and all(c == 1 for c in counts.values()), (
-        "every in-window message must be in exactly one thread"
-    )
-    threads.sort(key=lambda t: (-len(t.window_messages), t.started, t.id))
-    return Report(
-        list_name=info.name,
-        label=window.label,
-        start=window.start,
-        end=window.end,
-        tz=window.tz_name,
-        lang=lang,
-        generated_at=(now or datetime.now(UTC)).astimezone(zone),
-        stats=_stats(threads),
-        threads=threads,
-    )
-
-
-def _thread_ids(thread: ReportThread) -> list[str]:
-    return [m.message_id for m in thread.messages]
-
-
-def _needed_ids(threads: list[ReportThread]) -> set[str]:
-    """Mail the offline summary reads: every in-window mail and each thread's root."""
-    needed = {t.id for t in threads}
-    needed.update(m.message_id for t in threads for m in t.window_messages)
-    return needed
+    return ReportBuilder(store, list_name).build(window, lang=lang, now=now)

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
-from lore_digest.report.model import Report, ReportThread, Summary, SummaryItem
+from lore_digest.facts.status import AppliedInfo
+from lore_digest.report.model import (
+    HighlightItem,
+    Highlights,
+    Report,
+    ReportThread,
+    Summary,
+    SummaryItem,
+)
 
 
 def _items(items: tuple[SummaryItem, ...]) -> list[dict[str, Any]]:
@@ -28,25 +37,111 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
     return out
 
 
+def _iso(utc: int) -> str:
+    return datetime.fromtimestamp(utc, UTC).isoformat()
+
+
+def _applied(info: AppliedInfo | None) -> dict[str, Any] | None:
+    if info is None:
+        return None
+    return {
+        "message_id": info.message_id,
+        "by": {"name": info.by_name, "email": info.by_email},
+        "branch": info.branch,
+        "commits": [{"subject": subject, "commit": sha} for subject, sha in info.commits],
+        "partial": info.partial,
+    }
+
+
+def series_dict(thread: ReportThread) -> dict[str, Any] | None:
+    """Series facts: revisions, changelog, status with evidence, per-patch trailers."""
+    s = thread.series
+    if s is None:
+        return None
+    return {
+        "version": s.version,
+        "total": s.total,
+        "rfc": s.is_rfc,
+        "prefixes": list(s.prefixes),
+        "author": {"name": s.author_name, "email": s.author_email},
+        "cover_message_id": s.cover_message_id,
+        "revisions": [
+            {
+                "version": r.version,
+                "message_id": r.message_id,
+                "date": _iso(r.date_utc),
+                "url": thread.url_of(r.message_id),
+            }
+            for r in s.revisions
+        ],
+        "superseded_by": None
+        if s.superseded_by is None
+        else {
+            "version": s.superseded_by.version,
+            "message_id": s.superseded_by.message_id,
+            "url": thread.url_of(s.superseded_by.message_id),
+        },
+        "changes": s.changes,
+        "status": str(s.status),
+        "status_evidence": list(s.status_evidence),
+        "applied": _applied(s.applied),
+        "changes_requested": list(s.changes_requested),
+        "naks": list(s.naks),
+        "patches": [
+            {
+                "number": p.number,
+                "subject": p.subject,
+                "message_id": p.message_id,
+                "trailers": [
+                    {
+                        "kind": t.kind,
+                        "name": t.name,
+                        "email": t.email,
+                        "value": t.value,
+                        "message_id": t.message_id,
+                        "via_cover": t.via_cover,
+                        "differs_from_sender": t.differs_from_sender,
+                    }
+                    for t in p.trailers
+                ],
+            }
+            for p in s.patches
+        ],
+        "patches_without_review": list(s.patches_without_review),
+    }
+
+
+def _status(thread: ReportThread) -> dict[str, Any] | None:
+    st = thread.status
+    if st is None:
+        return None
+    pull = st.pull
+    return {
+        "status": str(st.status),
+        "evidence": list(st.evidence),
+        "applied": _applied(st.applied),
+        "pull": None
+        if pull is None
+        else {
+            "message_id": pull.message_id,
+            "base_commit": pull.base_commit,
+            "repo": pull.repo,
+            "ref": pull.ref,
+            "tip_commit": pull.tip_commit,
+            "merged_by": pull.merged_by,
+        },
+    }
+
+
 def thread_dict(thread: ReportThread) -> dict[str, Any]:
     """One thread; its messages sorted by date, history flagged by in_window false."""
-    series = None
-    if thread.series is not None:
-        s = thread.series
-        series = {
-            "version": s.version,
-            "total": s.total,
-            "rfc": s.is_rfc,
-            "prefixes": list(s.prefixes),
-            "cover_message_id": s.cover_message_id,
-            "patches_seen": s.patches_seen,
-        }
     return {
         "id": thread.id,
         "subject": thread.subject,
         "url": thread.url,
         "category": str(thread.category),
-        "series": series,
+        "series": series_dict(thread),
+        "status": _status(thread),
         "summary": summary_dict(thread.summary) if thread.summary else None,
         "messages": [
             {
@@ -60,6 +155,33 @@ def thread_dict(thread: ReportThread) -> dict[str, Any]:
                 "parent_id": m.parent_id,
             }
             for m in thread.messages
+        ],
+    }
+
+
+def _item(item: HighlightItem) -> dict[str, Any]:
+    return {
+        "subject": item.subject,
+        "message_id": item.message_id,
+        "url": item.url,
+        "detail": item.detail,
+        "count": item.count,
+    }
+
+
+def highlights_dict(h: Highlights | None) -> dict[str, Any] | None:
+    """The week's highlights as lists of items."""
+    if h is None:
+        return None
+    return {
+        "applied": [_item(i) for i in h.applied],
+        "new_series": [_item(i) for i in h.new_series],
+        "new_revisions": [_item(i) for i in h.new_revisions],
+        "waiting_for_review": [_item(i) for i in h.waiting_for_review],
+        "most_active": [_item(i) for i in h.most_active],
+        "top_reviewers": [
+            {"name": r.name, "email": r.email, "trailers": r.trailers, "replies": r.replies}
+            for r in h.top_reviewers
         ],
     }
 
@@ -87,6 +209,7 @@ def report_dict(report: Report) -> dict[str, Any]:
                 for cat, c in stats.categories.items()
             },
         },
+        "highlights": highlights_dict(report.highlights),
         "threads": [thread_dict(t) for t in report.threads],
     }
 

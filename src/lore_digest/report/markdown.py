@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from functools import cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from lore_digest.report.labels import CATEGORY_LABELS, LABELS
+from lore_digest.report.labels import CATEGORY_LABELS, LABELS, STATUS_LABELS
 from lore_digest.report.model import Report
 from lore_digest.summarize.i18n import PHRASES
 
@@ -31,6 +32,7 @@ def _environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["md"] = md_escape
+    env.filters["utcdate"] = lambda utc: datetime.fromtimestamp(utc, UTC).strftime("%Y-%m-%d")
     return env
 
 
@@ -42,6 +44,6 @@ def render_markdown(report: Report) -> str:
         L=LABELS[report.lang],
         C=CATEGORY_LABELS[report.lang],
         P=PHRASES[report.lang],
-        cite_index={},
+        S=STATUS_LABELS[report.lang],
     )
     return re.sub(r"\n{3,}", "\n\n", text)

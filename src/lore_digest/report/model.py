@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from lore_digest.facts.classify import Category
+from lore_digest.facts.links import message_url
+from lore_digest.facts.series_facts import SeriesFacts
+from lore_digest.facts.status import StatusFacts
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,18 +50,6 @@ class Summary:
     note: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SeriesInfo:
-    """What the subject of the thread's root says about its series."""
-
-    version: int
-    total: int | None
-    is_rfc: bool
-    prefixes: tuple[str, ...]
-    cover_message_id: str | None
-    patches_seen: int
-
-
 @dataclass(slots=True)
 class ReportThread:
     """A conversation (or a series with unthreaded patches) with mail in the window."""
@@ -66,10 +57,19 @@ class ReportThread:
     id: str  # root Message-ID
     subject: str
     url: str
+    url_base: str  # the list's archive, for links to mail outside this thread
     category: Category
-    series: SeriesInfo | None
+    series: SeriesFacts | None
     messages: list[ReportMessage]
+    status: StatusFacts | None = None  # for threads that are not a series (pull requests)
     summary: Summary | None = None
+
+    def url_of(self, message_id: str) -> str:
+        """Archive link of a mail of this thread (or of any mail, by the same rule)."""
+        for m in self.messages:
+            if m.message_id == message_id:
+                return m.url
+        return message_url(self.url_base, message_id)
 
     @property
     def window_messages(self) -> list[ReportMessage]:
@@ -106,6 +106,39 @@ class ReportStats:
     categories: dict[Category, CategoryStats]
 
 
+@dataclass(frozen=True, slots=True)
+class HighlightItem:
+    """One line of the week's highlights: a thread or series, and why it is listed."""
+
+    subject: str
+    message_id: str
+    url: str
+    detail: str = ""  # e.g. "next: 4 commits", "v3", "21 days", "31 mails"
+    count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Reviewer:
+    """Someone who reviewed this week: trailers given and replies to others' patches."""
+
+    name: str
+    email: str
+    trailers: int
+    replies: int
+
+
+@dataclass(frozen=True, slots=True)
+class Highlights:
+    """What a maintainer reads first."""
+
+    applied: tuple[HighlightItem, ...]
+    new_series: tuple[HighlightItem, ...]
+    new_revisions: tuple[HighlightItem, ...]
+    waiting_for_review: tuple[HighlightItem, ...]
+    most_active: tuple[HighlightItem, ...]
+    top_reviewers: tuple[Reviewer, ...]
+
+
 @dataclass(slots=True)
 class Report:
     """One list, one window."""
@@ -119,6 +152,7 @@ class Report:
     generated_at: datetime
     stats: ReportStats
     threads: list[ReportThread] = field(default_factory=list)
+    highlights: Highlights | None = None
 
     def by_category(self) -> list[tuple[Category, list[ReportThread]]]:
         """Threads grouped by category, in the report's category order, empty ones left out."""

@@ -93,8 +93,8 @@ def remote_epochs(url: str, name: str, cache: Path | None = None) -> tuple[Path,
     url = url.rstrip("/")
     last = url.rsplit("/", 1)[-1]
     if last.endswith(".git") or last.isdigit():
-        number = last.removesuffix(".git")
-        dest = base / "git" / f"{number if number.isdigit() else 0}.git"
+        stem = last.removesuffix(".git")
+        dest = base / "git" / f"{stem if stem.isdigit() else 0}.git"
         _clone_or_fetch(url, dest)
         return (dest,)
     epochs: list[Path] = []

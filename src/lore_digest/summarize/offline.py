@@ -1,17 +1,28 @@
 """The offline summary: assembled from computed facts and short verbatim excerpts only.
 
 It is the embedded default (no API key needed) and the fallback whenever an LLM summary
-fails, so it must never invent anything: every statement cites the mail it comes from.
+fails, so it must never invent anything: every statement cites the mail it comes from,
+and quoted text is copied verbatim from what the sender wrote (never from quotes).
 """
 
 from __future__ import annotations
 
-from lore_digest.mail.body import first_paragraph, split_body
-from lore_digest.mail.mime import message_text
-from lore_digest.report.model import ReportMessage, ReportThread, Summary, SummaryItem
-from lore_digest.summarize.i18n import people, phrase
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from lore_digest.facts.attribution import GivenTrailer
+from lore_digest.facts.model import MailFacts
+from lore_digest.facts.series_facts import SeriesFacts
+from lore_digest.facts.status import Status
+from lore_digest.mail.body import first_paragraph
+from lore_digest.report.model import ReportThread, Summary, SummaryItem
+from lore_digest.summarize.i18n import PHRASES, people, phrase
 
 EXCERPT_CHARS = 300
+QUESTION_CHARS = 200
+MAX_QUESTIONS = 3
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
@@ -23,74 +34,242 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     return cut + " …"
 
 
-def first_prose(raw: bytes) -> str:
-    """First paragraph of what the author wrote (no quotes, diff, trailers or signature)."""
-    if not raw:
-        return ""
-    return first_paragraph(split_body(message_text(raw).text))
+def _date(utc: int) -> str:
+    return datetime.fromtimestamp(utc, UTC).strftime("%Y-%m-%d")
 
 
-def _names(messages: list[ReportMessage]) -> list[str]:
-    return list(dict.fromkeys(m.from_name for m in messages))
+def first_question(mail: MailFacts) -> str | None:
+    """The first sentence the sender wrote that asks something (verbatim, short)."""
+    for segment in mail.segments:
+        if segment.kind != "prose":
+            continue
+        for paragraph in segment.text.split("\n\n"):
+            for sentence in _SENTENCE_END.split(" ".join(paragraph.split())):
+                if sentence.endswith("?") and 12 <= len(sentence) <= QUESTION_CHARS:
+                    return sentence
+    return None
 
 
-def summarize_thread(thread: ReportThread, raws: dict[str, bytes], lang: str) -> Summary:
-    """Three-part factual summary of a thread; `raws` maps Message-ID → raw mail."""
-    root = next(m for m in thread.messages if m.message_id == thread.id)
-    original: list[SummaryItem] = []
-    text = excerpt(first_prose(raws.get(root.message_id, b"")))
-    original.append(
+def _original(thread: ReportThread, by_id: dict[str, MailFacts], lang: str) -> list[SummaryItem]:
+    series = thread.series
+    anchor_id = series.first_message_id if series else thread.id
+    anchor = by_id.get(anchor_id) or by_id[thread.id]
+    text = excerpt(first_paragraph(list(anchor.segments)))
+    items = [
         SummaryItem(
-            phrase(lang, "says", who=root.from_name, text=text)
+            phrase(lang, "says", who=anchor.from_name, text=text)
             if text
             else phrase(lang, "no_prose"),
-            (root.message_id,),
+            (anchor.message_id,),
         )
-    )
-    if thread.series is not None and thread.series.total:
-        original.append(
+    ]
+    if series is not None:
+        line = (
+            phrase(lang, "series_line", version=series.version, total=series.total)
+            if series.total and series.total > 1
+            else phrase(lang, "single_patch")
+        )
+        items.append(SummaryItem(line, (series.first_message_id,)))
+    return items
+
+
+def _trailer_lines(
+    trailers: Sequence[tuple[GivenTrailer, int]], series: SeriesFacts, lang: str
+) -> list[SummaryItem]:
+    """ "X gave Reviewed-by (patch 1, 3)" — one line per (person, kind, mail)."""
+    grouped: dict[tuple[str, str, str], list[int]] = {}
+    names: dict[tuple[str, str, str], str] = {}
+    for trailer, number in trailers:
+        key = (trailer.email or trailer.value, trailer.kind, trailer.message_id)
+        grouped.setdefault(key, []).append(number)
+        names[key] = trailer.name or trailer.email
+    out = []
+    total = len(series.patches)
+    for key, numbers in grouped.items():
+        unique = sorted(set(numbers))
+        if len(unique) == total and total > 1:
+            target = phrase(lang, "all_patches")
+        else:
+            target = PHRASES[lang]["sep"].join(phrase(lang, "patch_n", n=n) for n in unique)
+        out.append(
             SummaryItem(
-                phrase(lang, "patches_in_series", total=thread.series.total), (root.message_id,)
+                phrase(lang, "given", who=names[key], kind=key[1], target=target), (key[2],)
             )
         )
+    return out
 
+
+def _given_trailers(
+    series: SeriesFacts, in_window: bool, window_ids: set[str]
+) -> list[tuple[GivenTrailer, int]]:
+    """Review trailers from replies (not carried in the patch), split by window."""
+    out = []
+    for patch in series.patches:
+        for t in patch.trailers:
+            if t.message_id == patch.message_id or t.kind not in (
+                "Reviewed-by",
+                "Acked-by",
+                "Tested-by",
+                "Nacked-by",
+            ):
+                continue
+            if (t.message_id in window_ids) == in_window:
+                out.append((t, patch.number))
+    return out
+
+
+def _history(thread: ReportThread, lang: str) -> list[SummaryItem]:
     earlier = [m for m in thread.messages if not m.in_window]
+    items: list[SummaryItem] = []
+    series = thread.series
+    if series is not None and series.earlier_revisions:
+        revs = PHRASES[lang]["sep"].join(
+            phrase(lang, "rev_item", version=r.version, date=_date(r.date_utc))
+            for r in series.earlier_revisions
+        )
+        items.append(
+            SummaryItem(
+                phrase(lang, "earlier_rev", revs=revs),
+                tuple(r.message_id for r in series.earlier_revisions),
+            )
+        )
     if earlier:
-        history = [
+        names = list(dict.fromkeys(m.from_name for m in earlier))
+        items.append(
             SummaryItem(
                 phrase(
                     lang,
                     "history_mails",
                     count=len(earlier),
                     first=earlier[0].date.strftime("%Y-%m-%d"),
-                    people=people(lang, _names(earlier)),
+                    people=people(lang, names),
                 ),
                 (earlier[0].message_id, earlier[-1].message_id),
             )
-        ]
-    else:
-        history = [SummaryItem(phrase(lang, "no_history"))]
+        )
+    window_ids = {m.message_id for m in thread.window_messages}
+    if series is not None:
+        items.extend(_trailer_lines(_given_trailers(series, False, window_ids), series, lang))
+        before = [e for e in series.changes_requested if e not in window_ids]
+        if before:
+            items.append(SummaryItem(phrase(lang, "earlier_requests"), tuple(before[:4])))
+    if not items:
+        items.append(SummaryItem(phrase(lang, "no_history")))
+    return items
 
-    week = thread.window_messages
-    this_week = [
-        SummaryItem(
-            phrase(lang, "week_mails", count=len(week), people=people(lang, _names(week))),
-            tuple(m.message_id for m in week[:1]),
+
+def _status_line(
+    thread: ReportThread, by_id: dict[str, MailFacts], window_ids: set[str], lang: str
+) -> list[SummaryItem]:
+    series, facts = thread.series, thread.status
+    status = series.status if series else (facts.status if facts else None)
+    evidence = series.status_evidence if series else (facts.evidence if facts else ())
+    applied = series.applied if series else (facts.applied if facts else None)
+    fresh = [e for e in evidence if e in window_ids]
+    if status == Status.APPLIED and fresh:
+        if facts is not None and facts.pull is not None and applied is None:
+            return [SummaryItem(phrase(lang, "pulled"), tuple(fresh))]
+        who = by_id[fresh[0]].from_name if fresh[0] in by_id else ""
+        branch = (
+            phrase(lang, "applied_branch", branch=applied.branch)
+            if applied and applied.branch
+            else ""
         )
-    ]
-    authors = {root.from_email}
-    replies = [m for m in week if m.from_email not in authors]
-    if replies:
-        this_week.append(
+        commits = (
+            phrase(lang, "applied_commits", count=len(applied.commits))
+            if applied and applied.commits
+            else ""
+        )
+        return [
             SummaryItem(
-                phrase(
-                    lang, "week_replies", count=len(replies), people=people(lang, _names(replies))
-                ),
-                tuple(m.message_id for m in replies[:3]),
+                phrase(lang, "applied", who=who, branch=branch, commits=commits), tuple(fresh)
             )
+        ]
+    if status == Status.NAKED and fresh:
+        return [SummaryItem(phrase(lang, "naked", who=by_id[fresh[0]].from_name), tuple(fresh))]
+    if status == Status.SUPERSEDED and series is not None and series.superseded_by is not None:
+        return [
+            SummaryItem(
+                phrase(lang, "superseded", version=series.superseded_by.version),
+                (series.superseded_by.message_id,),
+            )
+        ]
+    if status == Status.CHANGES_REQUESTED and series is not None:
+        now = [e for e in series.changes_requested if e in window_ids]
+        if now:
+            return [SummaryItem(phrase(lang, "changes_requested"), tuple(now[:4]))]
+    return []
+
+
+def _this_week(thread: ReportThread, mails: Sequence[MailFacts], lang: str) -> list[SummaryItem]:
+    by_id = {m.message_id: m for m in mails}
+    week = thread.window_messages
+    window_ids = {m.message_id for m in week}
+    series = thread.series
+    items: list[SummaryItem] = []
+    if series is not None and series.first_message_id in window_ids:
+        key = "new_revision" if series.version > 1 or series.earlier_revisions else "new_series"
+        items.append(
+            SummaryItem(phrase(lang, key, version=series.version), (series.first_message_id,))
         )
-    else:
-        this_week.append(SummaryItem(phrase(lang, "no_week_replies")))
+        if series.changes:
+            items.append(
+                SummaryItem(
+                    phrase(lang, "changes", text=excerpt(series.changes, 240)),
+                    (series.first_message_id,),
+                )
+            )
+    items.append(
+        SummaryItem(
+            phrase(
+                lang,
+                "week_mails",
+                count=len(week),
+                people=people(lang, list(dict.fromkeys(m.from_name for m in week))),
+            ),
+            (week[0].message_id,),
+        )
+    )
+    if series is not None:
+        items.extend(_trailer_lines(_given_trailers(series, True, window_ids), series, lang))
+    author = (
+        series.author_email if series else by_id[thread.id].from_email if thread.id in by_id else ""
+    )
+    asked = 0
+    for mail in mails:
+        if asked >= MAX_QUESTIONS or not mail.in_window or mail.from_email == author:
+            continue
+        question = first_question(mail)
+        if question:
+            items.append(
+                SummaryItem(
+                    phrase(lang, "asked", who=mail.from_name, text=question), (mail.message_id,)
+                )
+            )
+            asked += 1
+    items.extend(_status_line(thread, by_id, window_ids, lang))
+    if (
+        series is not None
+        and series.reviewed
+        and series.patches_without_review
+        and len(series.patches) > 1
+    ):
+        numbers = ", ".join(str(n) for n in series.patches_without_review)
+        items.append(
+            SummaryItem(phrase(lang, "no_review_yet", patches=numbers), (series.first_message_id,))
+        )
+    replies = [m for m in week if m.from_email != author]
+    if not replies:
+        items.append(SummaryItem(phrase(lang, "no_week_replies")))
+    return items
+
+
+def summarize_thread(thread: ReportThread, mails: Sequence[MailFacts], lang: str) -> Summary:
+    """Three-part factual summary of a thread from its facts and parsed mail."""
+    by_id = {m.message_id: m for m in mails}
     return Summary(
-        lang=lang, original=tuple(original), history=tuple(history), this_week=tuple(this_week)
+        lang=lang,
+        original=tuple(_original(thread, by_id, lang)),
+        history=tuple(_history(thread, lang)),
+        this_week=tuple(_this_week(thread, mails, lang)),
     )

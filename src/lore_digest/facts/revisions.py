@@ -1,0 +1,608 @@
+"""Revision chains: which earlier postings a series is the vN of, and what superseded it.
+
+Each revision of a series is usually a new thread, so a digest that says "v4, earlier
+v1-v3, superseded by v5" has to link threads itself. The rules follow what b4 relies on,
+strongest first:
+
+1. change-id: b4 writes a "change-id: <id>" line at the end of every cover letter it
+   sends, and keeps it across revisions (b4 also matches on it when looking for older
+   revisions).
+2. link: the cover letter names an earlier posting by URL ("Link to v2: https://lore...",
+   "v1: https://lore.kernel.org/r/<msgid>", "[1] https://..." cited by "Changes since
+   v1 [1]:") or is sent In-Reply-To an earlier revision. A cover letter also cites
+   dependencies and discussions, so a URL counts only when words near it (or near the
+   footnote marker it is given) speak of a version, and only when it points to an older
+   posting of a series.
+3. title+author: same normalized title and project prefix ("kvmtool", "stable 4.19"),
+   same sender (address, or full name for people who moved to a kernel.org address),
+   lower version, earlier date and at most a year apart (b4's own fallback query is a
+   subject+from search limited to the previous twelve months).
+
+Versions may repeat (a RESEND) and restart at v1 once an RFC series goes for real, so an
+RFC is older than any later non-RFC posting of the same series. Links are followed
+transitively, so a v5 that only names v4 still gets v1-v3 through v4's own cover letter.
+Raw mail is read lazily and at most once per posting: the index is built from headers
+alone and queried for every series of every report.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import unquote
+
+from lore_digest.mail.mime import message_text
+from lore_digest.mail.subject import LoreSubject, parse_subject
+from lore_digest.store.db import StoredMessage
+from lore_digest.threading.series import SERIES_SPREAD_S
+
+__all__ = ["Revision", "RevisionChain", "RevisionIndex"]
+
+# b4 limits its subject+author search for older revisions to the previous twelve months;
+# the same window keeps two unrelated series that happen to share a title apart.
+TITLE_WINDOW_S: Final = 365 * 86400
+
+REASON_CHANGE_ID: Final = "change-id"
+REASON_LINK: Final = "link"
+REASON_TITLE: Final = "title+author"
+_REASON_RANK: Final = {REASON_CHANGE_ID: 0, REASON_LINK: 1, REASON_TITLE: 2}
+# Later postings whose cover letters are read together when looking for a newer revision.
+_BATCH: Final = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """One posted version of a series: its cover letter, or patch 1 without a cover."""
+
+    version: int
+    message_id: str
+    date_utc: int
+    subject: str
+    from_email: str
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionChain:
+    """A posting with its earlier versions and the revision that superseded it, if any.
+
+    earlier holds one posting per older version (the latest posting of that version, so a
+    RESEND replaces the original), oldest first. newer is the next later posting of the
+    series dated before the query's end, possibly a RESEND of the same version.
+    link_reason tells for each of them which rule linked it ("change-id", "link",
+    "title+author").
+    """
+
+    current: Revision
+    earlier: tuple[Revision, ...]
+    newer: Revision | None
+    link_reason: dict[str, str]
+
+
+# -- postings ---------------------------------------------------------------------------
+
+# Subjects of replies are skipped before parse_subject, which costs ~12 µs a call.
+_REPLY_PREFIX: Final = re.compile(r"\s*(?:re|aw|fwd?|sv|antw)\s*(?:\[\d+\])?\s*:", re.IGNORECASE)
+# Extra prefixes that do not name a different project or branch of the series.
+_NOISE_PREFIXES: Final = frozenset({"rft", "trivial", "-next", "next", "for-next"})
+
+
+@dataclass(slots=True, eq=False)
+class _Posting:
+    """A cover letter or first patch, with what linking needs from its subject."""
+
+    msg: StoredMessage
+    version: int
+    is_rfc: bool
+    is_resend: bool
+    is_cover: bool
+    total: int | None
+    title: str
+    key: tuple[str, tuple[str, ...]]  # (title, project prefixes such as "kvmtool")
+    author: tuple[str, str]  # (address, lowercased display name)
+
+    @property
+    def date(self) -> int:
+        return self.msg.date_utc
+
+    def revision(self) -> Revision:
+        m = self.msg
+        return Revision(self.version, m.message_id, m.date_utc, m.subject, m.from_email)
+
+
+@dataclass(frozen=True, slots=True)
+class _CoverFacts:
+    """What a posting's body says about other revisions."""
+
+    change_id: str | None
+    link_ids: tuple[str, ...]
+
+
+def _make_posting(msg: StoredMessage, subject: LoreSubject) -> _Posting:
+    title = subject.normalized_title()
+    project = tuple(sorted(_project_word(p) for p in subject.extra_prefixes))
+    return _Posting(
+        msg=msg,
+        version=subject.version,
+        is_rfc=subject.is_rfc,
+        is_resend=subject.is_resend,
+        is_cover=subject.is_cover,
+        total=subject.total,
+        title=title,
+        key=(title, tuple(p for p in project if p not in _NOISE_PREFIXES)),
+        author=(msg.from_email, _person(msg.from_name)),
+    )
+
+
+def _project_word(prefix: str) -> str:
+    """A prefix in the form that stays the same across revisions ("v4.9" = "4.9.y" = "4.9")."""
+    word = prefix.lower()
+    if word[:1] == "v" and word[1:2].isdigit():
+        word = word[1:]
+    return word.removesuffix(".y")
+
+
+def _person(name: str) -> str:
+    """A display name good enough to recognise an author who changed address, else ""."""
+    name = " ".join(name.lower().replace('"', "").split())
+    return name if " " in name and "@" not in name else ""
+
+
+def _same_author(one: _Posting, other: _Posting) -> bool:
+    """Same address, or the same full name (people move from corporate to kernel.org)."""
+    return one.author[0] == other.author[0] or (
+        one.author[1] != "" and one.author[1] == other.author[1]
+    )
+
+
+def _precedes(old: _Posting, new: _Posting) -> bool:
+    """Whether `old` can be an earlier revision of `new`.
+
+    Versions grow, except that a series often restarts at v1 when it drops its RFC tag
+    ("RFC v2" then "v1"), and a RESEND repeats its version.
+    """
+    if old.date >= new.date:
+        return False
+    if old.version <= new.version:
+        return True
+    return old.is_rfc and not new.is_rfc
+
+
+def _strictly_older(old: _Posting, new: _Posting) -> bool:
+    """`old` precedes `new` with a different version (not a mere repost of the same)."""
+    return _precedes(old, new) and (
+        old.version != new.version or (old.is_rfc and not new.is_rfc) or new.is_resend
+    )
+
+
+# -- cover letter text ------------------------------------------------------------------
+
+_CHANGE_ID: Final = re.compile(r"^[ \t]*change-id:[ \t]*(\S+)[ \t]*$", re.IGNORECASE | re.MULTILINE)
+_URL: Final = re.compile(
+    r"https?://(?:lore\.kernel\.org|lkml\.kernel\.org|patch\.msgid\.link|msgid\.link)/[^\s<>\"']+",
+    re.IGNORECASE,
+)
+# Words that make a URL a reference to another revision ("v1:", "Link to v2", "previous
+# version", "RFC posting"); "v5.11" names a kernel release, not a revision.
+_VERSION_WORDS: Final = re.compile(
+    r"\bv\d+(?![.\d])|\b(?:version|revision|previous(?:ly)?|prior|earlier|older|posting"
+    r"|iteration|respin|rfc|resend)\b",
+    re.IGNORECASE,
+)
+# Words that make it a dependency instead ("applies on top of the previous fix at ...").
+_DEPENDENCY_WORDS: Final = re.compile(
+    r"\b(?:on top of|based on|depends?|dependency|dependencies|prerequisites?|requires?"
+    r"|appl(?:y|ies|ied))\b",
+    re.IGNORECASE,
+)
+_FOOTNOTE: Final = re.compile(r"\[\d+\]")
+_WORD: Final = re.compile(r"[A-Za-z][A-Za-z0-9]+")
+# How many words before a footnote marker may say what it points to ("From v1 [1]:").
+_MARKER_WORDS: Final = 4
+_PATCH_START: Final = re.compile(r"^(?:diff --git |--- a/|Index: )", re.MULTILINE)
+
+
+def _cover_facts(raw: bytes) -> _CoverFacts:
+    """change-id and revision links of one posting (patch hunks are not read)."""
+    text = message_text(raw).text
+    start = _PATCH_START.search(text)
+    if start is not None:
+        text = text[: start.start()]
+    found = _CHANGE_ID.findall(text)
+    change_id = found[-1] if found else None  # b4 puts it last; a quoted one comes earlier
+    return _CoverFacts(change_id, tuple(dict.fromkeys(_revision_links(text))))
+
+
+def _revision_links(text: str) -> Iterable[str]:
+    """Message-IDs of URLs that the text presents as another version of the series."""
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        for match in _URL.finditer(line):
+            msgid = msgid_from_url(match.group(0))
+            if msgid and _names_a_revision(lines, index, match.start()):
+                yield msgid
+
+
+def msgid_from_url(url: str) -> str | None:
+    """The Message-ID in a lore / patch.msgid.link URL, or None.
+
+    lore paths are /<list>/<msgid>/..., /r/<msgid> or /all/<msgid>/ with "/" and other
+    characters percent-escaped inside the id, so the path is split before unquoting.
+    """
+    path = url.split("://", 1)[-1].partition("/")[2]
+    for segment in re.split(r"[#?]", path, maxsplit=1)[0].split("/"):
+        if "@" in segment or "%40" in segment.lower():
+            msgid = unquote(segment).strip("<>").rstrip(".,;:)]>")
+            return msgid or None
+    return None
+
+
+def _names_a_revision(lines: Sequence[str], index: int, url_start: int) -> bool:
+    """Whether the words around a URL present it as another version of the series.
+
+    Three places are read: the text before the URL on its line ("v1: <url>", "Link to v2:
+    <url>"), the line introducing a bare URL ("Changes from v1:"), and the words just
+    before the URL's footnote marker where the text cites it ("* From v1 [1]:"). Cover
+    letters cite dependencies in the same way, so a dependency word disqualifies a line.
+    """
+    before = lines[index][:url_start]
+    if _WORD.search(_FOOTNOTE.sub("", before)):
+        return _speaks_of_versions(before)
+    previous = _previous_text_line(lines, index)
+    if previous is not None and previous.rstrip().endswith(":") and _speaks_of_versions(previous):
+        return True
+    marker = _FOOTNOTE.search(before)
+    if marker is None:
+        return False
+    return any(_cites_as_version(line, marker.group(0)) for line in lines if "://" not in line)
+
+
+def _speaks_of_versions(text: str) -> bool:
+    return _VERSION_WORDS.search(text) is not None and _DEPENDENCY_WORDS.search(text) is None
+
+
+def _cites_as_version(line: str, marker: str) -> bool:
+    """Whether `line` cites `marker` right after version words ("Changes since v3[2]:")."""
+    position = line.find(marker)
+    while position >= 0:
+        words = " ".join(line[:position].split()[-_MARKER_WORDS:])
+        if _speaks_of_versions(words) and _DEPENDENCY_WORDS.search(line) is None:
+            return True
+        position = line.find(marker, position + 1)
+    return False
+
+
+def _previous_text_line(lines: Sequence[str], index: int) -> str | None:
+    """The non-blank line above (one blank line may separate them), unless it is a URL."""
+    for back in range(index - 1, max(index - 3, -1), -1):
+        if lines[back].strip():
+            return None if "://" in lines[back] else lines[back]
+    return None
+
+
+# -- the index --------------------------------------------------------------------------
+
+
+class RevisionIndex:
+    """Every series posting of one list, indexed to answer revision-chain queries fast.
+
+    Built from headers only; cover letters are read through `load_raw` when a query needs
+    their change-id or links, and each is read at most once.
+    """
+
+    def __init__(
+        self,
+        postings: Iterable[StoredMessage],
+        load_raw: Callable[[list[int]], dict[int, bytes]],
+    ) -> None:
+        self._load_raw = load_raw
+        self._by_mid: dict[str, _Posting] = {}
+        self._by_pk: dict[int, _Posting] = {}
+        self._patches: dict[str, StoredMessage] = {}  # later patches: links may name them
+        self._covered: set[str] = set()  # patch 1 of series that have a cover letter
+        self._by_key: dict[tuple[str, tuple[str, ...]], list[_Posting]] = {}
+        self._by_title: dict[str, list[_Posting]] = {}
+        self._by_author: dict[str, list[_Posting]] = {}
+        self._replied_by: dict[str, list[_Posting]] = {}
+        self._facts: dict[int, _CoverFacts] = {}
+        self._back: dict[int, list[tuple[_Posting, str]]] = {}
+        self._lower_mid: dict[str, str] | None = None
+        self._index(postings)
+
+    # -- building -------------------------------------------------------------------
+
+    def _index(self, messages: Iterable[StoredMessage]) -> None:
+        firsts: list[_Posting] = []
+        for msg in messages:
+            if "[" not in msg.subject or _REPLY_PREFIX.match(msg.subject):
+                continue
+            subject = parse_subject(msg.subject)
+            if subject.is_reply or not subject.is_patch:
+                continue
+            if subject.counter is None or subject.counter == 0:
+                self._add(_make_posting(msg, subject))
+            elif subject.counter == 1:
+                firsts.append(_make_posting(msg, subject))
+            else:
+                self._patches[msg.message_id] = msg
+        covers_by_author = {a: [p for p in ps if p.is_cover] for a, ps in self._by_author.items()}
+        for first in firsts:
+            if self._cover_of(first, covers_by_author.get(first.msg.from_email, ())):
+                self._patches[first.msg.message_id] = first.msg
+                self._covered.add(first.msg.message_id)
+            else:
+                self._add(first)
+        for groups in (self._by_key, self._by_title, self._by_author):
+            for group in groups.values():
+                group.sort(key=lambda p: (p.date, p.msg.pk))
+        for posting in self._by_pk.values():
+            for ref in _refs(posting.msg):
+                self._replied_by.setdefault(ref, []).append(posting)
+
+    def _add(self, posting: _Posting) -> None:
+        self._by_mid[posting.msg.message_id] = posting
+        self._by_pk[posting.msg.pk] = posting
+        self._by_key.setdefault(posting.key, []).append(posting)
+        self._by_title.setdefault(posting.title, []).append(posting)
+        self._by_author.setdefault(posting.msg.from_email, []).append(posting)
+
+    def _cover_of(self, first: _Posting, covers: Sequence[_Posting]) -> _Posting | None:
+        """The cover letter that patch 1 belongs to: threaded under it, or sent with it."""
+        for ref in _refs(first.msg):
+            cover = self._by_mid.get(ref)
+            if cover is not None and cover.is_cover and cover.version == first.version:
+                return cover
+        for cover in covers:
+            if (
+                cover.version == first.version
+                and cover.total == first.total
+                and cover.is_rfc == first.is_rfc
+                and abs(cover.date - first.date) <= SERIES_SPREAD_S
+            ):
+                return cover
+        return None
+
+    # -- lookups ----------------------------------------------------------------------
+
+    def _posting_for(self, message_id: str) -> _Posting | None:
+        """The series posting a message is (or belongs to, for a later patch)."""
+        if message_id not in self._by_mid and message_id not in self._patches:
+            message_id = self._lowercase_ids().get(message_id.lower(), message_id)
+        posting = self._by_mid.get(message_id)
+        if posting is not None:
+            return posting
+        patch = self._patches.get(message_id)
+        if patch is None:
+            return None
+        for ref in _refs(patch):
+            posting = self._by_mid.get(ref)
+            if posting is not None:
+                return posting
+        return self._unthreaded_anchor(patch)
+
+    def _unthreaded_anchor(self, patch: StoredMessage) -> _Posting | None:
+        """The cover or patch 1 sent by the same author with a patch that has no parent."""
+        subject = parse_subject(patch.subject)
+        for posting in self._by_author.get(patch.from_email, ()):
+            if (
+                posting.version == subject.version
+                and posting.total == subject.total
+                and abs(posting.date - patch.date_utc) <= SERIES_SPREAD_S
+            ):
+                return posting
+        return None
+
+    def _lowercase_ids(self) -> dict[str, str]:
+        """Lowercased Message-ID -> stored one: b4 lowercases the ids it puts in links."""
+        if self._lower_mid is None:
+            self._lower_mid = {mid.lower(): mid for mid in (*self._by_mid, *self._patches)}
+        return self._lower_mid
+
+    def _ensure_facts(self, postings: Iterable[_Posting]) -> None:
+        """Read the cover letters not read yet, in one batch."""
+        missing = list(dict.fromkeys(p.msg.pk for p in postings if p.msg.pk not in self._facts))
+        if not missing:
+            return
+        raws = self._load_raw(missing)
+        for pk in missing:
+            raw = raws.get(pk)
+            self._facts[pk] = _cover_facts(raw) if raw is not None else _CoverFacts(None, ())
+
+    # -- edges --------------------------------------------------------------------------
+
+    def _back_edges(self, posting: _Posting) -> list[tuple[_Posting, str]]:
+        """Earlier postings this one is linked to directly, best reason first."""
+        cached = self._back.get(posting.msg.pk)
+        if cached is not None:
+            return cached
+        self._ensure_facts([posting])
+        facts = self._facts[posting.msg.pk]
+        best: dict[int, tuple[_Posting, str]] = {}
+
+        def offer(other: _Posting | None, reason: str) -> None:
+            if other is None or other is posting:
+                return
+            known = best.get(other.msg.pk)
+            if known is None or _REASON_RANK[reason] < _REASON_RANK[known[1]]:
+                best[other.msg.pk] = (other, reason)
+
+        if facts.change_id is not None:
+            for other in self._same_change_id(posting, facts.change_id):
+                if _precedes(other, posting):
+                    offer(other, REASON_CHANGE_ID)
+        for msgid in facts.link_ids:
+            linked = self._posting_for(msgid)
+            if linked is not None and _strictly_older(linked, posting):
+                offer(linked, REASON_LINK)
+        for ref in _refs(posting.msg):
+            parent = self._posting_for(ref)
+            if (
+                parent is not None
+                and _strictly_older(parent, posting)
+                and (
+                    parent.msg.from_email == posting.msg.from_email or parent.title == posting.title
+                )
+            ):
+                offer(parent, REASON_LINK)
+        for other in self._title_matches_before(posting):
+            offer(other, REASON_TITLE)
+        edges = sorted(best.values(), key=lambda e: (_REASON_RANK[e[1]], e[0].date))
+        self._back[posting.msg.pk] = edges
+        return edges
+
+    def _title_matches_before(self, posting: _Posting) -> Iterable[_Posting]:
+        """Same title and author, sent in the year before `posting`."""
+        group = self._by_key.get(posting.key, [])
+        low = bisect.bisect_left(group, posting.date - TITLE_WINDOW_S, key=lambda p: p.date)
+        for other in group[low:]:
+            if other.date >= posting.date:
+                break
+            if _same_author(other, posting) and _precedes(other, posting):
+                yield other
+
+    def _same_change_id(self, posting: _Posting, change_id: str) -> Iterable[_Posting]:
+        """The author's other postings with this change-id (b4 keeps it per author)."""
+        mine = self._by_author.get(posting.msg.from_email, [])
+        self._ensure_facts(mine)
+        return (p for p in mine if self._facts[p.msg.pk].change_id == change_id)
+
+    # -- queries ------------------------------------------------------------------------
+
+    def chain(self, root: StoredMessage, until_utc: int) -> RevisionChain | None:
+        """Earlier and newer revisions of the series `root` starts.
+
+        `root` is a cover letter or the first patch (a patch 1 sent with a cover stands for
+        that cover). Only postings dated before `until_utc` are considered. None when
+        `root` is not a series posting.
+        """
+        if root.message_id not in self._by_mid and root.message_id not in self._covered:
+            return None
+        current = self._posting_for(root.message_id)
+        if current is None:
+            return None
+        members = self._earlier_members(current, until_utc)
+        earlier = _one_per_version(current, members)
+        reasons = {p.msg.message_id: members[p.msg.pk][1] for p in earlier}
+        newer = self._newer(current, members, until_utc)
+        if newer is not None:
+            reasons[newer[0].msg.message_id] = newer[1]
+        return RevisionChain(
+            current=current.revision(),
+            earlier=tuple(p.revision() for p in earlier),
+            newer=newer[0].revision() if newer is not None else None,
+            link_reason=reasons,
+        )
+
+    def _earlier_members(
+        self, current: _Posting, until_utc: int
+    ) -> dict[int, tuple[_Posting, str]]:
+        """Every posting reachable backwards from `current`, with the rule that reached it."""
+        found: dict[int, tuple[_Posting, str]] = {}
+        seen = {current.msg.pk}
+        frontier = [current]
+        while frontier:
+            self._ensure_facts(frontier)
+            following: list[_Posting] = []
+            for posting in frontier:
+                for other, reason in self._back_edges(posting):
+                    if other.msg.pk in seen or other.date >= until_utc:
+                        continue
+                    seen.add(other.msg.pk)
+                    found[other.msg.pk] = (other, reason)
+                    following.append(other)
+            frontier = following
+        return found
+
+    def _newer(
+        self, current: _Posting, members: dict[int, tuple[_Posting, str]], until_utc: int
+    ) -> tuple[_Posting, str] | None:
+        """The first later posting (before `until_utc`) that links back into the chain.
+
+        Candidates are checked oldest first and their cover letters read in small batches,
+        so a superseded series costs a few reads and the latest one only the reads of the
+        author's later postings.
+        """
+        chain_pks = {current.msg.pk, *members}
+        candidates = [
+            c for c in self._later_candidates(current, members, until_utc) if _follows(current, c)
+        ]
+        for start in range(0, len(candidates), _BATCH):
+            batch = candidates[start : start + _BATCH]
+            self._ensure_facts(batch)
+            for candidate in batch:
+                for other, reason in self._back_edges(candidate):
+                    if other.msg.pk in chain_pks:
+                        return candidate, reason
+        return None
+
+    def _later_candidates(
+        self, current: _Posting, members: dict[int, tuple[_Posting, str]], until_utc: int
+    ) -> list[_Posting]:
+        """Postings after `current` that could link back into its chain, oldest first.
+
+        A later revision shares the title and author, replies to an earlier one, or was
+        sent by one of the chain's authors (or under its title) and names it in its cover.
+        """
+        chain = [current, *(p for p, _ in members.values())]
+        groups: list[Sequence[_Posting]] = []
+        groups.extend(self._by_title.get(t, []) for t in {p.title for p in chain})
+        groups.extend(self._by_author.get(a, []) for a in {p.msg.from_email for p in chain})
+        start = current.date
+        found: dict[int, _Posting] = {}
+        for group in groups:
+            for other in _between(group, start, until_utc):
+                found[other.msg.pk] = other
+        for posting in chain:
+            for other in self._replied_by.get(posting.msg.message_id, []):
+                if start < other.date < until_utc:
+                    found[other.msg.pk] = other
+        return sorted(found.values(), key=lambda p: (p.date, p.msg.pk))
+
+
+def _between(group: Sequence[_Posting], start: int, end: int) -> Sequence[_Posting]:
+    """Members of a date-sorted group with start < date < end."""
+    low = bisect.bisect_right(group, start, key=lambda p: p.date)
+    high = bisect.bisect_left(group, end, key=lambda p: p.date)
+    return group[low:high]
+
+
+def _follows(current: _Posting, candidate: _Posting) -> bool:
+    """Whether `candidate` can be a later revision than `current` (or its RESEND)."""
+    if candidate.date <= current.date:
+        return False
+    return candidate.version >= current.version or (current.is_rfc and not candidate.is_rfc)
+
+
+def _one_per_version(current: _Posting, members: dict[int, tuple[_Posting, str]]) -> list[_Posting]:
+    """The latest posting of each version older than `current`, oldest version first.
+
+    Versions restart when an RFC becomes a real series, so RFC postings sent before the
+    chain's first non-RFC posting sort before all others ("order by version then date").
+    """
+    postings = [p for p, _ in members.values()]
+    plain_dates = [p.date for p in (current, *postings) if not p.is_rfc]
+    first_plain = min(plain_dates) if plain_dates else None
+
+    def rank(p: _Posting) -> tuple[int, int]:
+        early_rfc = p.is_rfc and (first_plain is None or p.date < first_plain)
+        return (0 if early_rfc else 1, p.version)
+
+    mine = rank(current)
+    latest: dict[tuple[int, int], _Posting] = {}
+    for posting in postings:
+        key = rank(posting)
+        if key >= mine:
+            continue
+        known = latest.get(key)
+        if known is None or (posting.date, posting.msg.pk) > (known.date, known.msg.pk):
+            latest[key] = posting
+    return [latest[key] for key in sorted(latest)]
+
+
+def _refs(msg: StoredMessage) -> tuple[str, ...]:
+    """In-Reply-To first, then References (most recent last), without duplicates."""
+    if msg.in_reply_to is None:
+        return msg.references
+    return tuple(dict.fromkeys((msg.in_reply_to, *msg.references)))

@@ -1,0 +1,127 @@
+"""Everything computed about one series in one report: revisions, changes, trailers, status."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lore_digest.facts.attribution import PatchTrailers, attribute_trailers, series_patches
+from lore_digest.facts.changelog import changelog_for_version
+from lore_digest.facts.model import MailFacts
+from lore_digest.facts.revisions import RevisionChain
+from lore_digest.facts.status import AppliedInfo, PullInfo, Status, StatusFacts, series_status
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionRef:
+    """One posted version of a series."""
+
+    version: int
+    message_id: str
+    date_utc: int
+    subject: str
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesFacts:
+    """The facts a maintainer wants about one series, each traceable to a mail."""
+
+    version: int
+    total: int | None
+    is_rfc: bool
+    prefixes: tuple[str, ...]
+    author_name: str
+    author_email: str
+    cover_message_id: str | None
+    first_message_id: str  # the cover letter, else patch 1
+    posted_utc: int
+    revisions: tuple[RevisionRef, ...]  # every known version, oldest first, current last
+    superseded_by: RevisionRef | None
+    changes: str | None  # the cover letter's changelog for this version
+    status: Status
+    status_evidence: tuple[str, ...]
+    applied: AppliedInfo | None
+    patches: tuple[PatchTrailers, ...]
+    changes_requested: tuple[str, ...]
+    naks: tuple[str, ...]
+    reviewed: bool
+
+    @property
+    def earlier_revisions(self) -> tuple[RevisionRef, ...]:
+        """Versions before the current one."""
+        return self.revisions[:-1]
+
+    @property
+    def patches_without_review(self) -> tuple[int, ...]:
+        """Numbers of patches with no Reviewed-by/Acked-by/Tested-by yet."""
+        return tuple(p.number for p in self.patches if not p.reviewed)
+
+
+def current_version(mails: Sequence[MailFacts]) -> int | None:
+    """Highest version posted in the thread (v2 is sometimes sent in reply to v1)."""
+    versions = [m.subject.version for m in mails if m.subject.is_patch and not m.subject.is_reply]
+    return max(versions) if versions else None
+
+
+def build_series_facts(
+    mails: Sequence[MailFacts], chain: RevisionChain | None, until_utc: int
+) -> SeriesFacts | None:
+    """Series facts of a thread's mail (dated before `until_utc`); None if it is no series."""
+    version = current_version(mails)
+    if version is None:
+        return None
+    cover, patches = series_patches(mails, version)
+    first = cover or (patches[0] if patches else None)
+    if first is None:
+        return None
+    superseded = (
+        RevisionRef(
+            chain.newer.version, chain.newer.message_id, chain.newer.date_utc, chain.newer.subject
+        )
+        if chain is not None and chain.newer is not None
+        else None
+    )
+    status = series_status(
+        mails,
+        author_email=first.from_email,
+        superseded_by=superseded.message_id if superseded else None,
+        until_utc=until_utc,
+    )
+    earlier = (
+        [RevisionRef(r.version, r.message_id, r.date_utc, r.subject) for r in chain.earlier]
+        if chain is not None
+        else []
+    )
+    current = RevisionRef(version, first.message_id, first.date_utc, first.subject.subject)
+    return SeriesFacts(
+        version=version,
+        total=first.subject.total,
+        is_rfc=first.subject.is_rfc,
+        prefixes=first.subject.extra_prefixes,
+        author_name=first.from_name,
+        author_email=first.from_email,
+        cover_message_id=cover.message_id if cover else None,
+        first_message_id=first.message_id,
+        posted_utc=first.date_utc,
+        revisions=(*earlier, current),
+        superseded_by=superseded,
+        changes=changelog_for_version("\n".join(s.text for s in cover.segments), version)
+        if cover is not None and version > 1
+        else None,
+        status=status.status,
+        status_evidence=status.evidence,
+        applied=status.applied,
+        patches=tuple(attribute_trailers(mails, version)),
+        changes_requested=status.changes_requested,
+        naks=status.naks,
+        reviewed=status.reviewed,
+    )
+
+
+def thread_status(mails: Sequence[MailFacts], until_utc: int) -> StatusFacts:
+    """Status of a non-series thread (a pull request, mostly)."""
+    root = next((m for m in mails if m.parent_id is None), mails[0])
+    return series_status(mails, author_email=root.from_email, until_utc=until_utc)
+
+
+__all__ = ["PullInfo", "RevisionRef", "SeriesFacts", "build_series_facts", "thread_status"]

@@ -1,0 +1,724 @@
+"""Status of a patch series (applied, NAKed, changes requested...), with evidence.
+
+A digest says "applied" or "changes requested" only if a maintainer can click the
+message ids in `evidence` and see it for themselves. Everything here is a deterministic
+function of the thread's mails (`MailFacts`, sorted by date): only what a sender wrote
+counts (prose and trailers: no quotes, diffs or signature), and only mails dated before
+`until_utc` (None: all). Rules marked (heuristic) read free text and can be wrong; the
+evidence is there so a reader can check.
+
+Rules, in priority order (the first that holds gives the status):
+
+1. applied (heuristic): a reply whose own text opens a sentence with a maintainer
+   phrase: "Applied to next, thanks!", "Applied to fixes", "Queued, thanks.", "Applied
+   to kvmtool (master)", "Applied to arm64 (for-next/...)", "Applied to
+   kvm-arm64/<topic>", "Applied to arm/queue", "Queued patches 1-5, thanks.",
+   "Applied, thanks", "Thanks, applied", "Pushed to ...", "Merged into ...", "Picked
+   up", "Queued for 5.19", "I've applied ...". It must come from someone other than the
+   series author, except a mail listing commit ids (a maintainer applying their own
+   series gets b4's usual "Applied to next" with "commit: <sha>" lines).
+   - The branch is what follows "to"/"into"/"in" ("on" only for a path like
+     "for-next/sme"); a URL is reduced to the branch it shows (".../tree/arm/queue");
+     "for 5.19" names a release, so the branch is None; "patches 1-5", "1-20 and 22-28"
+     or "the first patch only" fill `partial`.
+   - The b4 list after the phrase ("[1/4] subject" then "commit: <sha>" or a
+     git.kernel.org URL ending in the sha) fills `commits`.
+   - The phrase must open a sentence (first line of a paragraph, a line after one
+     ending in ".!?:" or a greeting, or after ". " inside a line; a wrapped sentence is
+     read on up to three lines) and be followed by a destination, a patch selection or
+     punctuation. This rejects "should be applied to stable", "Applied the patch and
+     tested", "Applied patch foo.c cleanly" (git am output), "Applied on top of rc3",
+     "I applied this locally, but...", questions ("Applied to which branch?"), "Pushed
+     an updated branch", "Picked the latter" and "I've picked the two patches" (bare
+     "picked" is a choice or another series' patches; only "picked up" counts).
+   - Evidence: every applied reply; `applied` describes the first one.
+   Pull requests (the root is a [GIT PULL]/[PULL] mail, or its text has git
+   request-pull's "The following changes since commit"): `pull` is read from the root
+   (base commit, repository and ref, tip commit). A reply from someone other than the
+   sender saying "Pulled, thanks", "Thanks, pulled", "Merged", "I have pulled both
+   trees", "I've now pulled this into kvmarm/next", pr-tracker-bot's "has been merged
+   into ...", or any applied phrase, is `merged_by`: the status is then applied with
+   that reply as evidence; otherwise under review (someone replied) or new. Promises
+   ("will pull soon") do not count.
+2. NAKed (heuristic for the free-text form): a "Nacked-by:" trailer, a line starting
+   with an upper-case "NAK"/"NACK" alone or followed by punctuation or "to/this/that/
+   for/on" ("NAK. This is wrong", "NAK to this"), or a line that is just "Nacked."/
+   "Nack.", from someone other than the author. Not handled: a NAK later withdrawn by
+   the same person stays a NAK (rare; the evidence shows the mail to read).
+3. superseded: the caller found a newer revision (`superseded_by`) and nothing was
+   applied. Evidence: (superseded_by,). The caller decides what "newer" means.
+4. changes requested (heuristic): the author answers a review (the nearest ancestor
+   not written by the author or a bot) agreeing to change something: "will fix", "will
+   do", "will update", "will change", "will address", "I'll send a v2", "will respin",
+   "Fixed in v3", "Good point", "Good catch", "Sure, will ...", "Agreed, will ...", "Ack,
+   will ...", "makes sense, will ...". "will" must follow I/we or open a sentence or
+   clause, so "this will fix the issue" does not count. A bare "Agreed."/"Sure."/"OK."/
+   "Ack." paragraph counts only when the review asks for a change ("please fix/split/
+   rename...", "needs to be", "this is wrong", "should be split"). Evidence and
+   `changes_requested`: (review, author's reply) pairs in order. Ranked below
+   superseded: once the next revision is out the request is answered.
+5. RFC: the root subject says RFC and nobody reviewed (no reply from another person,
+   no review trailer). An RFC that got replies is "under review": a reader cares more
+   that somebody answered than about the prefix (a choice, not a fact). Evidence:
+   (root,).
+6. under review: a reply from someone other than the author, or a Reviewed-by /
+   Acked-by / Tested-by trailer (also one carried over in the author's own patches).
+   Evidence: the first three such replies (else the first three mails with trailers).
+7. new: nothing of the above. Evidence: (root,).
+
+`reviewed` is true when rule 6 would hold, whatever the status. The series author is
+`author_email`, plus any display name used from that address in the thread (authors
+reply from another address; heuristic). Bots (kernel test robot lkp@intel.com,
+pr-tracker-bot, syzbot, *-bot@) are not reviewers, though pr-tracker-bot's "has been
+merged" does mark a pull request merged. The root is the first mail without a present
+parent (else the first mail).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from lore_digest.facts.model import MailFacts
+from lore_digest.mail.trailers import parse_trailers_from_segments
+
+__all__ = [
+    "AppliedInfo",
+    "PullInfo",
+    "Status",
+    "StatusFacts",
+    "detect_applied",
+    "detect_pull",
+    "series_status",
+]
+
+
+class Status(StrEnum):
+    """Where a series stands, as a digest prints it."""
+
+    NEW = "new"
+    UNDER_REVIEW = "under review"
+    CHANGES_REQUESTED = "changes requested"
+    APPLIED = "applied"
+    SUPERSEDED = "superseded"
+    NAKED = "NAKed"
+    RFC = "RFC"
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedInfo:
+    """A maintainer's "applied" reply: who, where, and the commits it lists."""
+
+    message_id: str
+    by_name: str
+    by_email: str
+    branch: str | None
+    commits: tuple[tuple[str, str], ...]  # ("[1/4] subject", sha) in the order listed
+    partial: str | None  # "patches 1-5" when only part of the series was taken
+
+
+@dataclass(frozen=True, slots=True)
+class PullInfo:
+    """What a [GIT PULL] mail asks to pull, and the reply that says it was pulled."""
+
+    message_id: str
+    base_commit: str | None
+    repo: str | None
+    ref: str | None
+    tip_commit: str | None
+    merged_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusFacts:
+    """A series' status and the message ids that prove it."""
+
+    status: Status
+    evidence: tuple[str, ...]
+    applied: AppliedInfo | None
+    pull: PullInfo | None
+    changes_requested: tuple[str, ...]
+    naks: tuple[str, ...]
+    reviewed: bool
+
+
+# -- sentences of what a sender wrote ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Sentence:
+    """Text from a sentence start to the end of its paragraph, and the line it starts on."""
+
+    text: str
+    line: int  # index into _prose_lines(mail)
+
+    def first(self) -> str:
+        """The sentence alone, up to its end mark: to tell a question from a statement."""
+        return _SENTENCE_SPLIT.split(self.text, maxsplit=1)[0]
+
+
+_SENTENCE_END: Final = (".", "!", "?", ":")
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+")
+_MID_LINE_START = re.compile(r"(?<=[.!])\s+(?=[A-Z])")
+# Enough to read a wrapped phrase ("I picked up\nthe work ...") without rejoining logs.
+_WRAPPED_LINES: Final = 3
+_GREETING = re.compile(r"(?:hi|hello|hey|dear)\b[^.!?]{0,40}[,!]?\s*$", re.IGNORECASE)
+
+
+def _prose_lines(mail: MailFacts) -> list[tuple[str, bool]]:
+    """(line, opens a sentence) for the prose the sender wrote, segment by segment.
+
+    Segments are taken one by one rather than through unquoted_text(): a quote between
+    two prose segments is a paragraph break, and joining them would glue a reply's
+    first line to the last line written before the quote. A line opens a sentence when
+    it starts a paragraph or follows a line ending in ".!?:" or a greeting ("Hi Marc,").
+    """
+    lines: list[tuple[str, bool]] = []
+    for segment in mail.segments:
+        if segment.kind != "prose":
+            continue
+        previous = ""
+        for line in segment.text.split("\n"):
+            opens = (
+                not previous
+                or previous.endswith(_SENTENCE_END)
+                or _GREETING.match(previous) is not None
+            )
+            lines.append((line, opens))
+            previous = line.strip()
+        lines.append(("", True))  # a segment ends its paragraph
+    return lines
+
+
+def _sentences(lines: list[tuple[str, bool]]) -> Iterator[_Sentence]:
+    """Sentence starts, each with the rest of its paragraph (a sentence may wrap).
+
+    A sentence starts on a line that opens one, or after ". "/"! " inside a line.
+    """
+    for index, (line, opens) in enumerate(lines):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        rest = [stripped]
+        for following, _ in lines[index + 1 : index + 1 + _WRAPPED_LINES]:
+            if not following.strip():
+                break
+            rest.append(following.strip())
+        paragraph = " ".join(rest)
+        parts = _MID_LINE_START.split(stripped)
+        offset = 0
+        for number, part in enumerate(parts):
+            offset = paragraph.index(part, offset)
+            if number > 0 or opens:
+                yield _Sentence(paragraph[offset:], index)
+
+
+# -- applied -----------------------------------------------------------------------------
+
+_NUMS: Final = r"\d+(?:\s*-\s*\d+)?(?:\s*(?:,|and|&)\s*\d+(?:\s*-\s*\d+)?)*"
+# What was taken: longest alternatives first, the regex backtracks through them.
+_OBJECT: Final = (
+    r"(?P<object>"
+    r"(?:the\s+)?(?:first|last)\s+(?:\w+\s+)?patch(?:es)?(?:\s+only)?"
+    rf"|(?:patch(?:es)?\s*|\#)(?P<nums>{_NUMS})(?:\s+only)?"
+    rf"|(?:and\s+)?(?P<bare>{_NUMS})(?:\s+only)?"
+    r"|(?:this|that)\s+(?:one|series|patch|patchset|version|set|fix)"
+    r"|these\s+(?:two|three|four|patches|\w+\s+patches)"
+    r"|the\s+(?:whole\s+|full\s+|entire\s+)?(?:series|set|patchset|patch|patches|fix)"
+    r"|the\s+(?:two|three|four)(?:\s+patches)?"
+    r"|all\s+of\s+them|it|this|that|these|them|both|all"
+    r")"
+)
+_VERB: Final = (
+    r"(?:applied|queued|pushed|merged|picked)"
+    r"(?:\s+and\s+(?:applied|queued|pushed|merged))?"
+)
+_ADVERB: Final = r"(?:now|already|as\s+well|too|only|both|manually|out|up)"
+_APPLIED_RE = re.compile(
+    r"(?:(?:ok|okay|thanks|thank\s+you|now)[,!.]?\s+)?"
+    r"(?:(?:i|we)(?:'ve|\s+have)?\s+"
+    r"(?:now\s+|just\s+|also\s+|finally\s+|provisionally\s+|already\s+)?)?"
+    rf"(?P<verb>{_VERB})"
+    rf"(?:\s+{_OBJECT})?"
+    rf"(?:\s+{_ADVERB}\b)*"
+    r"(?:\s+(?P<prep>to|into|in|on|for)\s+(?P<dest>\S.*)"
+    r"|(?P<tail>\s*(?:$|[,.!;:(]|--?\s|with\b|as\s+a\s+fix\b|minus\b|apart\s+from\b).*))$",
+    re.IGNORECASE,
+)
+# A destination that is no branch: testers apply patches "to my tree", "on top of rc3".
+_BAD_DEST = re.compile(
+    r"^(?:the\s+)?(?:top\b|my\s+(?:local\s+)?(?:tree|branch|machine|setup|board|system|test))",
+    re.IGNORECASE,
+)
+_DEST_CUT = re.compile(
+    r"[,;!?]|\.(?:\s|$)|\s--?\s|\s+(?:and|with|but|as|so|since|because|thanks|which|where|until"
+    r"|after|before|once|to|in|for)\b"
+)
+_BRANCH_PAREN = re.compile(r"\s*\(([\w./+-]+)\)")
+_URL_BRANCH = re.compile(r"/(?:-/)?(?:tree|commits|log|shortlog)/([\w./+-]+?)/?$")
+_URL = re.compile(r"\S+://\S+")
+_RELEASE = re.compile(
+    r"^(?:v|linux\s+|kernel\s+)?\d+\.\d+(?:[-.]rc\d+)?$|^-?rc\d+$"
+    r"|^(?:the\s+)?next\b(?:\s+\w+){0,3}\s+(?:pull|release|merge|cycle|window)",
+    re.IGNORECASE,
+)
+_SPACES = re.compile(r"\s+")
+_PICKED_UP = re.compile(rf".*?\bpicked(?:\s+{_OBJECT})?\s+up\b", re.IGNORECASE)
+
+_COMMIT_ENTRY = re.compile(r"^\s*(\[\d+/\d+\]\s+\S.*?)\s*$")
+_COMMIT_SHA = re.compile(
+    r"^\s*(?:commit:\s*([0-9a-f]{7,40})\b"
+    r"|https?://\S*?(?:/c/|[?&;]id=|/commit/)([0-9a-f]{7,40})\b)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _AppliedPhrase:
+    """A matched applied sentence: the line it starts on, the branch, the selection."""
+
+    line: int
+    branch: str | None
+    partial: str | None
+
+
+def detect_applied(mail: MailFacts) -> AppliedInfo | None:
+    """The maintainer-applied reply this mail is, or None (see the module's rule 1).
+
+    Does not know who wrote the series: series_status drops the author's own mails.
+    """
+    if mail.parent_id is None and not mail.subject.is_reply:
+        return None  # a thread's first mail announces, it does not reply "applied"
+    lines = _prose_lines(mail)
+    phrase = next(filter(None, map(_applied_phrase, _sentences(lines))), None)
+    if phrase is None:
+        return None
+    return AppliedInfo(
+        message_id=mail.message_id,
+        by_name=mail.from_name,
+        by_email=mail.from_email,
+        branch=phrase.branch,
+        commits=_commit_list([line for line, _ in lines[phrase.line + 1 :]]),
+        partial=phrase.partial,
+    )
+
+
+def _applied_phrase(sentence: _Sentence) -> _AppliedPhrase | None:
+    """Parse one sentence as an applied phrase, None when it is something else."""
+    match = _APPLIED_RE.match(sentence.text)
+    if match is None or "?" in sentence.first():
+        return None
+    if match.group("verb").lower() == "picked" and not _PICKED_UP.match(match[0]):
+        # "Picked the latter" is a choice; "I've picked the two patches" took another
+        # series' patches. Only "picked up" means merged.
+        return None
+    branch: str | None = None
+    dest = match.group("dest")
+    if dest is not None:
+        prep = match.group("prep").lower()
+        head = _DEST_CUT.split(dest, maxsplit=1)[0].strip()
+        if _BAD_DEST.match(dest):
+            return None
+        if prep == "for":
+            # "Queued for 5.7" names a release, not a branch; "for testing" is no merge.
+            if not _RELEASE.match(head):
+                return None
+        else:
+            branch = _branch(dest)
+            # Testers apply "on v5.10-rc2"; a maintainer's "on" names a branch path.
+            if branch is None or (prep == "on" and "/" not in branch):
+                return None
+    elif match.group("tail") is None:
+        return None
+    else:
+        branch = _tail_url_branch(match.group("tail"))
+    return _AppliedPhrase(sentence.line, branch, _partial(match))
+
+
+def _partial(match: re.Match[str]) -> str | None:
+    """ "patches 1-5" / "the first patch only" when the phrase names a selection."""
+    nums = match.group("nums") or match.group("bare")
+    if nums:
+        return "patches " + _SPACES.sub(" ", nums.strip())
+    obj = match.group("object") or ""
+    if re.search(r"\b(?:first|last|only)\b", obj, re.IGNORECASE):
+        return _SPACES.sub(" ", obj.strip())
+    return None
+
+
+def _tail_url_branch(tail: str) -> str | None:
+    """ "Queued, https://gitlab.com/.../commits/arm/queue": the branch the URL shows."""
+    url = _URL.match(tail.lstrip(" ,:"))
+    if url is None:
+        return None
+    found = _URL_BRANCH.search(url.group(0).rstrip(".,)"))
+    return found.group(1) if found else None
+
+
+def _branch(dest: str) -> str | None:
+    """The branch named after "to": "next", "arm64 (for-next/misc)", "arm/queue"...
+
+    A URL is reduced to the branch it shows (".../tree/arm/queue" -> "arm/queue", or
+    the word after a repository URL); explanations in parentheses ("kvm/next (because
+    ...)") are dropped, while a branch in parentheses ("kvmtool (master)") is kept.
+    """
+    dest = dest.strip()
+    if _URL.match(dest):
+        url, _, rest = dest.partition(" ")
+        found = _URL_BRANCH.search(url.rstrip(".,"))
+        if found:
+            return found.group(1)
+        word = _DEST_CUT.split(rest, maxsplit=1)[0].strip() if rest else ""
+        return word if word and " " not in word else url.rstrip(".,")
+    head = _DEST_CUT.split(dest, maxsplit=1)[0]
+    paren = head.find("(")
+    if paren >= 0:
+        kept = _BRANCH_PAREN.match(head[paren:])
+        head = head[:paren] + (f" ({kept.group(1)})" if kept else "")
+    head = re.sub(r"\[\d+\]", "", head)  # "arm/queue[1]": a reference mark
+    head = re.sub(r"^the\s+|\s+(?:branch|tree)\b.*$", "", head.strip(), flags=re.IGNORECASE)
+    head = _SPACES.sub(" ", head).strip().rstrip(".")
+    # A long "branch" is a sentence ("Applied to the tree I use for testing...").
+    return head if head and len(head) <= 40 and head.count(" ") <= 2 else None
+
+
+def _commit_list(lines: list[str]) -> tuple[tuple[str, str], ...]:
+    """The b4 list: "[1/4] subject" then "commit: <sha>" or a URL ending in the sha."""
+    commits: list[tuple[str, str]] = []
+    pending: str | None = None
+    for line in lines:
+        if not line.strip():
+            continue
+        entry = _COMMIT_ENTRY.match(line)
+        if entry:
+            pending = entry.group(1)
+            continue
+        sha = _COMMIT_SHA.match(line)
+        if sha and pending is not None:
+            commits.append((pending, (sha.group(1) or sha.group(2)).lower()))
+        pending = None
+    return tuple(commits)
+
+
+# -- pull requests -----------------------------------------------------------------------
+
+_PULL_BASE = re.compile(r"The following changes since commit\s+([0-9a-f]{7,40})", re.I)
+_PULL_AVAILABLE = re.compile(r"are available in the git repository at:?\s*$", re.I)
+_PULL_TIP = re.compile(r"for you to fetch changes up to\s+([0-9a-f]{7,40})", re.I)
+_MERGED_RE = re.compile(
+    r"(?:(?:ok|great|cool|thanks|thank\s+you)[,!.]?\s+)?"
+    r"(?:(?:i|we)(?:'ve|\s+have)?\s+(?:now\s+|just\s+|also\s+)?)?"
+    r"(?:pulled|merged)(?:\s+(?:it|this|that|both|them|these|the)"
+    r"(?:\s+(?:two\s+)?(?:trees?|branch(?:es)?|tags?|pull\s+requests?|changes|fixes))?)?"
+    r"(?:\s+now)?"
+    r"(?:\s*(?:$|[,.!;:(])|\s+(?:into|to|in)\s)",
+    re.IGNORECASE,
+)
+_TRACKER_MERGED = re.compile(r"has been merged into\s+(\S+?):?\s*$", re.IGNORECASE)
+_MERGED_INTO = re.compile(
+    r"\b(?:pulled|merged)\b[^.!?]*?\b(?:into|to)\s+([\w./+-]+/[\w./+-]+)", re.IGNORECASE
+)
+
+
+def detect_pull(mail: MailFacts) -> PullInfo | None:
+    """What a pull request mail asks to pull; None if it is not a pull request.
+
+    A pull request is a mail whose subject says [GIT PULL] (or PULL) or whose text has
+    git request-pull's "The following changes since commit" (Marc sometimes sends it as
+    "[PATCH 0/N] KVM/arm updates", the pull request in the cover letter).
+    `merged_by` is left None: only series_status sees the replies.
+    """
+    lines = _own_lines(mail)
+    text = "\n".join(lines)
+    base = _PULL_BASE.search(text)
+    if not (mail.subject.is_pull and not mail.subject.is_reply) and base is None:
+        return None
+    repo, ref = _pull_source(lines)
+    tip = _PULL_TIP.search(text)
+    return PullInfo(
+        message_id=mail.message_id,
+        base_commit=base.group(1).lower() if base else None,
+        repo=repo,
+        ref=ref,
+        tip_commit=tip.group(1).lower() if tip else None,
+        merged_by=None,
+    )
+
+
+def _own_lines(mail: MailFacts) -> list[str]:
+    """Every line the sender wrote (prose, trailers, diffstat...), no quote or signature."""
+    return [
+        line
+        for segment in mail.segments
+        if segment.kind not in ("quoted", "attribution", "signature")
+        for line in segment.text.split("\n")
+    ]
+
+
+def _pull_source(lines: list[str]) -> tuple[str | None, str | None]:
+    """(repository URL, ref) from the line after "are available in the Git repository at:"."""
+    for index, line in enumerate(lines):
+        if not _PULL_AVAILABLE.search(line):
+            continue
+        for following in lines[index + 1 : index + 4]:
+            words = following.split()
+            if words:
+                return words[0], (words[1] if len(words) > 1 else None)
+    return None, None
+
+
+def _merge_reply(mail: MailFacts) -> tuple[bool, str | None]:
+    """(says the pull was merged, the branch it names) for a reply to a pull request."""
+    for line, _ in _prose_lines(mail):
+        tracker = _TRACKER_MERGED.search(line)
+        if tracker:
+            return True, tracker.group(1)
+    applied = detect_applied(mail)
+    if applied is not None:
+        return True, applied.branch
+    for sentence in _sentences(_prose_lines(mail)):
+        if "?" in sentence.text or not _MERGED_RE.match(sentence.text):
+            continue
+        into = _MERGED_INTO.search(sentence.text)
+        return True, into.group(1).rstrip(".") if into else None
+    return False, None
+
+
+# -- NAKs, reviews, agreement ----------------------------------------------------------------
+
+_NAK_LINE = re.compile(r"^\s*N(?:A|AC)K(?:\s*$|[.!,:;]|\s+(?:to|this|that|for|on)\b)")
+_NAK_WORD = re.compile(r"^\s*(?:nacked|nack|nak)[.!]?\s*$", re.IGNORECASE)
+_REVIEW_KINDS: Final = frozenset({"Reviewed-by", "Acked-by", "Tested-by"})
+_BOTS: Final = re.compile(
+    r"^(?:lkp@intel\.com|pr-tracker-bot@kernel\.org|patchwork-bot.*|syzbot.*|.*-bot@.*)$",
+    re.IGNORECASE,
+)
+
+_WILL_VERBS: Final = (
+    r"(?:fix|do(?!\s+(?:some|a|an|more|the\s+same)\b)|update|change|address|respin|repost"
+    r"|rework|drop|remove|rename|split|correct|move|clean|revise|amend|squash|fold|reword"
+    r"|add|incorporate|take\s+care|look\s+into\s+(?:it|this|that)\s+(?:in|for)\s+v\d"
+    r"|send\s+(?:out\s+)?(?:a\s+|an\s+|the\s+)?(?:v\d+|new|next|updated|another|fixed"
+    r"|revised|respun)|include)"
+)
+_AGREEMENT = re.compile(
+    r"(?:\b(?:i|we)\s+(?:will|shall)|\b(?:i|we)'ll|(?:^|[.!,;:]\s*)\s*will)"
+    r"\s+(?:definitely\s+|also\s+|then\s+|certainly\s+|surely\s+|happily\s+)?"
+    rf"{_WILL_VERBS}\b"
+    r"|\bfixed\s+(?:in|for)\s+(?:v\d+|the\s+next\s+(?:version|revision|spin))"
+    r"|^\s*(?:good|nice|great)\s+(?:point|catch|spot)\b"
+    r"|^\s*(?:agreed|sure|ack|ok|okay|yes|right|makes\s+sense|indeed|absolutely|true)"
+    r"[,.!]?\s+(?:i\s+|we\s+)?will\b",
+    re.IGNORECASE | re.MULTILINE,
+)
+_WEAK_AGREEMENT = re.compile(
+    r"^\s*(?:agreed|sure|ack|ok|okay|right|indeed|absolutely|makes\s+sense)\s*[.!]?\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_REQUEST = re.compile(
+    r"\bplease\s+(?:fix|split|drop|remove|rename|move|add|update|change|rework|use|don't"
+    r"|do\s+not|avoid|respin|resend|rebase|document|squash|make)\b"
+    r"|\bneeds?\s+to\s+be\b|\bthis\s+is\s+(?:wrong|broken|incorrect|not\s+right)\b"
+    r"|\bshould\s+be\s+(?:split|dropped|removed|renamed|moved|fixed)\b",
+    re.IGNORECASE,
+)
+
+
+def _is_nak(mail: MailFacts) -> bool:
+    """A Nacked-by: trailer or a line starting "NAK"/"NACK" in the sender's own text."""
+    if any(t.kind == "Nacked-by" for t in parse_trailers_from_segments(list(mail.segments))):
+        return True
+    return any(_NAK_LINE.match(line) or _NAK_WORD.match(line) for line, _ in _prose_lines(mail))
+
+
+def _has_review_trailer(mail: MailFacts) -> bool:
+    """Reviewed-by / Acked-by / Tested-by in what the sender wrote."""
+    trailers = parse_trailers_from_segments(list(mail.segments))
+    return any(t.kind in _REVIEW_KINDS for t in trailers)
+
+
+def _paragraphs(mail: MailFacts) -> str:
+    """The sender's prose, one paragraph per line: "^" then means a paragraph start."""
+    paragraphs: list[str] = []
+    current: list[str] = []
+    for line, _ in _prose_lines(mail):
+        if line.strip():
+            current.append(line.strip())
+        elif current:
+            paragraphs.append(" ".join(current))
+            current = []
+    return "\n".join(paragraphs)
+
+
+# -- the series ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Authors:
+    """Who counts as the series author: the given address, and names used with it."""
+
+    email: str
+    names: frozenset[str]
+
+    @classmethod
+    def of(cls, mails: Sequence[MailFacts], author_email: str) -> _Authors:
+        email = author_email.strip().lower()
+        names = {
+            m.from_name.strip().lower()
+            for m in mails
+            if m.from_email.lower() == email and len(m.from_name.strip()) > 3
+        }
+        return cls(email, frozenset(names))
+
+    def wrote(self, mail: MailFacts) -> bool:
+        """Same address, or same display name (authors change address between mails)."""
+        if mail.from_email.strip().lower() == self.email:
+            return True
+        return mail.from_name.strip().lower() in self.names
+
+
+def series_status(
+    mails: Sequence[MailFacts],
+    *,
+    author_email: str,
+    superseded_by: str | None = None,
+    until_utc: int | None = None,
+) -> StatusFacts:
+    """Status of one series (or pull request) from its thread, with evidence.
+
+    `mails` are the thread's mails sorted by date, history included; the rules and
+    their priority are in the module docstring.
+    """
+    mails = [m for m in mails if until_utc is None or m.date_utc < until_utc]
+    if not mails:
+        return StatusFacts(Status.NEW, (), None, None, (), (), False)
+    root = next((m for m in mails if m.parent_id is None), mails[0])
+    authors = _Authors.of(mails, author_email)
+    others = [m for m in mails if not authors.wrote(m)]
+    humans = [m for m in others if m is not root and not _BOTS.match(m.from_email)]
+    trailer_mails = [m for m in mails if _has_review_trailer(m)]
+    reviewed = bool(humans or trailer_mails)
+    naks = tuple(m.message_id for m in others if _is_nak(m))
+    pull = detect_pull(root)
+    if pull is not None:
+        return _pull_status(pull, others, humans, root, naks, reviewed)
+
+    applied = _applied_replies(mails, authors)
+    requested = _changes_requested(mails, authors)
+    facts = StatusFacts(Status.NEW, (), None, None, requested, naks, reviewed)
+    if applied:
+        evidence = tuple(info.message_id for info in applied)
+        return _with(facts, Status.APPLIED, evidence, applied=applied[0])
+    if naks:
+        return _with(facts, Status.NAKED, naks)
+    if superseded_by is not None:
+        return _with(facts, Status.SUPERSEDED, (superseded_by,))
+    if requested:
+        return _with(facts, Status.CHANGES_REQUESTED, requested)
+    if root.subject.is_rfc and not reviewed:
+        return _with(facts, Status.RFC, (root.message_id,))
+    if reviewed:
+        return _with(facts, Status.UNDER_REVIEW, _review_evidence(humans, trailer_mails))
+    return _with(facts, Status.NEW, (root.message_id,))
+
+
+def _applied_replies(mails: Sequence[MailFacts], authors: _Authors) -> list[AppliedInfo]:
+    """Applied replies from others, and the author's own when they list commit ids.
+
+    Maintainers apply their own series and b4 sends the usual "Applied to next,
+    thanks!" from their address: with "commit: <sha>" lines that is proof, whereas an
+    author's bare "applied" is more likely "I applied X and tested".
+    """
+    found: list[AppliedInfo] = []
+    for mail in mails:
+        info = detect_applied(mail)
+        if info is not None and (info.commits or not authors.wrote(mail)):
+            found.append(info)
+    return found
+
+
+def _with(
+    facts: StatusFacts,
+    status: Status,
+    evidence: tuple[str, ...],
+    *,
+    applied: AppliedInfo | None = None,
+) -> StatusFacts:
+    """`facts` (a patch series, so no pull request) with its status decided."""
+    return StatusFacts(
+        status, evidence, applied, None, facts.changes_requested, facts.naks, facts.reviewed
+    )
+
+
+def _review_evidence(humans: list[MailFacts], trailer_mails: list[MailFacts]) -> tuple[str, ...]:
+    """The first three replies from other people, else the first mails with trailers."""
+    chosen = humans[:3] if humans else trailer_mails[:3]
+    return tuple(m.message_id for m in chosen)
+
+
+def _pull_status(
+    pull: PullInfo,
+    others: list[MailFacts],
+    humans: list[MailFacts],
+    root: MailFacts,
+    naks: tuple[str, ...],
+    reviewed: bool,
+) -> StatusFacts:
+    """A pull request is applied once a reply says it was pulled/merged."""
+    for mail in others:
+        merged, branch = _merge_reply(mail)
+        if not merged:
+            continue
+        pull = PullInfo(
+            pull.message_id, pull.base_commit, pull.repo, pull.ref, pull.tip_commit, mail.message_id
+        )
+        applied = AppliedInfo(mail.message_id, mail.from_name, mail.from_email, branch, (), None)
+        return StatusFacts(Status.APPLIED, (mail.message_id,), applied, pull, (), naks, reviewed)
+    if humans:
+        evidence = tuple(m.message_id for m in humans[:3])
+        return StatusFacts(Status.UNDER_REVIEW, evidence, None, pull, (), naks, reviewed)
+    return StatusFacts(Status.NEW, (root.message_id,), None, pull, (), naks, reviewed)
+
+
+def _changes_requested(mails: Sequence[MailFacts], authors: _Authors) -> tuple[str, ...]:
+    """(review, author's agreeing reply) pairs, flattened, in date order, no repeats."""
+    by_id = {m.message_id: m for m in mails}
+    found: list[str] = []
+    for mail in mails:
+        if not authors.wrote(mail) or mail.parent_id is None:
+            continue
+        review = _reviewed_ancestor(mail, by_id, authors)
+        if review is None or not _agrees(mail, review):
+            continue
+        for message_id in (review.message_id, mail.message_id):
+            if message_id not in found:
+                found.append(message_id)
+    return tuple(found)
+
+
+def _reviewed_ancestor(
+    mail: MailFacts, by_id: dict[str, MailFacts], authors: _Authors
+) -> MailFacts | None:
+    """The nearest ancestor written by someone else (a human), None when there is none."""
+    seen: set[str] = set()
+    parent_id = mail.parent_id
+    while parent_id is not None and parent_id not in seen:
+        seen.add(parent_id)
+        parent = by_id.get(parent_id)
+        if parent is None:
+            return None
+        if not authors.wrote(parent):
+            return None if _BOTS.match(parent.from_email) else parent
+        parent_id = parent.parent_id
+    return None
+
+
+def _agrees(reply: MailFacts, review: MailFacts) -> bool:
+    """The author's reply agrees to change something the review asked for."""
+    text = _paragraphs(reply)
+    if _AGREEMENT.search(text):
+        return True
+    return bool(_WEAK_AGREEMENT.search(text) and _REQUEST.search(_paragraphs(review)))

@@ -1,0 +1,130 @@
+"""The week's highlights: applied, new series, new revisions, waiting, active, reviewers."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+from lore_digest.facts.attribution import REVIEW_KINDS
+from lore_digest.facts.model import MailFacts
+from lore_digest.facts.status import Status
+from lore_digest.facts.week import Window
+from lore_digest.report.model import HighlightItem, Highlights, ReportThread, Reviewer
+
+WAITING_DAYS = 14  # a series nobody but its author answered for this long is "waiting"
+WAITING_HORIZON_DAYS = 90  # older silent series are considered abandoned, not waiting
+TOP = 5
+_BOTS = ("lkp@intel.com", "pr-tracker-bot@kernel.org", "patchwork-bot", "syzkaller.appspotmail.com")
+
+
+def _is_bot(email: str) -> bool:
+    return any(b in email for b in _BOTS)
+
+
+def _applied(threads: Sequence[ReportThread], window: Window) -> list[HighlightItem]:
+    out = []
+    for t in threads:
+        facts = t.series
+        applied = facts.applied if facts is not None else (t.status.applied if t.status else None)
+        status = facts.status if facts is not None else (t.status.status if t.status else None)
+        if status != Status.APPLIED:
+            continue
+        evidence = (
+            facts.status_evidence if facts is not None else (t.status.evidence if t.status else ())
+        )
+        in_window = {m.message_id for m in t.window_messages}
+        if not any(e in in_window for e in evidence):
+            continue  # applied before this window: old news
+        detail = ""
+        if applied is not None:
+            detail = applied.branch or ""
+            if applied.commits:
+                detail += f" ({len(applied.commits)} commits)"
+        out.append(HighlightItem(t.subject, t.id, t.url, detail.strip()))
+    return out
+
+
+def _posted_in_window(
+    threads: Sequence[ReportThread], window: Window
+) -> tuple[list[HighlightItem], list[HighlightItem]]:
+    new: list[HighlightItem] = []
+    revised: list[HighlightItem] = []
+    for t in threads:
+        facts = t.series
+        if facts is None or not window.start_utc <= facts.posted_utc < window.end_utc:
+            continue
+        item = HighlightItem(
+            t.subject, facts.first_message_id, t.url_of(facts.first_message_id), f"v{facts.version}"
+        )
+        (revised if facts.earlier_revisions or facts.version > 1 else new).append(item)
+    return new, revised
+
+
+def _reviewers(
+    threads: Sequence[ReportThread], parsed: Mapping[str, Sequence[MailFacts]]
+) -> list[Reviewer]:
+    """Trailers given in the window (from replies) and in-window replies to others' series."""
+    trailers: Counter[str] = Counter()
+    replies: Counter[str] = Counter()
+    names: dict[str, str] = {}
+    for t in threads:
+        author = t.series.author_email if t.series else None
+        window_ids = {m.message_id for m in t.window_messages}
+        if t.series:
+            # Given in a reply this week; trailers carried inside a patch are old news.
+            given = {
+                (tr.email, tr.message_id, tr.name)
+                for p in t.series.patches
+                for tr in p.trailers
+                if tr.kind in REVIEW_KINDS
+                and tr.message_id in window_ids
+                and tr.message_id != p.message_id
+                and tr.email
+                and tr.email != author
+            }
+            for email, _, name in given:
+                trailers[email] += 1
+                names.setdefault(email, name or email)
+        for mail in parsed.get(t.id, ()):
+            names[mail.from_email] = mail.from_name
+            if (
+                mail.in_window
+                and author
+                and mail.from_email != author
+                and not _is_bot(mail.from_email)
+            ):
+                replies[mail.from_email] += 1
+    people = set(trailers) | set(replies)
+    ranked = sorted(people, key=lambda e: (-(trailers[e] * 2 + replies[e]), e))
+    return [Reviewer(names.get(e, e), e, trailers[e], replies[e]) for e in ranked[:TOP]]
+
+
+def compute_highlights(
+    threads: Sequence[ReportThread],
+    parsed: Mapping[str, Sequence[MailFacts]],
+    waiting: Sequence[ReportThread],
+    window: Window,
+) -> Highlights:
+    """Highlights of a report's threads; `waiting` are silent series found in the store."""
+    new, revised = _posted_in_window(threads, window)
+    active = sorted(threads, key=lambda t: (-len(t.window_messages), t.id))[:TOP]
+    return Highlights(
+        applied=tuple(_applied(threads, window)),
+        new_series=tuple(new),
+        new_revisions=tuple(revised),
+        waiting_for_review=tuple(
+            HighlightItem(
+                t.subject,
+                t.id,
+                t.url,
+                f"{(window.end_utc - t.series.posted_utc) // 86400}",
+                (window.end_utc - t.series.posted_utc) // 86400,
+            )
+            for t in sorted(waiting, key=lambda t: t.series.posted_utc if t.series else 0)
+            if t.series is not None
+        ),
+        most_active=tuple(
+            HighlightItem(t.subject, t.id, t.url, "", len(t.window_messages)) for t in active
+        ),
+        top_reviewers=tuple(_reviewers(threads, parsed)),
+    )

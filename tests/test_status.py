@@ -1,0 +1,643 @@
+"""Series status (applied, NAKed, changes requested...) checked on real kvmarm mail first.
+
+Every expectation on the corpus names the real message that proves it, so a failure can be
+checked by opening https://lore.kernel.org/kvmarm/<message-id>/.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pytest
+
+from lore_digest.facts.build import mail_facts
+from lore_digest.facts.model import MailFacts
+from lore_digest.facts.status import (
+    Status,
+    detect_applied,
+    detect_pull,
+    series_status,
+)
+from lore_digest.mail.body import split_body
+from lore_digest.mail.subject import parse_subject
+from lore_digest.store.db import Store
+from lore_digest.threading.jwz import parent_map
+
+# -- the corpus, as MailFacts per thread -----------------------------------------------------
+
+
+class Corpus:
+    """All threads of the synced corpus as MailFacts, and an index by Message-ID."""
+
+    def __init__(self, threads: dict[int, list[MailFacts]]) -> None:
+        self.threads = threads
+        self.thread_of = {m.message_id: tid for tid, ms in threads.items() for m in ms}
+        self.mail = {m.message_id: m for ms in threads.values() for m in ms}
+
+    def thread(self, message_id: str) -> list[MailFacts]:
+        return self.threads[self.thread_of[message_id]]
+
+    def all_mails(self) -> list[MailFacts]:
+        return [m for ms in self.threads.values() for m in ms]
+
+
+@pytest.fixture(scope="module")
+def corpus(synced_db: Path) -> Corpus:
+    """Every message of the corpus, decoded and segmented once (~4 s)."""
+    with Store.open(synced_db) as store:
+        info = store.get_list("kvmarm")
+        assert info is not None
+        messages = store.messages_between(info.id, 0, 2**40)
+        raws = store.raw_many(m.pk for m in messages)
+    by_thread: dict[int, list] = defaultdict(list)
+    for message in messages:
+        by_thread[message.thread_id or -message.pk].append(message)
+    threads: dict[int, list[MailFacts]] = {}
+    for tid, group in by_thread.items():
+        parents = parent_map((m.message_id, m.in_reply_to, m.references) for m in group)
+        threads[tid] = mail_facts(group, raws, parents, (0, 2**40))
+    return Corpus(threads)
+
+
+def status_of(corpus: Corpus, message_id: str, **kwargs: object):  # type: ignore[no-untyped-def]
+    """series_status of the thread holding message_id, its root's sender as the author."""
+    mails = corpus.thread(message_id)
+    root = next(m for m in mails if m.parent_id is None)
+    return series_status(mails, author_email=root.from_email, **kwargs)  # type: ignore[arg-type]
+
+
+# -- applied, on real maintainers' replies ----------------------------------------------------
+
+# (message id, branch, partial, number of commits listed, first commit (text, sha) or None)
+REAL_APPLIED = [
+    (  # "Applied to next, thanks!" from b4
+        "159283326373.239821.1231019851371158870.b4-ty@kernel.org",
+        "next",
+        None,
+        1,
+        (
+            "[1/1] KVM: arm64: Annotate hyp NMI-related functions as __always_inline",
+            "7733306bd593c737c63110175da6c35b4b8bb32c",
+        ),
+    ),
+    (  # "Applied to fixes, thanks!" with a two-patch list
+        "162626019253.574894.16521023581512885892.b4-ty@kernel.org",
+        "fixes",
+        None,
+        2,
+        (
+            "[1/2] KVM: selftests: change pthread_yield to sched_yield",
+            "bac0b135907855e9f8c032877c3df3c60885a08f",
+        ),
+    ),
+    (  # kvmtool: the sha is in a git.kernel.org URL
+        "158990595902.1665.1735005226213648378.b4-ty@kernel.org",
+        "kvmtool (master)",
+        None,
+        1,
+        ("[1/1] rtc: Generate fdt node for the real-time clock", "5a3a5c07dd87"),
+    ),
+    (  # arm64 tree: "Applied to arm64 (for-next/misc)"
+        "158808189342.219357.12380979087402977148.b4-ty@kernel.org",
+        "arm64 (for-next/misc)",
+        None,
+        1,
+        ("[1/1] KVM: arm64: Drop PTE_S2_MEMATTR_MASK", "f4be140fa33f"),
+    ),
+    (  # a kvm-arm64 topic branch, 26 patches
+        "160702322202.1501317.9696987088711766533.b4-ty@kernel.org",
+        "kvm-arm64/psci-relay",
+        None,
+        26,
+        None,
+    ),
+    (  # only part of a series
+        "161114590396.218530.9227813162726341261.b4-ty@kernel.org",
+        "arm64 (for-next/rng)",
+        "the first patch only",
+        1,
+        None,
+    ),
+    ("77810fca-3492-2170-c350-bad35cfdc5e6@redhat.com", None, None, 0, None),  # Queued, thanks.
+    (  # Queued patches 1-5, thanks.
+        "9982d53a-8160-d7f7-09eb-ea640f99136b@redhat.com",
+        None,
+        "patches 1-5",
+        0,
+        None,
+    ),
+    (  # Queued 1-20 and 22-28.
+        "614858dd-106c-64cc-04bc-f1887b2054d1@redhat.com",
+        None,
+        "patches 1-20 and 22-28",
+        0,
+        None,
+    ),
+    ("20200313175103.GE3857972@arrakis.emea.arm.com", None, None, 0, None),  # Queued for 5.7.
+    (  # "Applied to https://gitlab.com/rhdrjones/kvm-unit-tests/-/commits/arm/queue"
+        "20211214133448.6yjlbputjfabzftq@gator.home",
+        "arm/queue",
+        None,
+        0,
+        None,
+    ),
+    (  # "I've applied this as a fix for 5.4."
+        "0f99f6a4ea567f53d38fb3bc0e6f59e4@www.loen.fr",
+        None,
+        None,
+        0,
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(("message_id", "branch", "partial", "count", "first"), REAL_APPLIED)
+def test_detect_applied_on_real_replies(
+    corpus: Corpus,
+    message_id: str,
+    branch: str | None,
+    partial: str | None,
+    count: int,
+    first: tuple[str, str] | None,
+) -> None:
+    info = detect_applied(corpus.mail[message_id])
+    assert info is not None
+    assert info.message_id == message_id
+    assert (info.branch, info.partial, len(info.commits)) == (branch, partial, count)
+    if first is not None:
+        assert info.commits[0] == first
+
+
+def test_kvm_arm64_topic_branch_lists_every_commit(corpus: Corpus) -> None:
+    info = detect_applied(corpus.mail["160702322202.1501317.9696987088711766533.b4-ty@kernel.org"])
+    assert info is not None
+    assert [text.split("]")[0] for text, _ in info.commits] == [
+        f"[{i:02d}/26" for i in range(1, 27)
+    ]
+    assert all(7 <= len(sha) <= 40 for _, sha in info.commits)
+
+
+def test_applied_count_over_the_corpus(corpus: Corpus) -> None:
+    hits = [info for info in map(detect_applied, corpus.all_mails()) if info is not None]
+    branches = Counter(info.branch or "(none)" for info in hits)
+    print(f"\ndetect_applied fires on {len(hits)} mails; by branch:")
+    for branch, count in branches.most_common():
+        print(f"  {count:4d}  {branch}")
+    # ../shared/README.md lists ~170 of the commonest phrases; the corpus has more forms.
+    assert 300 <= len(hits) <= 360
+    assert branches["next"] >= 100
+    assert branches["fixes"] >= 28
+    assert branches["kvmtool (master)"] == 16
+    assert branches["arm/queue"] >= 10
+    assert sum(c for b, c in branches.items() if b.startswith("arm64 (for-next/")) >= 20
+    assert sum(c for b, c in branches.items() if b.startswith("kvm-arm64/")) >= 30
+    queued = [i for i in hits if i.branch is None and i.partial is None]
+    assert len(queued) >= 40  # "Queued, thanks." / "Applied, thanks." name no branch
+    assert Counter(i.partial for i in hits if i.partial)["patches 1-5"] == 2
+
+
+# Real mails that say "applied"/"picked"/"pushed" without a maintainer taking the series.
+REAL_NOT_APPLIED = [
+    # "I've picked the two patches, ..." - Marc took Oliver's dependency patches, not this
+    "878rriicez.wl-maz@kernel.org",
+    # git am output pasted by a reviewer: "Applied patch ioport.c cleanly."
+    "fabb6032-6ac2-f418-c5e6-12cd7b4cbdc5@arm.com",
+    # "I applied this locally, but I'm seeing consistent boot failure under QEMU"
+    "20210208143248.GA25934@willie-the-truck",
+    # a tester: "I applied the patch on v5.10-rc2, then the migration ..."
+    "a2dc9044-ed84-78f3-b1c4-3a2388073488@huawei.com",
+    # the author: "Pushed an updated branch [1] with the fix below"
+    "YovCYCswWOtTaaFe@monolith.localdoman",
+    # "I picked up\nthe work these days and applied the patches to our 4.19.36 stable"
+    "dbbf516d-3326-a948-8617-db6b6ec0ceed@huawei.com",
+    # "Picked the latter." - a choice between two wordings
+    "60d8e9e95ee4640cf3b457c53cb4cc7a@kernel.org",
+    # "I've pushed out a potential fix [1]"
+    "c30b23cf220a4b2965a42ea87b27285f@kernel.org",
+    # a pull request being pulled is not "applied" by detect_applied ("Pulled, thnaks.")
+    "8bd20863-f03c-9621-d3ae-10c4da28764d@redhat.com",
+]
+
+
+@pytest.mark.parametrize("message_id", REAL_NOT_APPLIED)
+def test_detect_applied_rejects_real_false_positives(corpus: Corpus, message_id: str) -> None:
+    assert detect_applied(corpus.mail[message_id]) is None
+
+
+def test_real_applied_series_status(corpus: Corpus) -> None:
+    reply = "161114590396.218530.9227813162726341261.b4-ty@kernel.org"
+    facts = status_of(corpus, reply)
+    assert facts.status is Status.APPLIED
+    assert reply in facts.evidence
+    assert facts.applied is not None and facts.applied.branch == "arm64 (for-next/rng)"
+    # applied wins over a newer revision: the caller may still know of one
+    assert status_of(corpus, reply, superseded_by="x@y").status is Status.APPLIED
+    # ... but not before the maintainer's reply was sent
+    before = corpus.mail[reply].date_utc
+    assert status_of(corpus, reply, until_utc=before).status is not Status.APPLIED
+
+
+def test_maintainer_applying_own_series_with_b4_counts(corpus: Corpus) -> None:
+    # Marc posted this patch and applied it himself; b4's reply lists the commit.
+    reply = "165545405829.771018.16969597411109895074.b4-ty@kernel.org"
+    facts = status_of(corpus, reply)
+    assert facts.status is Status.APPLIED
+    assert facts.evidence == (reply,)
+
+
+# -- pull requests --------------------------------------------------------------------------
+
+
+def test_real_pull_request_and_its_pulled_reply(corpus: Corpus) -> None:
+    root = "20190503124427.190206-1-marc.zyngier@arm.com"  # [GIT PULL] KVM/arm updates for 5.2
+    pull = detect_pull(corpus.mail[root])
+    assert pull is not None
+    assert pull.base_commit == "8c2ffd9174779014c3fe1f96d9dc3641d9175f00"
+    assert pull.repo == "git://git.kernel.org/pub/scm/linux/kernel/git/kvmarm/kvmarm.git"
+    assert pull.ref == "tags/kvmarm-for-v5.2"
+    assert pull.tip_commit == "9eecfc22e0bfc7a4c8ca007f083f0ae492d6e891"
+    facts = status_of(corpus, root)
+    merged = "8bd20863-f03c-9621-d3ae-10c4da28764d@redhat.com"  # "Pulled, thnaks."
+    assert facts.status is Status.APPLIED
+    assert facts.evidence == (merged,)
+    assert facts.pull is not None and facts.pull.merged_by == merged
+    assert facts.applied is not None and facts.applied.by_email == "pbonzini@redhat.com"
+
+
+def test_real_pull_not_yet_pulled(corpus: Corpus) -> None:
+    # "Cool, will pull soon." is a promise, not a merge.
+    facts = status_of(corpus, "e0967ca4-b574-2be4-55de-3dce212fea21@redhat.com")
+    assert facts.status is Status.UNDER_REVIEW
+    assert facts.pull is not None and facts.pull.merged_by is None
+    assert facts.pull.ref == "tags/kvmarm-fixes-5.18-2"
+
+
+def test_real_pull_merged_by_pr_tracker_bot(corpus: Corpus) -> None:
+    bot = "156667230824.2337.2969578272613309440.pr-tracker-bot@kernel.org"
+    facts = status_of(corpus, bot)
+    assert facts.status is Status.APPLIED
+    assert facts.pull is not None and facts.pull.merged_by == bot
+    assert facts.applied is not None and facts.applied.branch == "torvalds/linux.git"
+    assert not facts.reviewed  # a bot is no reviewer
+
+
+def test_pull_requests_over_the_corpus(corpus: Corpus) -> None:
+    statuses: Counter[Status] = Counter()
+    for mails in corpus.threads.values():
+        root = next((m for m in mails if m.parent_id is None), mails[0])
+        if detect_pull(root) is None:
+            continue
+        statuses[series_status(mails, author_email=root.from_email).status] += 1
+    print(f"\npull requests: {dict(statuses)}")
+    assert sum(statuses.values()) >= 65
+    assert statuses[Status.APPLIED] >= 50
+
+
+def test_patch_formatted_pull_request(corpus: Corpus) -> None:
+    # Marc sometimes sends the pull request as "[PATCH 00/17] KVM/arm updates for 5.4".
+    root = next(
+        m
+        for m in corpus.all_mails()
+        if m.parent_id is None and m.subject.subject == "[PATCH 00/17] KVM/arm updates for 5.4"
+    )
+    pull = detect_pull(root)
+    assert pull is not None and pull.ref == "tags/kvmarm-5.4"
+    assert status_of(corpus, root.message_id).status is Status.APPLIED
+
+
+# -- NAKs and changes requested on real threads ---------------------------------------------
+
+
+def test_real_nak(corpus: Corpus) -> None:
+    nak = "87tupif3x3.wl-maz@kernel.org"  # "NAK. If the interrupt is on the AP list, ..."
+    facts = status_of(corpus, nak)
+    assert facts.status is Status.NAKED
+    assert facts.evidence == (nak,) == facts.naks
+    assert facts.reviewed
+
+
+def test_real_changes_requested(corpus: Corpus) -> None:
+    review = "20210427171011.ymu7j5sen76c4xb3@gator.home"  # drew's review
+    reply = "c10442e1-f7e1-e777-c33e-d103276febf8@arm.com"  # "You're right, I'll fix it for v3."
+    facts = status_of(corpus, reply)
+    assert facts.status is Status.CHANGES_REQUESTED
+    assert facts.evidence == (review, reply) == facts.changes_requested
+    # a newer revision supersedes it; before the author's answer it is only under review
+    assert status_of(corpus, reply, superseded_by="v3@x").status is Status.SUPERSEDED
+    until = corpus.mail[reply].date_utc
+    assert status_of(corpus, reply, until_utc=until).status is Status.UNDER_REVIEW
+
+
+def test_statuses_over_the_corpus(corpus: Corpus) -> None:
+    statuses: Counter[Status] = Counter()
+    for mails in corpus.threads.values():
+        root = next((m for m in mails if m.parent_id is None), mails[0])
+        facts = series_status(mails, author_email=root.from_email)
+        statuses[facts.status] += 1
+        known = {m.message_id for m in mails}
+        if facts.status is not Status.SUPERSEDED:
+            assert facts.evidence and set(facts.evidence) <= known
+    print(f"\nseries_status over {len(corpus.threads)} threads: {dict(statuses)}")
+    assert 5 <= statuses[Status.NAKED] <= 15
+    assert statuses[Status.APPLIED] >= 300
+
+
+# -- hand-made mails: phrases and priority rules ---------------------------------------------
+
+AUTHOR = "author@example.org"
+ROOT = "root@example.org"
+
+
+def make(
+    message_id: str,
+    body: str,
+    *,
+    sender: str = "reviewer@example.org",
+    parent: str | None = ROOT,
+    subject: str = "Re: [PATCH v2 0/3] KVM: arm64: something",
+    date: int = 0,
+) -> MailFacts:
+    """A MailFacts from a plain body (segmented by the real split_body)."""
+    name = sender.split("@")[0].capitalize()
+    return MailFacts(
+        message_id=message_id,
+        parent_id=parent,
+        date_utc=date,
+        from_name=name,
+        from_email=sender,
+        subject=parse_subject(subject),
+        segments=tuple(split_body(body)),
+        in_window=True,
+    )
+
+
+def root(subject: str = "[PATCH v2 0/3] KVM: arm64: something") -> MailFacts:
+    return make(ROOT, "This series does things.\n", sender=AUTHOR, parent=None, subject=subject)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "On Mon, X wrote:\n> Applied to next, thanks!\n\nAre you sure?\n",  # quoted
+        "This should be applied to stable as well.\n",
+        "Applied the patch and tested, works for me.\n",
+        "Applied to which branch?\n",
+        "Applied?\n",
+        "It is not applied yet.\n",
+        "Applied on top of v5.18-rc3 and booted fine.\n",
+        "I applied it to my tree to test it.\n",
+        "Pushed an updated branch with the fix.\n",
+    ],
+)
+def test_applied_phrases_rejected(body: str) -> None:
+    assert detect_applied(make("m@x", body)) is None
+
+
+@pytest.mark.parametrize(
+    ("body", "branch", "partial"),
+    [
+        ("Applied to kvmarm/fixes, thanks.\n", "kvmarm/fixes", None),
+        ("Thanks, applied.\n", None, None),
+        ("Merged into kvm-arm64/next.\n", "kvm-arm64/next", None),
+        ("Pushed to kvm/queue.\n", "kvm/queue", None),
+        ("queued for 5.19, thanks\n", None, None),
+        (
+            "I've applied patches 1-3 to arm64 (for-next/sve).\n",
+            "arm64 (for-next/sve)",
+            "patches 1-3",
+        ),
+        ("Hi,\n\nApplied to arm/queue[1].\n\n[1] https://x/y\n", "arm/queue", None),
+    ],
+)
+def test_applied_phrases_accepted(body: str, branch: str | None, partial: str | None) -> None:
+    info = detect_applied(make("m@x", body))
+    assert info is not None
+    assert (info.branch, info.partial) == (branch, partial)
+
+
+def test_applied_commit_url_with_id() -> None:
+    body = (
+        "Applied to next, thanks!\n\n[1/2] KVM: one\n"
+        "      https://git.kernel.org/pub/scm/linux/kernel/git/x/y.git/commit/?id=0123456789ab\n"
+        "[2/2] KVM: two\n      (no commit info)\n"
+    )
+    info = detect_applied(make("m@x", body))
+    assert info is not None and info.commits == (("[1/2] KVM: one", "0123456789ab"),)
+
+
+def test_root_mail_is_never_an_applied_reply() -> None:
+    assert (
+        detect_applied(make("m@x", "Applied to next.\n", parent=None, subject="[PATCH] x")) is None
+    )
+
+
+def test_author_saying_applied_does_not_count() -> None:
+    mails = [root(), make("a@x", "Applied to next, thanks!\n", sender=AUTHOR, date=1)]
+    assert series_status(mails, author_email=AUTHOR).status is Status.NEW
+
+
+def test_new_and_rfc() -> None:
+    assert series_status([root()], author_email=AUTHOR).status is Status.NEW
+    rfc = root("[RFC PATCH 0/3] KVM: arm64: idea")
+    facts = series_status([rfc], author_email=AUTHOR)
+    assert (facts.status, facts.evidence) == (Status.RFC, (ROOT,))
+    # an RFC somebody answered is under review: the answer matters more than the prefix
+    answered = series_status([rfc, make("r@x", "Looks odd.\n", date=1)], author_email=AUTHOR)
+    assert (answered.status, answered.evidence) == (Status.UNDER_REVIEW, ("r@x",))
+
+
+def test_under_review_evidence_is_the_first_three_replies() -> None:
+    replies = [make(f"r{i}@x", f"Comment {i}.\n", date=i) for i in range(1, 6)]
+    facts = series_status([root(), *replies], author_email=AUTHOR)
+    assert facts.status is Status.UNDER_REVIEW
+    assert facts.evidence == ("r1@x", "r2@x", "r3@x")
+    assert facts.reviewed
+
+
+def test_review_trailer_alone_means_reviewed() -> None:
+    patch = make(
+        "p@x",
+        "Do it.\n\nReviewed-by: Some One <one@example.org>\nSigned-off-by: A <author@example.org>\n",
+        sender=AUTHOR,
+        subject="[PATCH v2 1/3] KVM: do it",
+    )
+    facts = series_status([root(), patch], author_email=AUTHOR)
+    assert (facts.status, facts.evidence, facts.reviewed) == (Status.UNDER_REVIEW, ("p@x",), True)
+
+
+def test_bots_are_not_reviewers() -> None:
+    robot = make(
+        "lkp@x", "Hi, I love your patch! Yet something to improve.\n", sender="lkp@intel.com"
+    )
+    facts = series_status([root(), robot], author_email=AUTHOR)
+    assert (facts.status, facts.reviewed) == (Status.NEW, False)
+
+
+def test_priority_applied_over_nak_and_superseded() -> None:
+    mails = [
+        root(),
+        make("nak@x", "NAK. This is broken.\n", date=1),
+        make("ok@x", "Applied to next, thanks!\n", sender="maz@kernel.org", date=2),
+    ]
+    facts = series_status(mails, author_email=AUTHOR, superseded_by="v3@x")
+    assert (facts.status, facts.evidence, facts.naks) == (Status.APPLIED, ("ok@x",), ("nak@x",))
+
+
+def test_priority_nak_over_superseded_and_changes_requested() -> None:
+    mails = [
+        root(),
+        make("req@x", "Please fix the locking.\n", date=1),
+        make("agree@x", "Will fix in v3.\n", sender=AUTHOR, parent="req@x", date=2),
+        make("nak@x", "Nacked-by: Grumpy <grumpy@example.org>\n", date=3),
+    ]
+    facts = series_status(mails, author_email=AUTHOR, superseded_by="v3@x")
+    assert (facts.status, facts.evidence) == (Status.NAKED, ("nak@x",))
+    assert facts.changes_requested == ("req@x", "agree@x")
+    without_nak = series_status(mails[:3], author_email=AUTHOR, superseded_by="v3@x")
+    assert (without_nak.status, without_nak.evidence) == (Status.SUPERSEDED, ("v3@x",))
+    current = series_status(mails[:3], author_email=AUTHOR)
+    assert (current.status, current.evidence) == (Status.CHANGES_REQUESTED, ("req@x", "agree@x"))
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["NAK", "NACK.", "NAK. This is broken.", "NAK to this specifically.", "Nacked.", "nack"],
+)
+def test_nak_lines(line: str) -> None:
+    mails = [root(), make("n@x", f"{line}\n", date=1)]
+    assert series_status(mails, author_email=AUTHOR).status is Status.NAKED
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "NAK-bait-for: Someone <s@example.org>\n",  # a joke header seen in the corpus
+        "On Mon, X wrote:\n> NAK\n\nWhy the NAK?\n",  # quoted
+        "I'd not NAK this, but...\n",
+    ],
+)
+def test_not_naks(body: str) -> None:
+    mails = [root(), make("n@x", body, date=1)]
+    assert series_status(mails, author_email=AUTHOR).status is Status.UNDER_REVIEW
+
+
+def test_author_nak_of_own_series_does_not_count() -> None:
+    mails = [root(), make("n@x", "NAK, sent the wrong branch.\n", sender=AUTHOR, date=1)]
+    assert series_status(mails, author_email=AUTHOR).status is Status.NEW
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Good catch, will fix.",
+        "Sure, will do.",
+        "I'll send a v3 with this fixed.",
+        "Agreed, will change it.",
+        "Fixed in v3.",
+        "Makes sense, will update the commit message.",
+    ],
+)
+def test_changes_requested_phrases(answer: str) -> None:
+    mails = [
+        root(),
+        make("rev@x", "This helper is misnamed.\n", date=1),
+        make(
+            "ans@x",
+            f"On Mon, R wrote:\n> This helper is misnamed.\n\n{answer}\n",
+            sender=AUTHOR,
+            parent="rev@x",
+            date=2,
+        ),
+    ]
+    facts = series_status(mails, author_email=AUTHOR)
+    assert (facts.status, facts.evidence) == (Status.CHANGES_REQUESTED, ("rev@x", "ans@x"))
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "This will fix the issue you reported.",  # describes the patch, agrees to nothing
+        "I will do some debugging and report back.",
+        "Hmm, the second hunk\nwill fix the race, the first one will not.",  # wrapped line
+        "No, this is intended.",
+    ],
+)
+def test_not_changes_requested(answer: str) -> None:
+    mails = [
+        root(),
+        make("rev@x", "Why?\n", date=1),
+        make("ans@x", f"{answer}\n", sender=AUTHOR, parent="rev@x", date=2),
+    ]
+    assert series_status(mails, author_email=AUTHOR).status is Status.UNDER_REVIEW
+
+
+def test_weak_agreement_needs_a_request() -> None:
+    request = make("rev@x", "Please split this patch in two.\n", date=1)
+    question = make("rev@x", "Is this right?\n", date=1)
+    answer = make("ans@x", "Sure.\n", sender=AUTHOR, parent="rev@x", date=2)
+    assert series_status([root(), request, answer], author_email=AUTHOR).status is (
+        Status.CHANGES_REQUESTED
+    )
+    assert series_status([root(), question, answer], author_email=AUTHOR).status is (
+        Status.UNDER_REVIEW
+    )
+
+
+def test_author_with_another_address_is_still_the_author() -> None:
+    other = make("o@x", "Will fix.\n", sender="author@work.example", date=2, parent="rev@x")
+    other = MailFacts(
+        other.message_id,
+        other.parent_id,
+        2,
+        "Author",
+        other.from_email,
+        other.subject,
+        other.segments,
+        True,
+    )
+    mails = [root(), make("rev@x", "Please fix the typo.\n", date=1), other]
+    assert series_status(mails, author_email=AUTHOR).status is Status.CHANGES_REQUESTED
+
+
+def test_pull_status_hand_made() -> None:
+    body = (
+        "Paolo,\n\nPlease pull.\n\n"
+        "The following changes since commit 0123456789abcdef0123456789abcdef01234567:\n\n"
+        "  Linux 5.18-rc1 (2022-04-03 14:08:21 -0700)\n\n"
+        "are available in the Git repository at:\n\n"
+        "  git://git.kernel.org/pub/scm/linux/kernel/git/kvmarm/kvmarm.git tags/kvmarm-fixes-5.18-2\n\n"
+        "for you to fetch changes up to 89abcdef0123456789abcdef0123456789abcdef:\n\n"
+        "  KVM: arm64: fix (2022-04-29 16:24:55 +0100)\n"
+    )
+    pull_root = make(
+        ROOT,
+        body,
+        sender=AUTHOR,
+        parent=None,
+        subject="[GIT PULL] KVM/arm64 fixes for 5.18, take #2",
+    )
+    alone = series_status([pull_root], author_email=AUTHOR)
+    assert (alone.status, alone.applied) == (Status.NEW, None)
+    assert (
+        alone.pull is not None
+        and alone.pull.tip_commit == "89abcdef0123456789abcdef0123456789abcdef"
+    )
+    pulled = make("p@x", "Pulled into kvm/next, thanks.\n", sender="pbonzini@redhat.com", date=1)
+    facts = series_status([pull_root, pulled], author_email=AUTHOR)
+    assert (facts.status, facts.evidence) == (Status.APPLIED, ("p@x",))
+    assert facts.pull is not None and facts.pull.merged_by == "p@x"
+    assert facts.applied is not None and facts.applied.branch == "kvm/next"
+    for text in ("I'll pull this next week.", "I pulled your tag and tested it, works."):
+        reply = make("w@x", f"{text}\n", sender="pbonzini@redhat.com", date=1)
+        assert series_status([pull_root, reply], author_email=AUTHOR).status is (
+            Status.UNDER_REVIEW
+        )
+
+
+def test_until_utc_and_empty() -> None:
+    mails = [root(), make("ok@x", "Applied to next, thanks!\n", date=10)]
+    assert series_status(mails, author_email=AUTHOR, until_utc=10).status is Status.NEW
+    assert series_status(mails, author_email=AUTHOR, until_utc=11).status is Status.APPLIED
+    empty = series_status([], author_email=AUTHOR)
+    assert (empty.status, empty.evidence) == (Status.NEW, ())
