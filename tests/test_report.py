@@ -174,3 +174,68 @@ def test_unknown_list_is_a_usage_error(synced_store: Store) -> None:
 def test_bad_week(week: str) -> None:
     with pytest.raises(UsageError):
         iso_week_window(week)
+
+
+def _series(report: Report, subject: str):  # type: ignore[no-untyped-def]
+    thread = next(t for t in report.threads if t.subject == subject)
+    assert thread.series is not None
+    return thread, thread.series
+
+
+def test_w19_series_facts(w19: Report) -> None:
+    pmu = "KVM: arm64: Do not communicate host pmu event changes by accessing hyp data"
+    thread, v4 = _series(w19, f"[PATCH v4 0/4] {pmu}")
+    assert str(v4.status) == "applied"
+    assert v4.applied is not None and v4.applied.branch == "next" and len(v4.applied.commits) == 4
+    assert [r.version for r in v4.revisions] == [1, 2, 3, 4]
+    assert v4.status_evidence and all(
+        e in {m.message_id for m in thread.messages} for e in v4.status_evidence
+    )
+    _, v3 = _series(w19, PMU)
+    assert (
+        str(v3.status) == "superseded"
+        and v3.superseded_by is not None
+        and v3.superseded_by.version == 4
+    )
+    _, its = _series(w19, ITS)
+    assert [r.version for r in its.revisions] == [1, 2, 3]
+    # The cover's "v2 -> v3" section, nothing from the v1 -> v2 part below it.
+    assert its.changes is not None
+    assert its.changes.startswith("- collect RBs from Eric")
+    assert its.changes.rstrip().endswith(
+        "not skipping dummy end elements when restoring collection tables. [Eric]"
+    )
+    _, eager = _series(w19, "[PATCH v4 00/20] KVM: Extend Eager Page Splitting to the shadow MMU")
+    assert eager.superseded_by is not None and eager.superseded_by.version == 5
+    assert len(eager.patches) == 20
+    reviewed = {p.number for p in eager.patches if p.reviewed}
+    assert reviewed and set(eager.patches_without_review) == set(range(1, 21)) - reviewed
+    assert w19.highlights is not None
+    assert any(pmu in i.subject for i in w19.highlights.applied)
+    assert any(pmu in i.subject for i in w19.highlights.new_revisions)
+
+
+def test_summaries_cite_real_mail(w19: Report) -> None:
+    for thread in w19.threads:
+        assert thread.summary is not None and thread.summary.source == "facts"
+        known = {m.message_id for m in thread.messages}
+        if thread.series:
+            known |= {r.message_id for r in thread.series.revisions}
+            if thread.series.superseded_by:
+                known.add(thread.series.superseded_by.message_id)
+        parts = (thread.summary.original, thread.summary.history, thread.summary.this_week)
+        assert all(parts)
+        for part in parts:
+            for item in part:
+                assert set(item.cites) <= known, (thread.subject, item)
+
+
+def test_summary_excerpts_are_verbatim_and_unquoted(w19: Report, synced_store: Store) -> None:
+    """The "original" excerpt is the author's own first paragraph, never quoted text."""
+    info = synced_store.get_list("kvmarm")
+    assert info is not None
+    for thread in w19.threads:
+        assert thread.summary is not None
+        first = thread.summary.original[0]
+        assert ">" not in first.text.split("“", 1)[-1][:2]
+        assert "diff --git" not in first.text
