@@ -365,3 +365,38 @@ class Store:
             (list_id,),
         )
         return [(str(m), str(r)) for m, r in rows]
+
+    # -- summaries: LLM cache and memory between reports --------------------------------
+
+    def cached_summary(self, key: str) -> str | None:
+        """The cached summary JSON for a cache key, or None."""
+        row = self.conn.execute("SELECT summary_json FROM llm_cache WHERE key=?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def cache_summary(self, key: str, model: str, created_utc: int, summary_json: str) -> None:
+        """Store one thread's summary at once, so an interrupted run loses nothing done."""
+        with self.transaction():
+            self.conn.execute(
+                "INSERT OR REPLACE INTO llm_cache(key, model, created_utc, summary_json) VALUES (?,?,?,?)",
+                (key, model, created_utc, summary_json),
+            )
+
+    def save_report_summaries(
+        self, list_id: int, label: str, lang: str, end_utc: int, summaries: Iterable[tuple[str, str]]
+    ) -> None:
+        """Remember each thread's summary in a report: (thread root id, summary JSON)."""
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO report_summaries"
+                "(list_id, thread_root, label, lang, end_utc, summary_json) VALUES (?,?,?,?,?,?)",
+                ((list_id, root, label, lang, end_utc, text) for root, text in summaries),
+            )
+
+    def previous_summary(self, list_id: int, thread_root: str, lang: str, before_utc: int) -> str | None:
+        """The latest remembered summary of a thread from a report that ended by `before_utc`."""
+        row = self.conn.execute(
+            "SELECT summary_json FROM report_summaries WHERE list_id=? AND thread_root=? AND lang=?"
+            " AND end_utc<=? ORDER BY end_utc DESC LIMIT 1",
+            (list_id, thread_root, lang, before_utc),
+        ).fetchone()
+        return str(row[0]) if row else None

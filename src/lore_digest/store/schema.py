@@ -53,6 +53,26 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE (list_id, source_ref, kind)
     );
     """,
+    # 2: LLM summary cache (per thread, keyed by content) and the summaries of past reports
+    # (the "memory" the next week's prompt refines instead of re-reading old mail).
+    """
+    CREATE TABLE llm_cache (
+        key TEXT PRIMARY KEY,
+        model TEXT NOT NULL,
+        created_utc INTEGER NOT NULL,
+        summary_json TEXT NOT NULL
+    );
+    CREATE TABLE report_summaries (
+        list_id INTEGER NOT NULL REFERENCES lists(id),
+        thread_root TEXT NOT NULL,
+        label TEXT NOT NULL,
+        lang TEXT NOT NULL,
+        end_utc INTEGER NOT NULL,
+        summary_json TEXT NOT NULL,
+        PRIMARY KEY (list_id, thread_root, label, lang)
+    );
+    CREATE INDEX report_summaries_by_end ON report_summaries(list_id, thread_root, lang, end_utc);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
