@@ -46,7 +46,7 @@ def thread_mbox(store: Store, list_name: str, message_id: str) -> bytes:
     pk = store.known_ids(info.id, [wanted]).get(wanted) if wanted else None
     if pk is None:
         raise UsageError(f"message <{wanted}> is not in list {list_name!r}")
-    thread_id = _thread_of(store, info.id, pk)
+    thread_id = store.thread_of(info.id, pk)
     if thread_id is None:  # stored but not threaded yet: the message alone is its thread
         pks = [pk]
     else:
@@ -78,15 +78,3 @@ def mboxrd(raw_messages: Iterable[bytes]) -> bytes:
 def _clean_message_id(message_id: str) -> str:
     """The id as the store keeps it: no blanks, no angle brackets."""
     return message_id.strip().removeprefix("<").removesuffix(">").strip()
-
-
-def _thread_of(store: Store, list_id: int, pk: int) -> int | None:
-    """Thread id of one stored message.
-
-    The store offers no lookup by primary key, so this scans the list's threading rows
-    (a few MB even for a large list); fine for a one-off export.
-    """
-    for row_pk, _mid, _irt, _refs, thread_id in store.threading_rows(list_id):
-        if row_pk == pk:
-            return thread_id
-    return None

@@ -87,8 +87,8 @@ def attribute_trailers(mails: Sequence[MailFacts], version: int) -> list[PatchTr
         for trailer in parse_trailers_from_segments(list(patch.segments)):
             collected[patch.message_id].append(_given(trailer, patch, False, True))
     for mail in mails:
-        if mail.message_id in targets or (cover and mail.message_id == cover.message_id):
-            continue
+        if _is_posting(mail):
+            continue  # patches and covers (of any revision) are not follow-ups
         trailers = parse_trailers_from_segments(list(mail.segments))
         if not trailers:
             continue
@@ -114,7 +114,11 @@ def attribute_trailers(mails: Sequence[MailFacts], version: int) -> list[PatchTr
 def _climb(
     mail: MailFacts, by_id: dict[str, MailFacts], patch_ids: set[str], cover_id: str | None
 ) -> str | None:
-    """Patch id (or "cover") a reply answers, following parents; None if neither."""
+    """Patch id (or "cover") a reply answers, following parents; None if neither.
+
+    Climbing stops at the first posting (patch or cover letter): a reply to another
+    revision's patch belongs to that revision, even when it was sent in this thread.
+    """
     seen: set[str] = set()
     node = mail.parent_id
     while node is not None and node not in seen:
@@ -124,8 +128,15 @@ def _climb(
             return "cover"
         seen.add(node)
         parent = by_id.get(node)
-        node = parent.parent_id if parent else None
+        if parent is None or _is_posting(parent):
+            return None
+        node = parent.parent_id
     return None
+
+
+def _is_posting(mail: MailFacts) -> bool:
+    """A patch or cover letter as sent (not a reply to one)."""
+    return mail.subject.is_patch and not mail.subject.is_reply
 
 
 def _dedupe(trailers: list[GivenTrailer]) -> list[GivenTrailer]:

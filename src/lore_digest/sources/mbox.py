@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mailbox
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +28,15 @@ def iter_mbox(path: Path) -> Iterator[tuple[str, bytes]]:
         kind = "mbox"
     try:
         for key in sorted(box.keys(), key=str) if kind == "maildir" else box.keys():
-            yield f"{kind}:{path.name}:{key}", box.get_bytes(key)
+            raw = box.get_bytes(key)
+            yield f"{kind}:{path.name}:{key}", _unquote_mboxrd(raw) if kind == "mbox" else raw
     finally:
         box.close()
+
+
+_MBOXRD_QUOTED = re.compile(rb"^>(>*From )", re.MULTILINE)
+
+
+def _unquote_mboxrd(raw: bytes) -> bytes:
+    """Undo mboxrd "From " quoting (lore's t.mbox.gz and our exports are mboxrd)."""
+    return _MBOXRD_QUOTED.sub(rb"\1", raw) if b">From " in raw else raw

@@ -296,6 +296,13 @@ class Store:
         )
         return [(int(a), str(b), c, str(d), e) for a, b, c, d, e in rows]
 
+    def thread_of(self, list_id: int, pk: int) -> int | None:
+        """Thread id of one stored message (None if unknown or not threaded yet)."""
+        row = self.conn.execute(
+            "SELECT thread_id FROM messages WHERE list_id=? AND id=?", (list_id, pk)
+        ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
     def set_thread_ids(self, changes: Iterable[tuple[int, int]]) -> None:
         """Apply (pk, thread_id) pairs."""
         self.conn.executemany(
@@ -382,7 +389,12 @@ class Store:
             )
 
     def save_report_summaries(
-        self, list_id: int, label: str, lang: str, end_utc: int, summaries: Iterable[tuple[str, str]]
+        self,
+        list_id: int,
+        label: str,
+        lang: str,
+        end_utc: int,
+        summaries: Iterable[tuple[str, str]],
     ) -> None:
         """Remember each thread's summary in a report: (thread root id, summary JSON)."""
         with self.transaction():
@@ -392,7 +404,9 @@ class Store:
                 ((list_id, root, label, lang, end_utc, text) for root, text in summaries),
             )
 
-    def previous_summary(self, list_id: int, thread_root: str, lang: str, before_utc: int) -> str | None:
+    def previous_summary(
+        self, list_id: int, thread_root: str, lang: str, before_utc: int
+    ) -> str | None:
         """The latest remembered summary of a thread from a report that ended by `before_utc`."""
         row = self.conn.execute(
             "SELECT summary_json FROM report_summaries WHERE list_id=? AND thread_root=? AND lang=?"
