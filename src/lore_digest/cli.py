@@ -6,18 +6,23 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lore_digest import __version__
-from lore_digest.config import DB_ENV, resolve_db_path
+from lore_digest.config import DB_ENV, config_path, resolve_db_path
 from lore_digest.errors import LoreDigestError
+from lore_digest.settings import DEFAULT_MODELS, SummarizerSettings, load_settings
 from lore_digest.store.db import Store
+
+if TYPE_CHECKING:
+    from lore_digest.summarize.llm import LLMSummarizer
 
 err = Console(stderr=True)
 out = Console()
@@ -44,9 +49,15 @@ class _Command(click.Group):
     type=click.Path(dir_okay=False, path_type=Path),
     help=f"SQLite store to use [default: ${DB_ENV}, else ~/.local/share/lore-digest/lore-digest.sqlite3].",
 )
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML config file [default: $LORE_DIGEST_CONFIG, else ~/.config/lore-digest/config.toml].",
+)
 @click.version_option(__version__, prog_name="lore-digest")
 @click.pass_context
-def cli(ctx: click.Context, db_path: Path | None) -> None:
+def cli(ctx: click.Context, db_path: Path | None, config_file: Path | None) -> None:
     """Weekly digests of a public-inbox mailing list (lore.kernel.org), e.g. kvmarm.
 
     \b
@@ -54,11 +65,18 @@ def cli(ctx: click.Context, db_path: Path | None) -> None:
       lore-digest sync --mirror https://lore.kernel.org/kvmarm
       lore-digest report --list kvmarm --week 2022-W19 --out reports/
     """
-    ctx.obj = resolve_db_path(db_path)
+    ctx.obj = _Context(resolve_db_path(db_path), config_path(config_file), config_file is not None)
+
+
+@dataclass(frozen=True)
+class _Context:
+    db: Path
+    config: Path
+    config_given: bool
 
 
 def _open_store(ctx: click.Context) -> Store:
-    return Store.open(ctx.obj)
+    return Store.open(ctx.obj.db)
 
 
 @contextmanager
@@ -170,6 +188,32 @@ def sync(
     type=click.Path(file_okay=False, path_type=Path),
     help="Output directory.",
 )
+@click.option(
+    "--summarizer",
+    type=click.Choice(["offline", "openai", "anthropic"]),
+    help="Who writes the prose: offline (facts only, no key) or an LLM API [default: config, else offline].",
+)
+@click.option(
+    "--model", help="Model name for the LLM backend (e.g. gpt-4o-mini, qwen2.5:14b, deepseek-chat)."
+)
+@click.option(
+    "--llm-base-url",
+    metavar="URL",
+    help="API base URL [default: $OPENAI_BASE_URL / $ANTHROPIC_BASE_URL]; e.g. http://localhost:11434/v1 for Ollama.",
+)
+@click.option(
+    "--concurrency", type=click.IntRange(1, 64), help="Parallel LLM requests [default: 4]."
+)
+@click.option(
+    "--token-budget",
+    type=click.IntRange(1000),
+    help="Input tokens per call before map-reduce [default: 12000].",
+)
+@click.option(
+    "--max-tokens-run",
+    type=click.IntRange(1),
+    help="Stop calling the LLM after this many tokens in this run.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the written paths and stats as JSON.")
 @click.pass_context
 def report(
@@ -182,12 +226,21 @@ def report(
     lang: str,
     formats: str,
     out_dir: Path,
+    summarizer: str | None,
+    model: str | None,
+    llm_base_url: str | None,
+    concurrency: int | None,
+    token_budget: int | None,
+    max_tokens_run: int | None,
     as_json: bool,
 ) -> None:
-    """Write one window's report (Markdown and/or JSON) from the store, offline.
+    """Write one window's report (Markdown and/or JSON) from the store.
 
     Mail is placed in the window by its Date header, in --tz. Earlier mail of the same
-    threads comes along as history; all statistics count in-window mail only.
+    threads comes along as history; all statistics count in-window mail only. Facts are
+    always computed from the mail; with --summarizer openai|anthropic an LLM writes the
+    prose on top of them (keys from OPENAI_API_KEY / ANTHROPIC_API_KEY), cached in the
+    store so re-runs cost nothing. Without a key the report is complete, from facts.
     """
     from lore_digest.facts.week import date_window, iso_week_window, last_complete_week
     from lore_digest.report.build import build_report
@@ -204,8 +257,24 @@ def report(
         window = date_window(since, until, tz)
     else:
         window = last_complete_week(datetime.now(UTC), tz)
+    settings = load_settings(ctx.obj.config, required=ctx.obj.config_given).summarizer
+    overrides = {
+        "backend": summarizer,
+        "model": model,
+        "base_url": llm_base_url,
+        "concurrency": concurrency,
+        "budget_tokens": token_budget,
+        "max_tokens_run": max_tokens_run,
+    }
+    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     with _open_store(ctx) as store:
-        built = build_report(store, list_name, window, lang=lang)
+        llm = _make_summarizer(store, list_name, settings)
+        with _progress("summarising", llm is not None and not as_json) as progress:
+            built = build_report(
+                store, list_name, window, lang=lang, summarizer=llm, progress=progress
+            )
+        if llm is not None:
+            llm.client.close()
     paths = write_report(built, out_dir, chosen)
     if as_json:
         click.echo(
@@ -228,6 +297,32 @@ def report(
     )
     for path in paths:
         out.print(f"  wrote {path}", highlight=False)
+
+
+def _make_summarizer(
+    store: Store, list_name: str, settings: SummarizerSettings
+) -> LLMSummarizer | None:
+    """The LLM summariser the settings ask for, or None for offline."""
+    if settings.backend == "offline":
+        return None
+    from lore_digest.summarize.clients import make_client
+    from lore_digest.summarize.llm import LLMSettings, LLMSummarizer
+
+    info = store.get_list(list_name)
+    if info is None:
+        return None  # build_report reports the unknown list
+    client = make_client(settings.backend, base_url=settings.base_url, timeout=settings.timeout)
+    return LLMSummarizer(
+        client,
+        LLMSettings(
+            model=settings.model or DEFAULT_MODELS[settings.backend],
+            concurrency=settings.concurrency,
+            budget_tokens=settings.budget_tokens,
+            max_tokens_run=settings.max_tokens_run,
+        ),
+        store,
+        info.id,
+    )
 
 
 @cli.command("lists")

@@ -34,3 +34,16 @@ def resolve_db_path(option: str | os.PathLike[str] | None) -> Path:
     if env:
         return Path(env).expanduser()
     return data_dir() / "lore-digest.sqlite3"
+
+
+CONFIG_ENV = "LORE_DIGEST_CONFIG"
+
+
+def config_path(option: str | os.PathLike[str] | None) -> Path:
+    """The config file: --config, else $LORE_DIGEST_CONFIG, else $XDG_CONFIG_HOME/lore-digest/config.toml."""
+    if option:
+        return Path(option).expanduser()
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env).expanduser()
+    return _xdg_dir("XDG_CONFIG_HOME", ".config") / "lore-digest" / "config.toml"

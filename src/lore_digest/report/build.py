@@ -7,8 +7,9 @@ index), so reports for every week of a list cost one index build, not one per we
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from lore_digest.errors import UsageError
@@ -32,6 +33,9 @@ from lore_digest.store.db import ListInfo, Store, StoredMessage
 from lore_digest.summarize.offline import summarize_thread
 from lore_digest.threading.jwz import parent_map
 from lore_digest.threading.series import SERIES_SPREAD_S, merge_unthreaded_patches
+
+if TYPE_CHECKING:
+    from lore_digest.summarize.llm import LLMSummarizer
 
 LARGE_THREAD = 20
 # Postings sent to the list for information, not for review (stable backport bots).
@@ -149,8 +153,20 @@ class ReportBuilder:
         )
         return thread, mails
 
-    def build(self, window: Window, *, lang: str = "zh", now: datetime | None = None) -> Report:
-        """The complete offline report of the list for one window."""
+    def build(
+        self,
+        window: Window,
+        *,
+        lang: str = "zh",
+        now: datetime | None = None,
+        summarizer: LLMSummarizer | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Report:
+        """The complete report of the list for one window.
+
+        Facts and the offline summary always; with a summarizer, LLM prose replaces the
+        offline summary thread by thread where the model delivered valid output.
+        """
         zone = window.start.tzinfo
         assert isinstance(zone, ZoneInfo)
         in_window, groups = self.collect_threads(window)
@@ -164,6 +180,16 @@ class ReportBuilder:
             thread.summary = summarize_thread(thread, mails, lang)
             threads.append(thread)
             parsed[thread.id] = mails
+        if summarizer is not None:
+            summaries = summarizer.summarize(
+                [(t, parsed[t.id]) for t in threads],
+                lang=lang,
+                window_start_utc=window.start_utc,
+                progress=progress,
+            )
+            for thread in threads:
+                thread.summary = summaries.get(thread.id, thread.summary)
+            summarizer.remember(window.label, lang, window.end_utc, summaries)
         counts = Counter(m.message_id for t in threads for m in t.window_messages)
         assert len(counts) == len(in_window) and all(c == 1 for c in counts.values()), (
             "every in-window message must be in exactly one thread"
@@ -258,6 +284,10 @@ def build_report(
     *,
     lang: str = "zh",
     now: datetime | None = None,
+    summarizer: LLMSummarizer | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Report:
-    """The complete offline report of one list for one window."""
-    return ReportBuilder(store, list_name).build(window, lang=lang, now=now)
+    """The complete report of one list for one window (see ReportBuilder.build)."""
+    return ReportBuilder(store, list_name).build(
+        window, lang=lang, now=now, summarizer=summarizer, progress=progress
+    )

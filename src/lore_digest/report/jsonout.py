@@ -217,3 +217,22 @@ def report_dict(report: Report) -> dict[str, Any]:
 def render_json(report: Report) -> str:
     """The report as pretty-printed UTF-8 JSON text."""
     return json.dumps(report_dict(report), ensure_ascii=False, indent=2) + "\n"
+
+
+def summary_from_dict(data: dict[str, Any]) -> Summary:
+    """Inverse of summary_dict (for the cache and the memory of past reports)."""
+
+    def items(key: str) -> tuple[SummaryItem, ...]:
+        return tuple(
+            SummaryItem(str(i["text"]), tuple(i.get("cites", ()))) for i in data.get(key, ())
+        )
+
+    return Summary(
+        lang=str(data["lang"]),
+        original=items("original"),
+        history=items("history"),
+        this_week=items("this_week"),
+        source=str(data.get("source", "facts")),
+        model=data.get("model"),
+        note=data.get("note"),
+    )

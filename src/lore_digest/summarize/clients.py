@@ -1,0 +1,573 @@
+"""Chat backends the summariser calls: OpenAI-compatible and Anthropic, over plain httpx.
+
+No vendor SDK: two small JSON APIs do not justify two large dependencies, and one code
+path for retries and errors keeps the behaviour identical across backends. Local servers
+(Ollama, vLLM, llama.cpp, SGLang) speak the OpenAI shape, so they need no extra code.
+
+What the rest of the program may rely on:
+- every failure is an `LLMError` whose `kind` says what went wrong and whose text is one
+  short line safe to print (no API key, no whole response body, no traceback);
+- transient failures (timeouts, dropped connections, 429, 5xx, Anthropic's 529) are
+  retried with capped exponential backoff and full jitter, honouring `Retry-After`;
+- a client is safe to share between threads (one `httpx.Client`, itself thread-safe).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal, Protocol, Self
+
+import httpx
+
+from lore_digest.errors import LoreDigestError, UsageError
+
+log = logging.getLogger(__name__)
+
+LLMErrorKind = Literal["timeout", "rate_limited", "server", "client", "auth", "invalid_response"]
+
+DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_ANTHROPIC_BASE_URL = "https://api.anthropic.com"
+ANTHROPIC_VERSION = "2023-06-01"
+USER_AGENT = "lore-digest"
+BODY_EXCERPT_CHARS = 200
+MESSAGE_MAX_CHARS = 300
+
+# Appended to the system prompt when JSON is wanted: Anthropic has no JSON mode, and
+# OpenAI's json_object mode rejects (HTTP 400) a request whose messages never say "JSON".
+JSON_INSTRUCTION = (
+    "Respond with a single JSON object only: no prose before or after it, no code fences."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """One system + user turn; the summariser never needs a multi-turn conversation."""
+
+    system: str
+    user: str
+    model: str
+    max_output_tokens: int = 1500
+    temperature: float = 0.2
+    json_output: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ChatResponse:
+    """The model's text and what it cost, so the run budget can be settled."""
+
+    text: str
+    input_tokens: int
+    output_tokens: int
+    model: str
+
+
+class LLMError(LoreDigestError):
+    """A chat call that failed for good; `kind` picks the user-facing note.
+
+    The message is forced onto one line and cut short at construction, so no caller
+    can leak a multi-kilobyte HTML error page or a traceback into a report.
+    """
+
+    def __init__(self, kind: LLMErrorKind, message: str, *, status: int | None = None) -> None:
+        super().__init__(_one_line(message, MESSAGE_MAX_CHARS))
+        self.kind: LLMErrorKind = kind
+        self.status = status
+
+
+class UnknownBackendError(LLMError, UsageError):
+    """`make_client` got a backend name it does not know: a usage error, caught as either."""
+
+
+class ChatClient(Protocol):
+    """What the summariser needs from a backend."""
+
+    name: str
+
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        """Send one request (retrying transient failures); raise `LLMError` on failure."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        ...
+
+
+def make_client(
+    kind: str,
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    timeout: float = 120.0,
+) -> ChatClient:
+    """The client for a backend name from the CLI or config ("openai" | "anthropic")."""
+    if kind == "openai":
+        return OpenAICompatibleClient(base_url=base_url, api_key=api_key, timeout=timeout)
+    if kind == "anthropic":
+        return AnthropicClient(base_url=base_url, api_key=api_key, timeout=timeout)
+    raise UnknownBackendError(
+        "client", f"unknown LLM backend {kind!r}: expected 'openai' or 'anthropic'"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    """One failed attempt, classified: whether to retry and for how long to wait."""
+
+    kind: LLMErrorKind
+    message: str
+    retryable: bool
+    retry_after: float | None = None
+    status: int | None = None
+
+
+class _HTTPChatClient:
+    """Transport, retries and error mapping shared by both API shapes.
+
+    Subclasses only say where to POST, which headers to send, how to build the
+    payload and how to read a successful answer.
+    """
+
+    name: str = "llm"
+    key_env: str = ""
+    base_url_env: str = ""
+    default_base_url: str = ""
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 120.0,
+        max_retries: int = 4,
+        backoff_base: float = 1.0,
+        backoff_max: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = (base_url or _env(self.base_url_env) or self.default_base_url).rstrip("/")
+        self._api_key = api_key or _env(self.key_env)
+        self.timeout = timeout
+        self.max_retries = max(0, max_retries)
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self._sleep = sleep
+        self._http = httpx.Client(
+            timeout=httpx.Timeout(timeout),
+            transport=transport,
+            headers={"user-agent": USER_AGENT},
+            follow_redirects=False,
+        )
+
+    # -- subclass hooks -------------------------------------------------------------
+
+    @property
+    def endpoint(self) -> str:
+        """Absolute URL of the chat endpoint."""
+        raise NotImplementedError
+
+    def _headers(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def _payload(self, request: ChatRequest) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _parse(self, body: Any, request: ChatRequest) -> ChatResponse:
+        """Read a 2xx JSON body; raise `_Malformed` when it is not the API's shape."""
+        raise NotImplementedError
+
+    # -- public API -----------------------------------------------------------------
+
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        """Send the request, retrying transient failures; see the module docstring."""
+        payload = self._payload(request)
+        headers = self._headers()
+        attempts = self.max_retries + 1
+        for attempt in range(attempts):
+            result = self._send(payload, headers)
+            if isinstance(result, httpx.Response):
+                failure = _classify(result)
+                if failure is None:
+                    return self._read(result, request)
+            else:
+                failure = result
+            if not failure.retryable or attempt + 1 >= attempts:
+                raise self._error(failure, attempt + 1)
+            delay = self._delay(attempt, failure.retry_after)
+            log.info(
+                "%s: %s; retry %d/%d in %.1f s",
+                self.name,
+                self._redact(failure.message),
+                attempt + 1,
+                self.max_retries,
+                delay,
+            )
+            self._sleep(delay)
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        # Never the key: repr() ends up in logs and tracebacks.
+        key = "set" if self._api_key else "none"
+        return f"{type(self).__name__}(base_url={_public_url(self.base_url)!r}, api_key={key})"
+
+    # -- internals ------------------------------------------------------------------
+
+    def _send(self, payload: dict[str, Any], headers: dict[str, str]) -> httpx.Response | _Failure:
+        """One POST; transport exceptions become a classified failure."""
+        try:
+            return self._http.post(self.endpoint, json=payload, headers=headers)
+        except httpx.TimeoutException as exc:
+            return _Failure(
+                "timeout", f"no answer within {self.timeout:g} s ({_exc_text(exc)})", True
+            )
+        except (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL) as exc:
+            return _Failure(
+                "client", f"bad request to {_public_url(self.endpoint)}: {_exc_text(exc)}", False
+            )
+        except httpx.TransportError as exc:
+            return _Failure(
+                "server", f"cannot reach {_public_url(self.endpoint)}: {_exc_text(exc)}", True
+            )
+
+    def _read(self, response: httpx.Response, request: ChatRequest) -> ChatResponse:
+        """Decode a 2xx answer; anything not in the API's shape is `invalid_response`."""
+        try:
+            body = response.json()
+        except ValueError:
+            raise self._error(
+                _Failure(
+                    "invalid_response",
+                    f"HTTP {response.status_code} with a non-JSON body: {_excerpt(response.text)}",
+                    False,
+                    status=response.status_code,
+                ),
+                1,
+            ) from None
+        try:
+            return self._parse(body, request)
+        except _Malformed as exc:
+            raise self._error(
+                _Failure(
+                    "invalid_response",
+                    f"unexpected response ({exc}): {_excerpt(response.text)}",
+                    False,
+                    status=response.status_code,
+                ),
+                1,
+            ) from None
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait before the next attempt.
+
+        The server's Retry-After wins (it knows when the window reopens), capped so a
+        hostile or confused server cannot park a worker for an hour. Otherwise full
+        jitter: concurrent workers that failed together do not retry together.
+        """
+        if retry_after is not None:
+            return max(0.0, min(retry_after, self.backoff_max))
+        ceiling = min(self.backoff_max, self.backoff_base * (2**attempt))
+        return random.uniform(0.0, max(0.0, ceiling))
+
+    def _error(self, failure: _Failure, attempts: int) -> LLMError:
+        suffix = f" (gave up after {attempts} attempts)" if attempts > 1 else ""
+        hint = f"; check {self.key_env}" if failure.kind == "auth" and self.key_env else ""
+        message = f"{self.name}: {failure.message}{hint}{suffix}"
+        return LLMError(failure.kind, self._redact(message), status=failure.status)
+
+    def _redact(self, text: str) -> str:
+        """Some proxies echo the key in their error text; never pass it on."""
+        key = self._api_key
+        if key and len(key) >= 4:
+            text = text.replace(key, "[redacted]")
+        return text
+
+
+class OpenAICompatibleClient(_HTTPChatClient):
+    """POST {base_url}/chat/completions: OpenAI and every server that mimics it.
+
+    The key is optional because local servers need none; without one no Authorization
+    header is sent at all (some servers reject an empty bearer token).
+    """
+
+    name = "openai"
+    key_env = "OPENAI_API_KEY"
+    base_url_env = "OPENAI_BASE_URL"
+    default_base_url = DEFAULT_OPENAI_BASE_URL
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.base_url}/chat/completions"
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"content-type": "application/json"}
+        if self._api_key:
+            headers["authorization"] = f"Bearer {self._api_key}"
+        return headers
+
+    def _payload(self, request: ChatRequest) -> dict[str, Any]:
+        system = request.system
+        if request.json_output and "json" not in (system + request.user).lower():
+            system = _join(system, JSON_INSTRUCTION)
+        payload: dict[str, Any] = {
+            "model": request.model,
+            "messages": [
+                {"role": "system", "content": system},
+                {"role": "user", "content": request.user},
+            ],
+            "max_tokens": request.max_output_tokens,
+            "temperature": request.temperature,
+        }
+        if request.json_output:
+            payload["response_format"] = {"type": "json_object"}
+        return payload
+
+    def _parse(self, body: Any, request: ChatRequest) -> ChatResponse:
+        choices = _field(body, "choices", list)
+        if not choices:
+            raise _Malformed("no choices")
+        message = _field(choices[0], "message", dict)
+        content = message.get("content")
+        if isinstance(content, list):  # some servers send content parts
+            content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
+        if not isinstance(content, str):
+            refusal = message.get("refusal")
+            raise _Malformed(
+                f"refused: {refusal}" if isinstance(refusal, str) else "no message content"
+            )
+        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+        return ChatResponse(
+            text=content,
+            input_tokens=_int(usage.get("prompt_tokens"))
+            or estimate_tokens(request.system + request.user),
+            output_tokens=_int(usage.get("completion_tokens")) or estimate_tokens(content),
+            model=body.get("model") if isinstance(body.get("model"), str) else request.model,
+        )
+
+
+class AnthropicClient(_HTTPChatClient):
+    """POST {base_url}/v1/messages: Anthropic's Messages API.
+
+    The key is required; a missing one fails at construction so the CLI reports it
+    before any work starts, rather than as a note on every thread.
+    """
+
+    name = "anthropic"
+    key_env = "ANTHROPIC_API_KEY"
+    base_url_env = "ANTHROPIC_BASE_URL"
+    default_base_url = DEFAULT_ANTHROPIC_BASE_URL
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 120.0,
+        max_retries: int = 4,
+        backoff_base: float = 1.0,
+        backoff_max: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not (api_key or _env(self.key_env)):
+            raise LLMError(
+                "auth",
+                f"the anthropic backend needs an API key: set {self.key_env} in the environment",
+            )
+        super().__init__(
+            base_url=base_url,
+            api_key=api_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            backoff_base=backoff_base,
+            backoff_max=backoff_max,
+            transport=transport,
+            sleep=sleep,
+        )
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.base_url}/v1/messages"
+
+    def _headers(self) -> dict[str, str]:
+        return {
+            "content-type": "application/json",
+            "x-api-key": self._api_key or "",
+            "anthropic-version": ANTHROPIC_VERSION,
+        }
+
+    def _payload(self, request: ChatRequest) -> dict[str, Any]:
+        system = _join(request.system, JSON_INSTRUCTION) if request.json_output else request.system
+        return {
+            "model": request.model,
+            "max_tokens": request.max_output_tokens,
+            "temperature": request.temperature,
+            "system": system,
+            "messages": [{"role": "user", "content": request.user}],
+        }
+
+    def _parse(self, body: Any, request: ChatRequest) -> ChatResponse:
+        blocks = _field(body, "content", list)
+        texts = [
+            b["text"]
+            for b in blocks
+            if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
+        ]
+        if not texts:
+            raise _Malformed("no text content")
+        text = "".join(texts)
+        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+        # Cached prompt tokens are reported apart from input_tokens but still count.
+        input_tokens = sum(
+            _int(usage.get(k))
+            for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+        )
+        return ChatResponse(
+            text=text,
+            input_tokens=input_tokens or estimate_tokens(request.system + request.user),
+            output_tokens=_int(usage.get("output_tokens")) or estimate_tokens(text),
+            model=body.get("model") if isinstance(body.get("model"), str) else request.model,
+        )
+
+
+class _Malformed(Exception):
+    """A 2xx body that is JSON but not the API's shape."""
+
+
+def estimate_tokens(text: str) -> int:
+    """Rough token count for servers that report no usage.
+
+    ~4 ASCII characters per token; CJK and other non-ASCII text is closer to one token
+    per character, and Chinese digests are a main use case.
+    """
+    if not text:
+        return 0
+    wide = sum(1 for ch in text if ord(ch) > 0x7F)
+    return max(1, (len(text) - wide) // 4 + wide)
+
+
+def _classify(response: httpx.Response) -> _Failure | None:
+    """None for success; otherwise what the status code means for retrying."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return None
+    detail = _error_detail(response)
+    message = f"HTTP {status}: {detail}" if detail else f"HTTP {status}"
+    if status in (401, 403):
+        return _Failure("auth", message, False, status=status)
+    if status == 429:
+        # A spent quota is not a rate limit: waiting will not bring it back.
+        retryable = "insufficient_quota" not in response.text
+        return _Failure("rate_limited", message, retryable, _retry_after(response.headers), status)
+    if status == 408:
+        return _Failure("timeout", message, True, _retry_after(response.headers), status)
+    if status >= 500:  # includes Anthropic's 529 "overloaded"
+        return _Failure("server", message, True, _retry_after(response.headers), status)
+    return _Failure("client", message, False, status=status)
+
+
+def _error_detail(response: httpx.Response) -> str:
+    """The API's own error message when it sent one, else the start of the body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return _excerpt(response.text)
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return _excerpt(error["message"])
+        if isinstance(error, str):
+            return _excerpt(error)
+        if isinstance(body.get("message"), str):
+            return _excerpt(body["message"])
+    return _excerpt(response.text)
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds the server asked us to wait: retry-after-ms, or Retry-After (seconds or date)."""
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # RFC 7231 dates are GMT
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _field(body: Any, name: str, kind: type) -> Any:
+    if not isinstance(body, dict) or not isinstance(body.get(name), kind):
+        raise _Malformed(f"no {name!r} {kind.__name__}")
+    return body[name]
+
+
+def _int(value: object) -> int:
+    """A usage count, or 0 when absent or not a non-negative integer."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return 0
+
+
+def _join(system: str, instruction: str) -> str:
+    return f"{system.rstrip()}\n\n{instruction}" if system.strip() else instruction
+
+
+def _env(name: str) -> str | None:
+    """An environment variable, with empty meaning unset (as `VAR= cmd` intends)."""
+    value = os.environ.get(name, "").strip() if name else ""
+    return value or None
+
+
+_WS = re.compile(r"\s+")
+
+
+def _one_line(text: str, limit: int) -> str:
+    text = _WS.sub(" ", text).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _excerpt(text: str) -> str:
+    """At most ~200 characters of a response body, on one line."""
+    return _one_line(text, BODY_EXCERPT_CHARS)
+
+
+def _exc_text(exc: Exception) -> str:
+    return _one_line(str(exc) or type(exc).__name__, BODY_EXCERPT_CHARS)
+
+
+def _public_url(url: str) -> str:
+    """The URL without user:password, which may carry credentials."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return "<invalid url>"
+    if parsed.userinfo:
+        parsed = parsed.copy_with(username=None, password=None)
+    return str(parsed)

@@ -1,0 +1,245 @@
+"""LLM summaries on top of the facts: cached, concurrent, budgeted, never fatal.
+
+For each thread the prompt plan (facts JSON + labelled mail) goes to the model; the
+answer must be the structured JSON of `schema.LLMSummary` citing real mail. Anything
+else — invalid output twice, a network error after retries, the run's token budget
+spent — leaves the offline summary in place with a one-line note. Each finished
+summary is cached in the store at once, so Ctrl-C or a crash loses nothing done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, replace
+
+from lore_digest.facts.model import MailFacts
+from lore_digest.report.jsonout import summary_dict, summary_from_dict
+from lore_digest.report.model import ReportThread, Summary
+from lore_digest.store.db import Store
+from lore_digest.summarize.clients import ChatClient, ChatRequest, LLMError
+from lore_digest.summarize.prompt import (
+    PROMPT_VERSION,
+    Prompt,
+    PromptPlan,
+    build_plan,
+    retry_prompt,
+)
+from lore_digest.summarize.schema import LLMSummary, OutputError, parse_output, to_summary
+
+DEFAULT_CONCURRENCY = 4
+DEFAULT_BUDGET_TOKENS = 12_000
+MAX_OUTPUT_TOKENS = 1500
+
+NOTES = {
+    "zh": {
+        "budget": "本次运行的 token 预算已用完，此处为事实摘要。",
+        "invalid": "模型两次输出无效，此处为事实摘要。",
+        "timeout": "模型请求超时，此处为事实摘要。",
+        "rate_limited": "模型服务限流，此处为事实摘要。",
+        "server": "模型服务出错，此处为事实摘要。",
+        "auth": "模型服务认证失败，此处为事实摘要。",
+        "client": "模型服务拒绝了请求，此处为事实摘要。",
+        "invalid_response": "模型服务返回了无法解析的响应，此处为事实摘要。",
+    },
+    "en": {
+        "budget": "The token budget of this run was spent; facts-only summary shown.",
+        "invalid": "The model answered with invalid output twice; facts-only summary shown.",
+        "timeout": "The model timed out; facts-only summary shown.",
+        "rate_limited": "The model service was rate-limited; facts-only summary shown.",
+        "server": "The model service failed; facts-only summary shown.",
+        "auth": "The model service refused the credentials; facts-only summary shown.",
+        "client": "The model service rejected the request; facts-only summary shown.",
+        "invalid_response": "The model service sent an unreadable response; facts-only summary shown.",
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LLMSettings:
+    """How to summarise: backend model, limits and concurrency."""
+
+    model: str
+    concurrency: int = DEFAULT_CONCURRENCY
+    budget_tokens: int = DEFAULT_BUDGET_TOKENS
+    max_tokens_run: int | None = None
+
+
+class _BudgetSpent(Exception):
+    """The run's token budget would be exceeded by the next call."""
+
+
+class RunBudget:
+    """Tokens spent by this run, shared by the worker threads."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.used = 0
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def reserve(self, tokens: int) -> None:
+        """Account for a call before making it; raise when it would overrun the limit."""
+        with self._lock:
+            if self.limit is not None and self.used + tokens > self.limit:
+                raise _BudgetSpent
+            self.used += tokens
+            self.calls += 1
+
+    def settle(self, reserved: int, actual: int) -> None:
+        """Replace a reservation by what the API reported."""
+        with self._lock:
+            self.used += actual - reserved
+
+
+def cache_key(plan: PromptPlan, model: str, backend: str, lang: str) -> str:
+    """Hash of everything that shapes the answer: prompts (mail ids, content, facts), model,
+    prompt version and language. Identical input → identical key → zero calls."""
+    prompts = [plan.single] if plan.single is not None else list(plan.parts)
+    material = {
+        "version": PROMPT_VERSION,
+        "model": model,
+        "backend": backend,
+        "lang": lang,
+        "prompts": [[p.system, p.user, sorted(p.labels.items())] for p in prompts if p is not None],
+    }
+    return hashlib.sha256(
+        json.dumps(material, ensure_ascii=False, sort_keys=True).encode()
+    ).hexdigest()
+
+
+class LLMSummarizer:
+    """Summarises report threads with one chat client; see the module docstring."""
+
+    def __init__(
+        self, client: ChatClient, settings: LLMSettings, store: Store, list_id: int
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.store = store
+        self.list_id = list_id
+        self.budget = RunBudget(settings.max_tokens_run)
+        self.cache_hits = 0
+        self._store_lock = threading.Lock()
+
+    def summarize(
+        self,
+        threads: Sequence[tuple[ReportThread, Sequence[MailFacts]]],
+        *,
+        lang: str,
+        window_start_utc: int,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, Summary]:
+        """LLM summary (or the offline one with a note) per thread id."""
+        jobs: list[tuple[ReportThread, PromptPlan, str]] = []
+        results: dict[str, Summary] = {}
+        for thread, mails in threads:
+            previous = self._previous(thread.id, lang, window_start_utc)
+            plan = build_plan(
+                thread,
+                mails,
+                lang=lang,
+                previous=previous,
+                budget_tokens=self.settings.budget_tokens,
+            )
+            key = cache_key(plan, self.settings.model, self.client.name, lang)
+            cached = self.store.cached_summary(key)
+            if cached is not None:
+                self.cache_hits += 1
+                results[thread.id] = summary_from_dict(json.loads(cached))
+            else:
+                jobs.append((thread, plan, key))
+        done = len(results)
+        total = len(threads)
+        if progress:
+            progress(done, total)
+        with ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency)) as pool:
+            futures = {
+                pool.submit(self._summarize_one, t, plan, key, lang): t for t, plan, key in jobs
+            }
+            try:
+                for future in as_completed(futures):
+                    thread = futures[future]
+                    results[thread.id] = future.result()
+                    done += 1
+                    if progress:
+                        progress(done, total)
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+        return results
+
+    def remember(self, label: str, lang: str, end_utc: int, summaries: dict[str, Summary]) -> None:
+        """Keep this report's LLM summaries as next week's starting point."""
+        rows = [
+            (root, json.dumps(summary_dict(s), ensure_ascii=False))
+            for root, s in sorted(summaries.items())
+            if s.source == "llm"
+        ]
+        if rows:
+            with self._store_lock:
+                self.store.save_report_summaries(self.list_id, label, lang, end_utc, rows)
+
+    def _previous(self, root: str, lang: str, before_utc: int) -> Summary | None:
+        text = self.store.previous_summary(self.list_id, root, lang, before_utc)
+        return summary_from_dict(json.loads(text)) if text else None
+
+    def _summarize_one(
+        self, thread: ReportThread, plan: PromptPlan, key: str, lang: str
+    ) -> Summary:
+        fallback = thread.summary
+        assert fallback is not None, "the offline summary is computed first"
+        try:
+            parsed, labels = self._run_plan(plan)
+        except _BudgetSpent:
+            return replace(fallback, note=NOTES[lang]["budget"])
+        except OutputError:
+            return replace(fallback, note=NOTES[lang]["invalid"])
+        except LLMError as exc:
+            return replace(fallback, note=NOTES[lang].get(exc.kind, NOTES[lang]["server"]))
+        summary = to_summary(parsed, labels, lang, self.settings.model)
+        with self._store_lock:
+            self.store.cache_summary(
+                key,
+                self.settings.model,
+                int(time.time()),
+                json.dumps(summary_dict(summary), ensure_ascii=False),
+            )
+        return summary
+
+    def _run_plan(self, plan: PromptPlan) -> tuple[LLMSummary, dict[str, str]]:
+        if plan.single is not None:
+            return self._ask(plan.single), plan.single.labels
+        partials = [self._ask(part) for part in plan.parts]
+        final = plan.reduce(partials)
+        return self._ask(final), final.labels
+
+    def _ask(self, prompt: Prompt) -> LLMSummary:
+        """One call, validated; one retry with the validation error, then give up."""
+        text = self._call(prompt)
+        try:
+            return parse_output(text, prompt.labels, history_required=prompt.history_required)
+        except OutputError as first:
+            again = retry_prompt(prompt, text, first)
+            return parse_output(
+                self._call(again), again.labels, history_required=again.history_required
+            )
+
+    def _call(self, prompt: Prompt) -> str:
+        reserved = prompt.input_tokens + MAX_OUTPUT_TOKENS
+        self.budget.reserve(reserved)
+        response = self.client.complete(
+            ChatRequest(
+                system=prompt.system,
+                user=prompt.user,
+                model=self.settings.model,
+                max_output_tokens=MAX_OUTPUT_TOKENS,
+            )
+        )
+        self.budget.settle(reserved, response.input_tokens + response.output_tokens)
+        return response.text

@@ -1,0 +1,147 @@
+"""LLM summaries end to end: real report code, real HTTP to a fake server on loopback."""
+
+from __future__ import annotations
+
+import json
+import mailbox
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from fake_llm import FakeLLMServer, user_text
+from lore_digest.facts.week import iso_week_window
+from lore_digest.report.build import ReportBuilder
+from lore_digest.report.jsonout import report_dict, series_dict
+from lore_digest.report.markdown import render_markdown
+from lore_digest.report.model import Report
+from lore_digest.store.db import Store
+from lore_digest.summarize.clients import AnthropicClient, OpenAICompatibleClient
+from lore_digest.summarize.llm import LLMSettings, LLMSummarizer
+from lore_digest.sync import sync_mbox
+
+NOW = datetime(2026, 11, 23, tzinfo=UTC)
+WEEK = iso_week_window("2022-W19")
+KEY = "sk-test-DO-NOT-LEAK-0123456789"
+
+
+@pytest.fixture
+def store(synced_db: Path, tmp_path: Path) -> Iterator[Store]:
+    """A private copy of the synced corpus store (the LLM cache writes to it)."""
+    copy = tmp_path / "store.sqlite3"
+    shutil.copy(synced_db, copy)
+    with Store.open(copy) as opened:
+        yield opened
+
+
+def _report(
+    store: Store, server: FakeLLMServer, flavour: str = "openai", **settings: object
+) -> tuple[Report, LLMSummarizer]:
+    info = store.get_list("kvmarm")
+    assert info is not None
+    kind = OpenAICompatibleClient if flavour == "openai" else AnthropicClient
+    # Real HTTP and real retry logic; only the waits between retries are skipped.
+    client = kind(base_url=server.url, api_key=KEY, timeout=2.0, sleep=lambda _: None)
+    summarizer = LLMSummarizer(client, LLMSettings(model="fake-model", **settings), store, info.id)  # type: ignore[arg-type]
+    report = ReportBuilder(store, "kvmarm").build(WEEK, now=NOW, summarizer=summarizer)
+    return report, summarizer
+
+
+def test_llm_report_keeps_facts_and_cites_real_mail(store: Store) -> None:
+    offline = ReportBuilder(store, "kvmarm").build(WEEK, now=NOW)
+    with FakeLLMServer("openai") as server:
+        report, _ = _report(store, server)
+    assert server.count >= len(report.threads)
+    for thread in report.threads:
+        summary = thread.summary
+        assert summary is not None and summary.source == "llm" and summary.model == "fake-model"
+        ids = {m.message_id for m in thread.messages}
+        if thread.series:  # earlier revisions and the superseding one are citable too
+            ids |= {r.message_id for r in thread.series.revisions}
+            if thread.series.superseded_by:
+                ids.add(thread.series.superseded_by.message_id)
+        for item in (*summary.original, *summary.history, *summary.this_week):
+            assert item.cites and set(item.cites) <= ids
+    # Facts are computed, never taken from model text.
+    assert [series_dict(t) for t in report.threads] == [series_dict(t) for t in offline.threads]
+    assert report.stats == offline.stats
+    text = render_markdown(report)
+    assert "(fake-model)" in text and "https://lore.kernel.org/kvmarm/" in text
+    for body in server.requests:
+        prompt = user_text(body)
+        assert "diff --git" not in prompt  # whole diffs are never sent
+    assert KEY not in json.dumps(report_dict(report), ensure_ascii=False)
+    dump = "\n".join(str(r) for r in store.conn.execute("SELECT * FROM llm_cache"))
+    assert KEY not in dump and KEY not in text
+
+
+def test_rerun_is_served_from_the_cache(store: Store) -> None:
+    with FakeLLMServer("openai") as server:
+        _report(store, server)
+        first = server.count
+        _, again = _report(store, server)
+        assert server.count == first  # zero requests on a re-run with no new mail
+        assert again.cache_hits > 0
+
+
+def test_one_new_mail_resummarises_one_thread(store: Store, tmp_path: Path) -> None:
+    with FakeLLMServer("openai") as server:
+        report, _ = _report(store, server)
+        target = next(
+            t for t in report.threads if "Misc ITS fixes" in t.subject and "v3" in t.subject
+        )
+        parent = target.messages[-1]
+        mbox_path = tmp_path / "new.mbox"
+        box = mailbox.mbox(mbox_path)
+        box.add(
+            (
+                "From: New Reviewer <new@example.org>\n"
+                f"Subject: Re: {parent.subject}\n"
+                "Date: Fri, 13 May 2022 10:00:00 +0000\n"
+                "Message-ID: <new-reply-1@example.org>\n"
+                f"In-Reply-To: <{parent.message_id}>\n"
+                f"References: <{target.id}> <{parent.message_id}>\n\n"
+                "Looks good to me.\n\nReviewed-by: New Reviewer <new@example.org>\n"
+            ).encode()
+        )
+        box.close()
+        assert sync_mbox(store, mbox_path, "kvmarm").new == 1
+        before = server.count
+        _report(store, server)
+        assert server.count - before == 1
+
+
+def test_invalid_json_is_retried_once(store: Store) -> None:
+    with FakeLLMServer("openai") as server:
+        server.script("invalid_json")
+        report, _ = _report(store, server, concurrency=1)
+    assert all(t.summary is not None and t.summary.source == "llm" for t in report.threads)
+
+
+def test_failures_fall_back_to_facts_with_a_note(store: Store) -> None:
+    with FakeLLMServer("openai") as server:
+        server.script(*(["500"] * 400))
+        report, _ = _report(store, server, concurrency=2)
+    for thread in report.threads:
+        summary = thread.summary
+        assert summary is not None and summary.source == "facts"
+        assert summary.note and "500" not in summary.note and "Traceback" not in summary.note
+    data = report_dict(report)
+    assert all(t["summary"]["source"] == "facts" and t["summary"]["note"] for t in data["threads"])
+
+
+def test_token_budget_stops_calls(store: Store) -> None:
+    with FakeLLMServer("openai") as server:
+        report, summarizer = _report(store, server, max_tokens_run=10)
+    assert server.count == 0
+    assert all(t.summary is not None and t.summary.note for t in report.threads)
+    assert summarizer.budget.calls == 0
+
+
+def test_anthropic_backend(store: Store) -> None:
+    with FakeLLMServer("anthropic") as server:
+        report, _ = _report(store, server, "anthropic")
+    assert all(t.summary is not None and t.summary.source == "llm" for t in report.threads)
+    assert server.headers[0].get("x-api-key") == KEY
