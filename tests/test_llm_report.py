@@ -145,3 +145,60 @@ def test_anthropic_backend(store: Store) -> None:
         report, _ = _report(store, server, "anthropic")
     assert all(t.summary is not None and t.summary.source == "llm" for t in report.threads)
     assert server.headers[0].get("x-api-key") == KEY
+
+
+def test_cli_report_through_the_fake_server(synced_db: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    db = tmp_path / "cli.sqlite3"
+    shutil.copy(synced_db, db)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[summarizer]\nbackend = "openai"\nmodel = "from-config"\nconcurrency = 2\n',
+        encoding="utf-8",
+    )
+    with FakeLLMServer("openai") as server:
+        env = dict(os.environ, OPENAI_API_KEY=KEY, OPENAI_BASE_URL=server.url)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "lore_digest",
+                "--db",
+                str(db),
+                "--config",
+                str(config),
+                "report",
+                "--list",
+                "kvmarm",
+                "--week",
+                "2022-W19",
+                "--out",
+                str(tmp_path / "out"),
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+    assert result.returncode == 0, result.stderr
+    data = json.loads((tmp_path / "out" / "kvmarm-2022-W19.json").read_text(encoding="utf-8"))
+    assert {t["summary"]["source"] for t in data["threads"]} == {"llm"}
+    assert {t["summary"]["model"] for t in data["threads"]} == {"from-config"}
+    assert server.headers[0]["authorization"] == f"Bearer {KEY}"
+    assert KEY not in result.stdout + result.stderr
+
+
+def test_bad_config_names_the_key(tmp_path: Path) -> None:
+    from lore_digest.errors import UsageError
+    from lore_digest.settings import load_settings
+
+    config = tmp_path / "config.toml"
+    config.write_text('[summarizer]\nbackend = "gpt"\nconcurency = 3\n', encoding="utf-8")
+    with pytest.raises(UsageError) as excinfo:
+        load_settings(config)
+    message = str(excinfo.value)
+    assert "summarizer.backend" in message and "summarizer.concurency" in message
