@@ -93,6 +93,9 @@ def test_sync_report_json_and_env_db(corpus_blobs: list[tuple[str, bytes]], tmp_
 def test_demo_command(tmp_path: Path) -> None:
     result = run("demo", "--out", str(tmp_path / "demo"))
     assert result.returncode == 0, result.stderr
-    written = sorted((tmp_path / "demo").iterdir())
+    written = sorted(p for p in (tmp_path / "demo").iterdir() if p.is_file())
     assert [p.suffix for p in written] == [".json", ".md"]
-    assert str(written[0]) in result.stdout.replace("\n", "")
+    flat = result.stdout.replace("\n", "")
+    assert str(written[0]) in flat
+    index = tmp_path / "demo" / "site" / "index.html"
+    assert index.is_file() and str(index) in flat

@@ -12,7 +12,8 @@ NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
 def test_demo_report_has_the_facts(tmp_path: Path) -> None:
-    md, js = run_demo(tmp_path, now=NOW)
+    md, js, index = run_demo(tmp_path, now=NOW)
+    assert index.name == "index.html" and index.is_file()
     data = json.loads(js.read_text(encoding="utf-8"))
     assert data["week"] == "2026-W47"
     threads = {t["subject"]: t for t in data["threads"]}

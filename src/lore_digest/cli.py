@@ -325,6 +325,105 @@ def _make_summarizer(
     )
 
 
+@cli.command()
+@click.option("--list", "list_name", required=True, metavar="NAME", help="List to publish.")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Site directory.",
+)
+@click.option(
+    "--lang",
+    "langs",
+    default="zh",
+    show_default=True,
+    help="Languages, comma-separated: zh, en or zh,en.",
+)
+@click.option(
+    "--weeks",
+    metavar="W1,W2",
+    help="Only these ISO weeks (e.g. 2022-W18,2022-W19) [default: every week with mail].",
+)
+@click.option("--since", metavar="YYYY-MM-DD", help="Only weeks from this date (with --until).")
+@click.option("--until", metavar="YYYY-MM-DD", help="Only weeks up to this date.")
+@click.option("--force", is_flag=True, help="Rebuild every requested week even if unchanged.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+@click.pass_context
+def site(
+    ctx: click.Context,
+    list_name: str,
+    out_dir: Path,
+    langs: str,
+    weeks: str | None,
+    since: str | None,
+    until: str | None,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Build or update the static HTML site: weekly pages, archive, series pages, feed, search.
+
+    Incremental: only weeks whose content changed are re-rendered. Open DIR/index.html
+    from disk or preview with `lore-digest serve DIR`.
+    """
+    from lore_digest.facts.week import weeks_between
+    from lore_digest.site.build import build_site
+
+    chosen_langs = [lang.strip() for lang in langs.split(",") if lang.strip()]
+    if weeks and (since or until):
+        raise click.UsageError("use either --weeks or --since/--until")
+    if bool(since) != bool(until):
+        raise click.UsageError("--since and --until go together")
+    selected = [w.strip() for w in weeks.split(",") if w.strip()] if weeks else None
+    if since and until:
+        selected = weeks_between(since, until)
+    with _open_store(ctx) as store, _progress("rendering weeks", not as_json) as progress:
+        result = build_site(
+            store,
+            list_name,
+            out_dir,
+            langs=chosen_langs,
+            weeks=selected,
+            force=force,
+            progress=progress,
+        )
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "index": str(result.index),
+                    "written": [str(p) for p in result.written],
+                    "skipped_unchanged": result.skipped_unchanged,
+                },
+                indent=2,
+            )
+        )
+        return
+    out.print(
+        f"{len(result.written)} files written, {result.skipped_unchanged} pages unchanged",
+        highlight=False,
+    )
+    out.print(f"open {result.index}", highlight=False)
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port on 127.0.0.1.",
+)
+def serve(directory: Path, port: int) -> None:
+    """Preview a built site on http://127.0.0.1:PORT/ (Ctrl-C to stop)."""
+    from lore_digest.site.serve import serve as serve_site
+
+    out.print(f"serving {directory} on http://127.0.0.1:{port}/ (Ctrl-C to stop)", highlight=False)
+    serve_site(directory, port)
+
+
 @cli.command("lists")
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
 @click.pass_context
@@ -412,16 +511,17 @@ def doctor(ctx: click.Context, list_name: str, as_json: bool) -> None:
     help="Report language.",
 )
 def demo(out_dir: Path, lang: str) -> None:
-    """Generate a small realistic list, sync it into a throwaway store, write its report.
+    """Generate a small realistic list, sync it into a throwaway store, write its report and site.
 
     Works offline with no data: a quick look at what lore-digest produces.
     """
     from lore_digest.demo.run import run_demo
 
-    paths = run_demo(out_dir, lang=lang)
+    *reports, index = run_demo(out_dir, lang=lang)
     out.print("demo report written:")
-    for path in paths:
+    for path in reports:
         out.print(f"  {path}", highlight=False)
+    out.print(f"demo site: {index}", highlight=False)
 
 
 def main() -> None:

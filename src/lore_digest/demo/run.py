@@ -10,6 +10,7 @@ from lore_digest.demo.generator import generate_demo_list, write_mbox
 from lore_digest.facts.week import iso_week_window, week_of
 from lore_digest.report.build import build_report
 from lore_digest.report.write import write_report
+from lore_digest.site.build import build_site
 from lore_digest.store.db import Store
 from lore_digest.sync import sync_mbox
 
@@ -24,7 +25,10 @@ def demo_week(now: datetime) -> datetime:
 
 
 def run_demo(out_dir: Path, *, lang: str = "zh", now: datetime | None = None) -> list[Path]:
-    """Build the demo report into `out_dir`; returns the files written."""
+    """Build the demo report and its HTML site (zh + en) into `out_dir`.
+
+    Returns the report files, then the site's index.html.
+    """
     start = demo_week(now or datetime.now(UTC))
     mails = generate_demo_list(start, list_name=DEMO_LIST)
     with tempfile.TemporaryDirectory(prefix="lore-digest-demo-") as tmp:
@@ -34,4 +38,5 @@ def run_demo(out_dir: Path, *, lang: str = "zh", now: datetime | None = None) ->
             sync_mbox(store, mbox, DEMO_LIST)
             window = iso_week_window(week_of(start), "UTC")
             report = build_report(store, DEMO_LIST, window, lang=lang, now=now)
-    return write_report(report, out_dir, ["md", "json"])
+            site = build_site(store, DEMO_LIST, out_dir / "site", langs=("zh", "en"), now=now)
+    return [*write_report(report, out_dir, ["md", "json"]), site.index]

@@ -89,3 +89,16 @@ def week_of(moment: datetime, tz: str = "UTC") -> str:
     """ISO week label (YYYY-Www) containing `moment` in zone `tz`."""
     year, number, _ = moment.astimezone(get_zone(tz)).date().isocalendar()
     return f"{year}-W{number:02d}"
+
+
+def weeks_between(since: str, until: str) -> list[str]:
+    """ISO week labels (UTC) covering the dates since..until, inclusive."""
+    window = date_window(since, until)
+    labels: list[str] = []
+    day = window.start
+    while day < window.end:
+        label = week_of(day)
+        if label not in labels:
+            labels.append(label)
+        day += timedelta(days=1)
+    return labels

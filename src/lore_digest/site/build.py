@@ -1,0 +1,380 @@
+"""Build (or bring up to date) the static HTML site of one list.
+
+A manifest (`.lore-digest-site.json` in the output directory) remembers, per week, the
+hash of its report's content and a small digest, plus the thread id and date of every
+mail seen. The next build compares the store with it: `weeks_touched` names the weeks new
+or re-threaded mail can change, only those reports are rebuilt, and only pages whose
+inputs differ are written. Pages spanning weeks (index, archive, feed, search, series)
+are made from the digests, so they never need every report. Any change to the code that
+shapes a report (or to the languages, list or archive URL) starts over from scratch.
+Every file is written atomically: a reader never sees a half-written page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from lore_digest.errors import UsageError
+from lore_digest.facts.week import iso_week_window, week_of
+from lore_digest.fsutil import write_atomic
+from lore_digest.report.build import ReportBuilder
+from lore_digest.report.labels import LABELS
+from lore_digest.report.model import Report
+from lore_digest.site.digest import content_hash, week_digest
+from lore_digest.site.feed import render_feed
+from lore_digest.site.render import SiteRenderer, WeekLink, WeekNav, lang_suffix
+from lore_digest.site.search import index_json, index_script, search_index
+from lore_digest.site.touched import changed_messages, weeks_touched
+from lore_digest.store.db import Store, StoredMessage
+
+MANIFEST = ".lore-digest-site.json"
+FORMAT = 1
+PREVIOUS_ON_INDEX = 12
+STATIC_FILES = ("site.css", "search.js", "favicon.svg")
+# Modules whose code decides what a report says or how a page looks.
+_CODE_PACKAGES = ("facts", "mail", "report", "site", "summarize", "threading")
+_LIST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass
+class SiteResult:
+    """What a build did: files written, week pages left as they were, the entry page."""
+
+    written: list[Path] = field(default_factory=list)
+    skipped_unchanged: int = 0
+    index: Path = Path("index.html")
+    weeks_rebuilt: list[str] = field(default_factory=list)  # weeks whose report was rebuilt
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _json(data: object) -> str:
+    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def code_fingerprint() -> str:
+    """Hash of the package code and templates that shape a page (stale pages otherwise)."""
+    root = resources.files("lore_digest")
+    digest = hashlib.sha256()
+    for package in _CODE_PACKAGES:
+        base = Path(str(root.joinpath(package)))
+        for path in sorted(base.rglob("*")):
+            if path.is_file() and path.suffix in (".py", ".j2", ".css", ".js", ".txt", ".md"):
+                digest.update(str(path.relative_to(base)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def static_text(name: str) -> str:
+    """A file of the site's static/ folder (CSS, search script)."""
+    return resources.files("lore_digest.site").joinpath("static", name).read_text("utf-8")
+
+
+def mail_weeks(messages: Iterable[StoredMessage]) -> list[str]:
+    """ISO weeks (UTC) that have mail, oldest first."""
+    return sorted({week_of(datetime.fromtimestamp(m.date_utc, UTC)) for m in messages})
+
+
+def _check_langs(langs: Sequence[str]) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(lang.strip().lower() for lang in langs if lang.strip()))
+    unknown = [lang for lang in chosen if lang not in LABELS]
+    if unknown or not chosen:
+        raise UsageError(
+            f"unknown language {', '.join(unknown) or '(none)'} (choose from {', '.join(LABELS)})"
+        )
+    return chosen
+
+
+class _SiteBuild:
+    """One run of `build_site`: state shared by its steps."""
+
+    def __init__(
+        self,
+        store: Store,
+        list_name: str,
+        out_dir: Path,
+        langs: tuple[str, ...],
+        now: datetime | None,
+        summarizer: Any,
+    ) -> None:
+        if not _LIST_NAME.match(list_name):
+            raise UsageError(f"list name {list_name!r} cannot name a file of the site")
+        self.builder = ReportBuilder(store, list_name)
+        self.store = store
+        self.list_name = list_name
+        self.out = out_dir
+        self.langs = langs
+        self.now = now
+        self.summarizer = summarizer
+        self.renderer = SiteRenderer(list_name, langs)
+        self.result = SiteResult(index=out_dir / "index.html")
+        self.key = _sha(
+            _json([FORMAT, code_fingerprint(), list_name, self.builder.info.url_base, langs])
+        )
+        self.old = self._load_manifest()
+        self.valid = self.old.get("key") == self.key
+        self.weeks: dict[str, dict[str, Any]] = dict(self.old["weeks"]) if self.valid else {}
+        self.files: dict[str, str] = dict(self.old.get("files", {})) if self.valid else {}
+        self.produced: set[str] = set()
+        self.reports: dict[tuple[str, str], Report] = {}
+        self.keep: str | None = None  # the one week whose reports the index needs later
+
+    # -- manifest -----------------------------------------------------------------------
+
+    def _load_manifest(self) -> dict[str, Any]:
+        path = self.out / MANIFEST
+        try:
+            data = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return {"weeks": {}, "files": {}}
+        if not isinstance(data, dict) or data.get("list") != self.list_name:
+            return {"weeks": {}, "files": {}}
+        return data
+
+    def save_manifest(self, messages: Sequence[StoredMessage], stale: Iterable[str]) -> None:
+        data = {
+            "format": FORMAT,
+            "key": self.key,
+            "list": self.list_name,
+            "langs": list(self.langs),
+            "state": [[m.pk, m.thread_id, m.date_utc] for m in messages],
+            "stale": sorted(stale),
+            "weeks": self.weeks,
+            "files": {k: self.files[k] for k in sorted(self.files)},
+        }
+        write_atomic(self.out / MANIFEST, json.dumps(data, ensure_ascii=False) + "\n")
+
+    def old_state(self) -> dict[int, tuple[int | None, int]]:
+        return {int(pk): (tid, int(utc)) for pk, tid, utc in self.old.get("state", [])}
+
+    # -- writing ------------------------------------------------------------------------
+
+    def _write(self, rel: str, text: str, key: str | None = None) -> None:
+        """Write a site file when its key (default: content hash) differs from last time."""
+        key = key or _sha(text)
+        self.produced.add(rel)
+        path = self.out / rel
+        if self.files.get(rel) == key and path.is_file():
+            return
+        write_atomic(path, text)
+        self.files[rel] = key
+        self.result.written.append(path)
+
+    def _fresh(self, rel: str, key: str) -> bool:
+        """True (and the file counted as part of the site) when it is already up to date."""
+        if self.files.get(rel) == key and (self.out / rel).is_file():
+            self.produced.add(rel)
+            return True
+        return False
+
+    # -- weeks --------------------------------------------------------------------------
+
+    def report(self, label: str, lang: str) -> Report:
+        """The report of a week; the index's week is kept, not every week (memory)."""
+        cached = self.reports.get((label, lang))
+        if cached is None:
+            options: dict[str, Any] = {"lang": lang, "now": self.now}
+            if self.summarizer is not None:
+                options["summarizer"] = self.summarizer
+            cached = self.builder.build(iso_week_window(label), **options)
+            if label == self.keep:
+                self.reports[(label, lang)] = cached
+        return cached
+
+    def nav(self, site_weeks: Sequence[str], label: str, lang: str) -> WeekNav:
+        """Links to the neighbouring weeks of the site."""
+        at = site_weeks.index(label)
+        before = site_weeks[at - 1] if at > 0 else None
+        after = site_weeks[at + 1] if at + 1 < len(site_weeks) else None
+        return WeekNav(
+            WeekLink(before, self.renderer.week_file(before, lang)) if before else None,
+            WeekLink(after, self.renderer.week_file(after, lang)) if after else None,
+        )
+
+    def build_week(self, label: str, site_weeks: Sequence[str]) -> None:
+        """Rebuild one week's reports; write its pages whose content or links changed."""
+        entry: dict[str, Any] = {"pages": dict(self.weeks.get(label, {}).get("pages", {}))}
+        for lang in self.langs:
+            report = self.report(label, lang)
+            if lang == self.langs[0]:
+                entry["digest"] = week_digest(report)
+            nav = self.nav(site_weeks, label, lang)
+            page_key = _sha(_json([content_hash(report), *_labels(nav)]))
+            rel = self.renderer.week_file(label, lang)
+            if self._fresh(rel, page_key):
+                self.result.skipped_unchanged += 1
+                continue
+            self._write(rel, self.renderer.week(report, nav), page_key)
+            entry["pages"][lang] = {
+                "key": page_key,
+                "generated_at": report.generated_at.isoformat(),
+            }
+        self.weeks[label] = entry
+
+    # -- pages across weeks ---------------------------------------------------------------
+
+    def aggregates(self, site_weeks: Sequence[str]) -> None:
+        """Index, archive, feed, search index, series pages and static files."""
+        digests = {label: self.weeks[label]["digest"] for label in site_weeks}
+        latest = site_weeks[-1]
+        for name in STATIC_FILES:
+            self._write(name, static_text(name))
+        index = search_index(self.list_name, digests)
+        self._write("search-index.json", index_json(index))
+        self._write("search-index.js", index_script(index))
+        updated = {
+            label: datetime.fromisoformat(
+                self.weeks[label]["pages"].get(self.langs[0], {}).get("generated_at")
+                or digests[label]["end"]
+            )
+            for label in site_weeks
+        }
+        self._write(
+            "feed.atom",
+            render_feed(self.list_name, self.langs[0], digests, updated, self.langs[1:]),
+        )
+        for lang in self.langs:
+            self._write(
+                f"archive{lang_suffix(lang)}.html",
+                self.renderer.archive(lang, digests, latest),
+            )
+            self._index(lang, site_weeks, digests)
+        self._series_pages(site_weeks, digests)
+
+    def _index(
+        self, lang: str, site_weeks: Sequence[str], digests: Mapping[str, Mapping[str, Any]]
+    ) -> None:
+        latest = site_weeks[-1]
+        previous = [
+            WeekLink(
+                label,
+                self.renderer.week_file(label, lang),
+                int(digests[label]["messages"]),
+                int(digests[label]["threads"]),
+            )
+            for label in reversed(site_weeks[-1 - PREVIOUS_ON_INDEX : -1])
+        ]
+        nav = self.nav(site_weeks, latest, lang)
+        page = self.weeks[latest]["pages"].get(lang, {}).get("key", "")
+        figures = [[w.label, w.messages, w.threads] for w in previous]
+        key = _sha(_json([page, figures, *_labels(nav)]))
+        names = [f"index{lang_suffix(lang)}.html"]
+        if lang == self.langs[0] and names[0] != "index.html":
+            names.append("index.html")  # the entry point exists whatever the languages
+        stale = [name for name in names if not self._fresh(name, key)]
+        if stale:
+            html = self.renderer.index(self.report(latest, lang), nav, previous)
+            for name in stale:
+                self._write(name, html, key)
+
+    def _series_pages(
+        self, site_weeks: Sequence[str], digests: Mapping[str, Mapping[str, Any]]
+    ) -> None:
+        appearances: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+        for label in site_weeks:
+            for entry in digests[label]["series"]:
+                appearances.setdefault(entry["slug"], []).append((label, entry))
+        for slug, seen in appearances.items():
+            key = _sha(_json(seen))
+            for lang in self.langs:
+                rel = f"series/{slug}{lang_suffix(lang)}.html"
+                if not self._fresh(rel, key):
+                    self._write(rel, self.renderer.series(lang, slug, seen), key)
+
+    def remove_leftovers(self, previous_files: Iterable[str]) -> None:
+        """Delete files an earlier build wrote that are no longer part of the site."""
+        for rel in previous_files:
+            if rel in self.produced or rel.startswith("/") or ".." in Path(rel).parts:
+                continue
+            (self.out / rel).unlink(missing_ok=True)
+            self.files.pop(rel, None)
+
+
+def build_site(
+    store: Store,
+    list_name: str,
+    out_dir: Path,
+    *,
+    langs: Sequence[str] = ("zh",),
+    weeks: Sequence[str] | None = None,
+    now: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    force: bool = False,
+    summarizer: Any = None,
+) -> SiteResult:
+    """Build or update the HTML site of `list_name` in `out_dir`.
+
+    `weeks` None means every ISO week (UTC) that has mail; given weeks are added to (or
+    refreshed in) the site, other weeks already built stay. `force` rebuilds every
+    requested week's report (pages are still written only when they differ).
+    `summarizer` is handed to `ReportBuilder.build` for LLM summaries.
+    """
+    run = _SiteBuild(store, list_name, out_dir, _check_langs(langs), now, summarizer)
+    messages = store.messages_between(run.builder.info.id, 0, 2**62)
+    with_mail = mail_weeks(messages)
+    requested = with_mail if weeks is None else sorted({iso_week_window(w).label for w in weeks})
+    if not run.valid:  # new code or options: every week of the old site is out of date
+        requested = sorted(set(requested) | set(run.old.get("weeks", {})))
+    if not requested:
+        raise UsageError(f"list {list_name!r} has no mail yet: nothing to build")
+    site_weeks = sorted(set(requested) | set(run.weeks))
+    run.keep = site_weeks[-1]
+    stale = set(run.old.get("stale", [])) if run.valid else set()
+    if run.valid:
+        changed, previous = changed_messages(messages, run.old_state())
+        if changed or previous:
+            stale |= weeks_touched(run.builder, messages, changed, previous)
+    old_pages = {
+        label: {lang: run.weeks.get(label, {}).get("pages", {}).get(lang) for lang in run.langs}
+        for label in site_weeks
+    }
+    candidates = []
+    for label in site_weeks:
+        if label in requested:
+            missing = label not in run.weeks or any(
+                page is None or not (out_dir / run.renderer.week_file(label, lang)).is_file()
+                for lang, page in old_pages[label].items()
+            )
+            rebuild = force or missing or label in stale
+        else:
+            rebuild = False  # kept from an earlier build; refreshed when asked for
+        # A week whose neighbours changed gets new prev/next links, asked for or not.
+        if rebuild or _nav_changed(run, site_weeks, label):
+            candidates.append(label)
+        else:
+            run.result.skipped_unchanged += len(run.langs)
+            run.produced.update(run.renderer.week_file(label, lang) for lang in run.langs)
+    for done, label in enumerate(candidates, 1):
+        run.build_week(label, site_weeks)
+        run.result.weeks_rebuilt.append(label)
+        if progress is not None:
+            progress(done, len(candidates))
+    # Cheap when nothing changed: only pages whose inputs differ are rendered and written.
+    run.aggregates(site_weeks)
+    run.remove_leftovers(run.old.get("files", {}))
+    for label in candidates:  # weeks not rebuilt keep the links they were rendered with
+        run.weeks[label]["nav"] = _labels(run.nav(site_weeks, label, run.langs[0]))
+    run.save_manifest(messages, (stale & set(site_weeks)) - set(candidates))
+    return run.result
+
+
+def _labels(nav: WeekNav) -> list[str | None]:
+    return [nav.prev.label if nav.prev else None, nav.next.label if nav.next else None]
+
+
+def _nav_changed(run: _SiteBuild, site_weeks: Sequence[str], label: str) -> bool:
+    """Whether a week's previous/next week differs from its last rendering."""
+    at = site_weeks.index(label)
+    now = [site_weeks[at - 1] if at > 0 else None]
+    now.append(site_weeks[at + 1] if at + 1 < len(site_weeks) else None)
+    return bool(run.weeks.get(label, {}).get("nav") != now)

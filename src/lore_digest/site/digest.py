@@ -1,0 +1,119 @@
+"""What the site keeps of each week between builds: a content hash and a small digest.
+
+The pages that span weeks (index, archive, feed, search, series pages) are rebuilt from
+these digests, so one changed week costs one report build, not one per week. Digests are
+plain JSON kept in the site's manifest; Message-IDs appear in them only as hashes and in
+archive URLs built by `facts.links`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from lore_digest.report.jsonout import report_dict
+from lore_digest.report.model import Report, ReportThread
+
+REVIEW_KINDS = ("Reviewed-by", "Acked-by", "Tested-by", "Nacked-by")
+
+
+def short_hash(text: str) -> str:
+    """12 hex digits of SHA-1: a file-name- and id-safe stand-in for a Message-ID."""
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
+def thread_anchor(message_id: str) -> str:
+    """HTML id of a thread on its week page (never the raw Message-ID)."""
+    return "t-" + short_hash(message_id)
+
+
+def series_slug(thread: ReportThread) -> str | None:
+    """Slug of the series page: a hash of the oldest known revision's first message.
+
+    The oldest revision stays the same while v2, v3... follow, so every revision of a
+    series and every week it appears in lead to one page.
+    """
+    if thread.series is None:
+        return None
+    return short_hash(thread.series.revisions[0].message_id)
+
+
+def content_hash(report: Report) -> str:
+    """Hash of everything a week page shows except when it was generated."""
+    data = report_dict(report)
+    data.pop("generated_at", None)
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _series_entry(thread: ReportThread) -> dict[str, Any] | None:
+    s = thread.series
+    slug = series_slug(thread)
+    if s is None or slug is None:
+        return None
+    reviewers: dict[tuple[str, str], dict[str, Any]] = {}
+    for patch in s.patches:
+        for tr in patch.trailers:
+            if tr.kind not in REVIEW_KINDS or tr.message_id == patch.message_id:
+                continue  # carried in the patch itself: given for an earlier revision
+            key = (tr.email or tr.name, tr.kind)
+            entry = reviewers.setdefault(
+                key, {"name": tr.name or tr.email, "kind": tr.kind, "patches": []}
+            )
+            if patch.number not in entry["patches"]:
+                entry["patches"].append(patch.number)
+    return {
+        "slug": slug,
+        "anchor": thread_anchor(thread.id),
+        "subject": thread.subject,
+        "url": thread.url,
+        "version": s.version,
+        "total": s.total,
+        "patches": len(s.patches),
+        "rfc": s.is_rfc,
+        "author": s.author_name or s.author_email,
+        "status": str(s.status),
+        "evidence": [thread.url_of(mid) for mid in s.status_evidence[:4]],
+        "branch": s.applied.branch if s.applied else None,
+        "superseded_by": None
+        if s.superseded_by is None
+        else [s.superseded_by.version, thread.url_of(s.superseded_by.message_id)],
+        "revisions": [
+            [r.version, r.date_utc, thread.url_of(r.message_id), r.subject] for r in s.revisions
+        ],
+        "reviewers": list(reviewers.values()),
+        "mails": len(thread.window_messages),
+    }
+
+
+def week_digest(report: Report) -> dict[str, Any]:
+    """The part of a week the cross-week pages need (language-independent)."""
+    threads = []
+    series = []
+    for t in report.threads:
+        names = [t.series.author_name] if t.series and t.series.author_name else []
+        names += [m.from_name or m.from_email for m in t.window_messages]
+        entry = _series_entry(t)
+        threads.append(
+            {
+                "anchor": thread_anchor(t.id),
+                "subject": t.subject,
+                "authors": list(dict.fromkeys(n for n in names if n))[:8],
+                "slug": entry["slug"] if entry else None,
+                "status": entry["status"] if entry else None,
+                "mails": len(t.window_messages),
+            }
+        )
+        if entry is not None:
+            series.append(entry)
+    return {
+        "label": report.label,
+        "start": report.start.isoformat(),
+        "end": report.end.isoformat(),
+        "messages": report.stats.messages,
+        "threads": report.stats.threads,
+        "participants": report.stats.participants,
+        "thread_list": threads,
+        "series": series,
+    }

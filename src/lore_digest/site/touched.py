@@ -1,0 +1,169 @@
+"""Which weekly reports a change of mail can alter, without building every report.
+
+Rebuilding all reports of a list takes tens of seconds; after a sync that brought one
+mail, a site should recompute the one or two weeks that mail can change. A week's report
+reads more than its own mail, so the rules below follow each way `ReportBuilder` reaches
+outside the window (kept conservative: a week listed needlessly costs a rebuild whose
+content hash then matches; a week missed would leave a stale page). These rules mirror
+report/build.py: a change there that reads more of the store needs a rule here, and
+tests/test_site.py compares an updated site with a fresh build to catch a missing one.
+
+1. the mail's own week;
+2. every later week in which its thread (new and previous thread id, since a mail can
+   join two threads) has mail: the thread's history there changed;
+3. a series posting (cover letter or patch): the threads of the same author's mail
+   within the series spread, since lone patches are folded into their cover's thread;
+4. a cover letter or patch 1: the threads of the revisions its chain links to (earlier
+   ones, and every newer one, since a v5 lists a late v3 through v4), from its date on:
+   their "superseded by" and "earlier revisions" facts follow from it;
+5. "waiting for review": weeks up to 90 days later whose highlights list series that
+   only their author touched, when the thread is such a series at the mail's date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+
+from lore_digest.facts.week import week_of
+from lore_digest.mail.subject import parse_subject
+from lore_digest.report.build import ReportBuilder
+from lore_digest.report.highlights import WAITING_HORIZON_DAYS
+from lore_digest.store.db import StoredMessage
+from lore_digest.threading.series import SERIES_SPREAD_S
+
+DAY = 86400
+FOREVER = 2**62
+
+
+def _week(utc: int) -> str:
+    return week_of(datetime.fromtimestamp(utc, UTC))
+
+
+def _monday(utc: int) -> date:
+    day = datetime.fromtimestamp(utc, UTC).date()
+    return day - timedelta(days=day.weekday())
+
+
+class _Indexes:
+    """All mail of the list grouped by thread and by author, sorted by date."""
+
+    def __init__(self, messages: Sequence[StoredMessage]) -> None:
+        self.by_thread: dict[int, list[StoredMessage]] = {}
+        self.by_author: dict[str, list[StoredMessage]] = {}
+        self.thread_of: dict[str, int | None] = {}
+        self.by_id: dict[str, StoredMessage] = {}
+        for msg in sorted(messages, key=lambda m: (m.date_utc, m.pk)):
+            if msg.thread_id is not None:
+                self.by_thread.setdefault(msg.thread_id, []).append(msg)
+            self.by_author.setdefault(msg.from_email, []).append(msg)
+            self.thread_of[msg.message_id] = msg.thread_id
+            self.by_id[msg.message_id] = msg
+
+
+def weeks_touched(
+    builder: ReportBuilder,
+    messages: Sequence[StoredMessage],
+    changed: Iterable[StoredMessage],
+    previous: Mapping[int, tuple[int | None, int]] | None = None,
+) -> set[str]:
+    """ISO weeks (UTC) whose report may differ after `changed` mail appeared or moved.
+
+    `messages` is all current mail of the list, `changed` the new or re-threaded part of
+    it, `previous` maps a pk to its (thread id, date) before the change, for mail that
+    moved to another thread or disappeared (pks absent from `messages`).
+    """
+    index = _Indexes(messages)
+    weeks: set[str] = set()
+    previous = previous or {}
+    last_utc = max((m.date_utc for m in messages), default=0)
+
+    def thread_weeks(tid: int | None, since: int) -> None:
+        for msg in index.by_thread.get(tid, []) if tid is not None else []:
+            if msg.date_utc >= since:
+                weeks.add(_week(msg.date_utc))
+
+    def waiting_weeks(tid: int | None, since: int, exclude: int) -> None:
+        thread = index.by_thread.get(tid, []) if tid is not None else []
+        # The thread's first mail decides; with and without the changed mail, if it is first.
+        firsts = thread[:2] if thread and thread[0].pk == exclude else thread[:1]
+        for first in firsts:
+            subject = parse_subject(first.subject)
+            if subject.is_reply or not subject.is_patch:
+                continue
+            foreign = [
+                m.date_utc for m in thread if m.pk != exclude and m.from_email != first.from_email
+            ]
+            limit = min(first.date_utc + (WAITING_HORIZON_DAYS + 1) * DAY, *foreign, FOREVER)
+            monday = _monday(since)
+            while True:
+                start = datetime(monday.year, monday.month, monday.day, tzinfo=UTC).timestamp()
+                if start >= limit or start > last_utc:
+                    break
+                weeks.add(_week(int(start)))
+                monday += timedelta(days=7)
+
+    for pk, (tid, utc) in previous.items():
+        weeks.add(_week(utc))
+        thread_weeks(tid, utc)
+        waiting_weeks(tid, utc, pk)
+    for msg in changed:
+        utc = msg.date_utc
+        weeks.add(_week(utc))
+        thread_weeks(msg.thread_id, utc)
+        waiting_weeks(msg.thread_id, utc, msg.pk)
+        subject = parse_subject(msg.subject)
+        if subject.is_reply or not subject.is_patch:
+            continue
+        for near in index.by_author.get(msg.from_email, []):
+            if abs(near.date_utc - utc) <= SERIES_SPREAD_S:
+                thread_weeks(near.thread_id, utc - SERIES_SPREAD_S)
+        if (subject.counter or 0) > 1:
+            continue
+        for message_id in _revisions(builder, index, msg):
+            tid = index.thread_of.get(message_id)
+            thread_weeks(tid, utc)
+            waiting_weeks(tid, utc, msg.pk)
+    return weeks
+
+
+def _revisions(builder: ReportBuilder, index: _Indexes, posting: StoredMessage) -> set[str]:
+    """Message-IDs of every revision linked to `posting`: its earlier ones, and the newer
+    ones followed one by one (a v5 lists v3 through v4, so a late v3 changes v5 too)."""
+    found: set[str] = set()
+    chain = builder.revisions.chain(posting, FOREVER)
+    if chain is None:
+        return found
+    found.update(r.message_id for r in chain.earlier)
+    newer = chain.newer
+    while newer is not None and newer.message_id not in found:
+        found.add(newer.message_id)
+        msg = index.by_id.get(newer.message_id)
+        following = builder.revisions.chain(msg, FOREVER) if msg is not None else None
+        newer = following.newer if following is not None else None
+    return found
+
+
+def changed_messages(
+    messages: Sequence[StoredMessage], state: Mapping[int, tuple[int | None, int]]
+) -> tuple[list[StoredMessage], dict[int, tuple[int | None, int]]]:
+    """Mail new or moved since `state` (pk → (thread id, date)), and the old state of moved
+    or vanished mail (for `weeks_touched`'s `previous`)."""
+    changed: list[StoredMessage] = []
+    previous: dict[int, tuple[int | None, int]] = {}
+    seen: set[int] = set()
+    for msg in messages:
+        seen.add(msg.pk)
+        old = state.get(msg.pk)
+        if old is None:
+            changed.append(msg)
+        elif old != (msg.thread_id, msg.date_utc):
+            changed.append(msg)
+            previous[msg.pk] = old
+    for pk, old in state.items():
+        if pk not in seen:
+            previous[pk] = old
+    return changed, previous
+
+
+__all__ = ["changed_messages", "weeks_touched"]
