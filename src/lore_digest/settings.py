@@ -1,6 +1,8 @@
 """The TOML config file, validated once; every bad key is named in the error.
 
-    [summarizer]
+    db = "~/.local/share/lore-digest/lore-digest.sqlite3"   # optional
+
+    [summarizer]                  # default for every list (and for `report`)
     backend = "openai"            # offline | openai | anthropic
     model = "qwen2.5:14b"
     base_url = "http://localhost:11434/v1"
@@ -8,20 +10,114 @@
     budget_tokens = 12000         # input tokens per call before map-reduce
     max_tokens_run = 2000000      # stop calling the model past this many tokens per run
 
-Command-line options override the file; API keys only ever come from the environment.
+    [smtp]                        # optional: only needed to mail digests
+    host = "smtp.example.org"
+    port = 587                    # default: 587 starttls, 465 ssl, 25 none
+    security = "starttls"         # starttls | ssl | none (a local relay)
+    username = "digest@example.org"   # the password comes from $LORE_DIGEST_SMTP_PASSWORD
+    from = "lore-digest <digest@example.org>"
+
+    [lists.kvmarm]                # what `lore-digest run` keeps up to date
+    mirror = "https://lore.kernel.org/kvmarm"   # exactly one of mirror, lore, mbox
+    url_base = "https://lore.kernel.org/kvmarm/"
+    languages = ["zh", "en"]
+    timezone = "Asia/Shanghai"
+    output = "/srv/digest/kvmarm"   # OUTPUT/reports, OUTPUT/site
+    recipients = ["kvmarm-digest@example.org"]
+    since = 2024-01-01            # optional: no reports (and no lore fetch) before this day
+
+    [lists.kvmarm.summarizer]     # optional: overrides keys of [summarizer] for this list
+    model = "qwen2.5:14b"
+
+Relative paths (db, output, mbox, a local mirror) are taken relative to the directory of
+the config file, so a config checked into a repository works from any working directory
+(a CI job, a systemd unit). Command-line options override the file; secrets (API keys,
+the SMTP password) only ever come from the environment, and a password in the file is
+refused rather than silently ignored.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import tomllib
+from datetime import date
+from email import policy
+from email.headerregistry import Address
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
+from lore_digest.config import DB_ENV, resolve_db_path
 from lore_digest.errors import UsageError
 
 DEFAULT_MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-3-5-haiku-latest"}
+SMTP_PASSWORD_ENV = "LORE_DIGEST_SMTP_PASSWORD"
+DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+SOURCE_KEYS = ("mirror", "lore", "mbox")
+# Same rule as the site's: a list name becomes part of file names and mail headers.
+_LIST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_URL_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^[\w.-]+@[\w.-]+:")
+
+Language = Literal["zh", "en"]
+
+
+def parse_mailbox(value: str) -> Address:
+    """One mail address (optionally with a display name), or ValueError saying why not.
+
+    The email package's own parser is used so that what passes here is exactly what
+    the From/To headers will carry; CR/LF and lists of addresses are refused, because
+    either would let a config value add headers or recipients to a mail.
+    """
+    if any(ch in value for ch in "\r\n\0"):
+        raise ValueError("must not contain line breaks")
+    header = policy.default.header_factory("to", value)
+    addresses = header.addresses  # type: ignore[attr-defined]
+    if header.defects or len(addresses) != 1:
+        raise ValueError(f"{value!r} is not one mail address")
+    address: Address = addresses[0]
+    if not address.username or not address.domain or "." not in address.domain:
+        raise ValueError(f"{value!r} is not a mail address like name@example.org")
+    return address
+
+
+def _check_list_name(name: str) -> str:
+    if not _LIST_NAME.match(name):
+        raise ValueError(
+            f"list name {name!r} may only use letters, digits, '.', '_' and '-' "
+            "(it names files and mail headers)"
+        )
+    return name
+
+
+ListName = Annotated[str, AfterValidator(_check_list_name)]
+
+
+def _local_path(value: str | Path, info: ValidationInfo) -> Path:
+    """`~` expanded; relative paths anchored at the config file's directory."""
+    path = Path(value).expanduser()
+    base = (info.context or {}).get("base")
+    if not path.is_absolute() and base is not None:
+        path = Path(base) / path
+    return path
+
+
+def _http_url(value: str) -> str:
+    if not value.lower().startswith(("http://", "https://")) or any(c.isspace() for c in value):
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value
 
 
 class SummarizerSettings(BaseModel):
@@ -38,12 +134,254 @@ class SummarizerSettings(BaseModel):
     timeout: float = Field(default=120.0, gt=0)
 
 
+class SummarizerOverride(BaseModel):
+    """A list's [lists.NAME.summarizer]: only the keys it sets replace the global ones."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["offline", "openai", "anthropic"] | None = None
+    model: str | None = None
+    base_url: str | None = None
+    concurrency: int | None = Field(default=None, ge=1, le=64)
+    budget_tokens: int | None = Field(default=None, ge=1_000)
+    max_tokens_run: int | None = Field(default=None, ge=1)
+    timeout: float | None = Field(default=None, gt=0)
+
+    def over(self, base: SummarizerSettings) -> SummarizerSettings:
+        """`base` with this table's keys applied."""
+        return base.model_copy(update=self.model_dump(exclude_unset=True))
+
+
+class SmtpSettings(BaseModel):
+    """The [smtp] table: how digests leave (the password is only read from the env)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    host: str = Field(min_length=1)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    sender: str = Field(alias="from")
+    timeout: float = Field(default=60.0, gt=0)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if any(c.isspace() for c in value) or "/" in value:
+            raise ValueError(f"{value!r} is not a host name")
+        return value
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        parse_mailbox(value)
+        return value
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str | None) -> str | None:
+        if value is not None and (not value or any(ch in value for ch in "\r\n\0")):
+            raise ValueError("must be a non-empty single line")
+        return value
+
+    @property
+    def effective_port(self) -> int:
+        """The configured port, else the usual one for the security mode."""
+        return self.port or DEFAULT_PORTS[self.security]
+
+    @property
+    def sender_address(self) -> Address:
+        """The From address, parsed."""
+        return parse_mailbox(self.sender)
+
+
+def _default_languages() -> list[Language]:
+    return ["zh"]
+
+
+class ListSettings(BaseModel):
+    """One [lists.NAME] table: where its mail comes from and where its digests go."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mirror: str | None = None
+    lore: str | None = None
+    mbox: Path | None = None
+    url_base: str | None = None
+    languages: list[Language] = Field(default_factory=_default_languages, min_length=1)
+    timezone: str = "UTC"
+    output: Path
+    recipients: list[str] = Field(default_factory=list)
+    since: date | None = None
+    summarizer: SummarizerOverride | None = None
+
+    @field_validator("mirror")
+    @classmethod
+    def _mirror(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or _URL_LIKE.match(value):
+            return value
+        return str(_local_path(value, info))
+
+    @field_validator("lore", "url_base")
+    @classmethod
+    def _urls(cls, value: str | None) -> str | None:
+        return None if value is None else _http_url(value)
+
+    @field_validator("mbox", "output")
+    @classmethod
+    def _paths(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _local_path(value, info)
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, value: list[Language]) -> list[Language]:
+        return list(dict.fromkeys(value))  # the first one is the site's and the mail's
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name like Asia/Shanghai)"
+            ) from exc
+        return value
+
+    @field_validator("recipients")
+    @classmethod
+    def _recipients(cls, value: list[str]) -> list[str]:
+        for index, item in enumerate(value):
+            try:
+                parse_mailbox(item)
+            except ValueError as exc:
+                raise PydanticCustomError(
+                    "recipient", "recipients[{index}]: {reason}", {"index": index, "reason": exc}
+                ) from exc
+        return list(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ListSettings:
+        given = [key for key in SOURCE_KEYS if getattr(self, key) is not None]
+        if len(given) != 1:
+            raise PydanticCustomError(
+                "source",
+                "give exactly one source key of mirror, lore, mbox (found: {found})",
+                {"found": ", ".join(given) or "none"},
+            )
+        return self
+
+    @property
+    def source_kind(self) -> str:
+        """ "mirror", "lore" or "mbox"."""
+        return next(key for key in SOURCE_KEYS if getattr(self, key) is not None)
+
+    @property
+    def reports_dir(self) -> Path:
+        """Where Markdown and JSON reports are written."""
+        return self.output / "reports"
+
+    @property
+    def site_dir(self) -> Path:
+        """Where the static site is built (the directory to publish)."""
+        return self.output / "site"
+
+
 class Settings(BaseModel):
     """The whole file."""
 
     model_config = ConfigDict(extra="forbid")
 
+    db: Path | None = None
     summarizer: SummarizerSettings = SummarizerSettings()
+    smtp: SmtpSettings | None = None
+    lists: dict[ListName, ListSettings] = Field(default_factory=dict)
+
+    @field_validator("db")
+    @classmethod
+    def _db(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _local_path(value, info)
+
+    @model_validator(mode="after")
+    def _smtp_for_recipients(self) -> Settings:
+        mailing = [name for name, conf in self.lists.items() if conf.recipients]
+        if mailing and self.smtp is None:
+            raise PydanticCustomError(
+                "smtp_missing",
+                "lists.{name}.recipients: mailing digests needs an [smtp] table",
+                {"name": mailing[0]},
+            )
+        return self
+
+    def summarizer_for(self, list_name: str) -> SummarizerSettings:
+        """The global [summarizer] with the list's own overrides applied."""
+        listed = self.lists.get(list_name)
+        if listed is None or listed.summarizer is None:
+            return self.summarizer
+        return listed.summarizer.over(self.summarizer)
+
+    def select(self, names: list[str] | tuple[str, ...] | None = None) -> dict[str, ListSettings]:
+        """The configured lists, or only `names` (an unknown name is a usage error)."""
+        if not names:
+            return dict(self.lists)
+        unknown = [n for n in names if n not in self.lists]
+        if unknown:
+            known = ", ".join(self.lists) or "none: add a [lists.NAME] table"
+            raise UsageError(f"list {', '.join(unknown)} is not in the config (known: {known})")
+        return {n: self.lists[n] for n in names}
+
+
+def effective_db_path(option: str | os.PathLike[str] | None, settings: Settings) -> Path:
+    """The store: --db, else $LORE_DIGEST_DB, else the config's `db`, else the XDG default."""
+    if option or os.environ.get(DB_ENV):
+        return resolve_db_path(option)
+    return settings.db if settings.db is not None else resolve_db_path(None)
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    """A pydantic location as the key path a user sees in TOML: lists.x.languages[1]."""
+    text = ""
+    for part in loc:
+        if part == "[key]":
+            continue  # the key itself is the last part already named
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _describe(err: Any) -> str:
+    where = _where(tuple(err["loc"]))
+    message = str(err["msg"])
+    if err["type"] == "extra_forbidden":
+        message = "unknown key (misspelt, or not valid in this table)"
+    elif err["type"] == "value_error":
+        message = str(err.get("ctx", {}).get("error", message))
+    if err["type"] == "recipient":  # the index belongs to the key path, not the message
+        where += f"[{err['ctx']['index']}]"
+        message = str(err["ctx"]["reason"])
+    return f"{where}: {message}" if where else message
+
+
+def _refuse_secrets(data: dict[str, Any]) -> None:
+    """A password in the file is an error, not a silently ignored key."""
+    smtp = data.get("smtp")
+    if isinstance(smtp, dict) and "password" in smtp:
+        raise UsageError(
+            f"smtp.password: passwords are never read from the config file; "
+            f"set ${SMTP_PASSWORD_ENV} in the environment instead"
+        )
+
+
+def parse_settings(data: dict[str, Any], *, base: Path | None = None, source: str = "") -> Settings:
+    """Validate already-parsed TOML; `base` anchors relative paths."""
+    _refuse_secrets(data)
+    try:
+        return Settings.model_validate(data, context={"base": base})
+    except ValidationError as exc:
+        problems = "; ".join(_describe(err) for err in exc.errors())
+        raise UsageError(f"invalid config{f' {source}' if source else ''}: {problems}") from exc
 
 
 def load_settings(path: Path, *, required: bool = False) -> Settings:
@@ -56,10 +394,4 @@ def load_settings(path: Path, *, required: bool = False) -> Settings:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"cannot read config {path}: {exc}") from exc
-    try:
-        return Settings.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise UsageError(f"invalid config {path}: {problems}") from exc
+    return parse_settings(data, base=path.parent.resolve(), source=str(path))
