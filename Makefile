@@ -6,9 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-CHROMIUM ?= /usr/bin/chromium
-
-.PHONY: demo test lint bench clean browser
+.PHONY: demo test lint bench clean test-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || { echo "python3 -m venv failed: on Debian run 'apt-get install python3-venv'"; exit 1; }
@@ -26,16 +24,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
-# The browser tests drive Debian's chromium (never a downloaded browser build).
-browser:
-	@if [ ! -x $(CHROMIUM) ]; then \
-	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else SUDO=none; fi; \
-	  if [ "$$SUDO" = none ]; then echo "chromium is not installed and apt-get needs root: browser tests will be skipped"; \
-	  else echo "installing Debian's chromium for the browser tests"; \
-	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; fi; \
-	fi
+# Debian packages the tests run against: public-inbox (a real server on 127.0.0.1 for the
+# lore HTTP source) and chromium (browser tests; never a downloaded browser build).
+test-deps:
+	@bash scripts/install-test-deps.sh
 
-test: lint browser
+test: lint test-deps
 	$(BIN)/pytest -q
 
 bench: $(STAMP)

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -108,6 +108,24 @@ def _progress(label: str, enabled: bool) -> Iterator[Callable[[int, int | None],
 )
 @click.option("--mbox", type=click.Path(path_type=Path), help="An mbox file or a maildir.")
 @click.option(
+    "--lore",
+    metavar="URL",
+    help="lore over HTTP (e.g. https://lore.kernel.org/kvmarm): search + thread mboxes, no mirror needed.",
+)
+@click.option(
+    "--since",
+    metavar="YYYY-MM-DD",
+    help="With --lore: fetch mail received since this date [default: resume, else 4 weeks].",
+)
+@click.option("--until", metavar="YYYY-MM-DD", help="With --lore: up to this date.")
+@click.option(
+    "--delay",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="With --lore: seconds between requests (be polite).",
+)
+@click.option(
     "--list",
     "list_name",
     metavar="NAME",
@@ -124,24 +142,46 @@ def sync(
     ctx: click.Context,
     mirror: str | None,
     mbox: Path | None,
+    lore: str | None,
+    since: str | None,
+    until: str | None,
+    delay: float,
     list_name: str | None,
     url_base: str | None,
     as_json: bool,
 ) -> None:
     """Ingest new mail into the store (incremental, idempotent, safe to interrupt).
 
-    Exactly one of --mirror or --mbox. Re-running fetches/reads only what is new;
+    Exactly one of --mirror, --mbox or --lore. Re-running fetches/reads only what is new;
     every mail is either stored, or counted as a duplicate/unparsable (see `doctor`).
     """
     from lore_digest.sync import sync_mbox, sync_mirror
 
-    if (mirror is None) == (mbox is None):
-        raise click.UsageError("give exactly one of --mirror or --mbox")
+    if sum(x is not None for x in (mirror, mbox, lore)) != 1:
+        raise click.UsageError("give exactly one of --mirror, --mbox or --lore")
     if mbox is not None and not list_name:
         raise click.UsageError("--mbox needs --list NAME")
+    if (since or until) and lore is None:
+        raise click.UsageError("--since/--until go with --lore")
     with _open_store(ctx) as store, _progress("ingesting", not as_json) as progress:
         if mirror is not None:
             result = sync_mirror(store, mirror, list_name, url_base=url_base, progress=progress)
+        elif lore is not None:
+            from lore_digest.sync_lore import sync_lore
+
+            result = sync_lore(
+                store,
+                lore,
+                list_name,
+                since=_parse_date(since),
+                until=_parse_date(until),
+                url_base=url_base,
+                progress=progress,
+                delay=delay,
+                on_retry=lambda reason, wait: err.print(
+                    f"lore: {reason}; retrying in {wait:.0f} s", highlight=False
+                ),
+            )
         else:
             assert mbox is not None and list_name is not None
             result = sync_mbox(store, mbox, list_name, url_base=url_base, progress=progress)
@@ -155,6 +195,16 @@ def sync(
         + (f", {result.deleted} deleted upstream" if result.deleted else ""),
         highlight=False,
     )
+
+
+def _parse_date(value: str | None) -> date | None:
+    """YYYY-MM-DD → date; a typo is a usage error, not a traceback."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from exc
 
 
 @cli.command()
