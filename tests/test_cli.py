@@ -56,7 +56,7 @@ def test_errors_are_one_line_without_traceback(
 
 def test_usage_errors(tmp_path: Path) -> None:
     result = run("--db", str(tmp_path / "s.db"), "sync")
-    assert result.returncode == 2 and "exactly one of --mirror or --mbox" in result.stderr
+    assert result.returncode == 2 and "exactly one of --mirror, --mbox or --lore" in result.stderr
     assert "Traceback" not in result.stderr
 
 

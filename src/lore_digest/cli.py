@@ -9,20 +9,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lore_digest import __version__
-from lore_digest.config import DB_ENV, config_path, resolve_db_path
+from lore_digest.config import DB_ENV, config_path
 from lore_digest.errors import LoreDigestError
-from lore_digest.settings import DEFAULT_MODELS, SummarizerSettings, load_settings
+from lore_digest.settings import Settings, effective_db_path, load_settings
 from lore_digest.store.db import Store
+from lore_digest.store.lock import store_lock
 
-if TYPE_CHECKING:
-    from lore_digest.summarize.llm import LLMSummarizer
+RUN_LOCK_WAIT_S = 60.0
+WRITER_LOCK_WAIT_S = 30.0
 
 err = Console(stderr=True)
 out = Console()
@@ -65,18 +66,39 @@ def cli(ctx: click.Context, db_path: Path | None, config_file: Path | None) -> N
       lore-digest sync --mirror https://lore.kernel.org/kvmarm
       lore-digest report --list kvmarm --week 2022-W19 --out reports/
     """
-    ctx.obj = _Context(resolve_db_path(db_path), config_path(config_file), config_file is not None)
+    ctx.obj = _Context(db_path, config_path(config_file), config_file is not None)
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Context:
-    db: Path
+    """Global options; the config file is read once, when a command first needs it."""
+
+    db_option: Path | None
     config: Path
     config_given: bool
+    _settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config, required=self.config_given)
+        return self._settings
+
+    @property
+    def db(self) -> Path:
+        """--db, else $LORE_DIGEST_DB, else the config's `db`, else the XDG default."""
+        return effective_db_path(self.db_option, self.settings)
 
 
 def _open_store(ctx: click.Context) -> Store:
     return Store.open(ctx.obj.db)
+
+
+@contextmanager
+def _writing_store(ctx: click.Context) -> Iterator[Store]:
+    """The store under the run lock: a second writer waits, then stops with one clear line."""
+    with store_lock(ctx.obj.db, wait=WRITER_LOCK_WAIT_S), Store.open(ctx.obj.db) as store:
+        yield store
 
 
 @contextmanager
@@ -163,7 +185,7 @@ def sync(
         raise click.UsageError("--mbox needs --list NAME")
     if (since or until) and lore is None:
         raise click.UsageError("--since/--until go with --lore")
-    with _open_store(ctx) as store, _progress("ingesting", not as_json) as progress:
+    with _writing_store(ctx) as store, _progress("ingesting", not as_json) as progress:
         if mirror is not None:
             result = sync_mirror(store, mirror, list_name, url_base=url_base, progress=progress)
         elif lore is not None:
@@ -295,6 +317,7 @@ def report(
     from lore_digest.facts.week import date_window, iso_week_window, last_complete_week
     from lore_digest.report.build import build_report
     from lore_digest.report.write import parse_formats, write_report
+    from lore_digest.runner import make_summarizer
 
     chosen = parse_formats(formats)
     if week and (since or until):
@@ -307,7 +330,7 @@ def report(
         window = date_window(since, until, tz)
     else:
         window = last_complete_week(datetime.now(UTC), tz)
-    settings = load_settings(ctx.obj.config, required=ctx.obj.config_given).summarizer
+    settings = ctx.obj.settings.summarizer_for(list_name)
     overrides = {
         "backend": summarizer,
         "model": model,
@@ -317,8 +340,8 @@ def report(
         "max_tokens_run": max_tokens_run,
     }
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    with _open_store(ctx) as store:
-        llm = _make_summarizer(store, list_name, settings)
+    with _writing_store(ctx) as store:
+        llm = make_summarizer(store, list_name, settings)
         with _progress("summarising", llm is not None and not as_json) as progress:
             built = build_report(
                 store, list_name, window, lang=lang, summarizer=llm, progress=progress
@@ -347,32 +370,6 @@ def report(
     )
     for path in paths:
         out.print(f"  wrote {path}", highlight=False)
-
-
-def _make_summarizer(
-    store: Store, list_name: str, settings: SummarizerSettings
-) -> LLMSummarizer | None:
-    """The LLM summariser the settings ask for, or None for offline."""
-    if settings.backend == "offline":
-        return None
-    from lore_digest.summarize.clients import make_client
-    from lore_digest.summarize.llm import LLMSettings, LLMSummarizer
-
-    info = store.get_list(list_name)
-    if info is None:
-        return None  # build_report reports the unknown list
-    client = make_client(settings.backend, base_url=settings.base_url, timeout=settings.timeout)
-    return LLMSummarizer(
-        client,
-        LLMSettings(
-            model=settings.model or DEFAULT_MODELS[settings.backend],
-            concurrency=settings.concurrency,
-            budget_tokens=settings.budget_tokens,
-            max_tokens_run=settings.max_tokens_run,
-        ),
-        store,
-        info.id,
-    )
 
 
 @cli.command()
@@ -428,7 +425,7 @@ def site(
     selected = [w.strip() for w in weeks.split(",") if w.strip()] if weeks else None
     if since and until:
         selected = weeks_between(since, until)
-    with _open_store(ctx) as store, _progress("rendering weeks", not as_json) as progress:
+    with _writing_store(ctx) as store, _progress("rendering weeks", not as_json) as progress:
         result = build_site(
             store,
             list_name,
@@ -472,6 +469,96 @@ def serve(directory: Path, port: int) -> None:
 
     out.print(f"serving {directory} on http://127.0.0.1:{port}/ (Ctrl-C to stop)", highlight=False)
     serve_site(directory, port)
+
+
+@cli.command()
+@click.option(
+    "--list", "only", multiple=True, metavar="NAME", help="Only this configured list (repeatable)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print what happened per list as JSON.")
+@click.pass_context
+def run(ctx: click.Context, only: tuple[str, ...], as_json: bool) -> None:
+    """Do everything for every configured list: sync, reports, site, mail.
+
+    For each list of the config file: sync its source; write reports for every complete
+    week not yet reported (and the current week, refreshed); update the site; mail the
+    newly completed week to its recipients once. This is what cron, a systemd timer or
+    CI calls (see docs/deploy/). Exits 1 if any list had an error; the others still run.
+    """
+    from lore_digest.runner import run_all
+
+    settings = ctx.obj.settings
+    if not settings.lists:
+        raise LoreDigestError(f"no [lists.NAME] tables in {ctx.obj.config}: nothing to run")
+    with store_lock(ctx.obj.db, wait=RUN_LOCK_WAIT_S):
+        summary = run_all(
+            settings,
+            ctx.obj.db,
+            lists=list(only) or None,
+            log=None if as_json else (lambda line: err.print(line, highlight=False)),
+        )
+    if as_json:
+        click.echo(json.dumps(summary.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        for item in summary.lists:
+            state = "ok" if not item.errors else "errors: " + "; ".join(item.errors)
+            out.print(f"{item.name}: {state}", highlight=False)
+    sys.exit(0 if summary.ok else 1)
+
+
+@cli.command()
+@click.option(
+    "--list", "list_name", required=True, metavar="NAME", help="List whose digest to send."
+)
+@click.option("--week", required=True, metavar="YYYY-Www", help="ISO week to send.")
+@click.option(
+    "--to", "to", multiple=True, required=True, metavar="ADDR", help="Recipient (repeatable)."
+)
+@click.option("--tz", help="Report time zone [default: the list's in the config, else UTC].")
+@click.option(
+    "--lang", type=click.Choice(["zh", "en"]), help="Language [default: the list's first, else zh]."
+)
+@click.pass_context
+def mail(
+    ctx: click.Context,
+    list_name: str,
+    week: str,
+    to: tuple[str, ...],
+    tz: str | None,
+    lang: str | None,
+) -> None:
+    """Send one week's digest by SMTP (multipart: plain text + HTML).
+
+    The SMTP server comes from the config's [smtp] table; the password only from
+    $LORE_DIGEST_SMTP_PASSWORD.
+    """
+    from lore_digest.deliver import mail_week
+    from lore_digest.errors import UsageError
+    from lore_digest.runner import make_summarizer
+
+    settings = ctx.obj.settings
+    if settings.smtp is None:
+        raise UsageError(f"`mail` needs an [smtp] table in the config ({ctx.obj.config})")
+    conf = settings.lists.get(list_name)
+    with _open_store(ctx) as store:
+        llm = make_summarizer(store, list_name, settings.summarizer_for(list_name))
+        try:
+            message_id = mail_week(
+                store,
+                list_name,
+                week,
+                list(to),
+                settings.smtp,
+                tz=tz or (conf.timezone if conf else "UTC"),
+                lang=lang or (conf.languages[0] if conf else "zh"),
+                summarizer=llm,
+            )
+        finally:
+            if llm is not None:
+                llm.client.close()
+    out.print(
+        f"sent {list_name} {week} to {', '.join(to)} (Message-ID {message_id})", highlight=False
+    )
 
 
 @cli.command("lists")

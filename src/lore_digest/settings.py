@@ -24,7 +24,8 @@
     timezone = "Asia/Shanghai"
     output = "/srv/digest/kvmarm"   # OUTPUT/reports, OUTPUT/site
     recipients = ["kvmarm-digest@example.org"]
-    since = 2024-01-01            # optional: no reports (and no lore fetch) before this day
+    since = 2024-01-01            # optional: no reports of weeks before this day's week;
+                                  # a lore source's first fetch starts here (else 4 weeks back)
 
     [lists.kvmarm.summarizer]     # optional: overrides keys of [summarizer] for this list
     model = "qwen2.5:14b"

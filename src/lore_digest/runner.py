@@ -1,0 +1,501 @@
+"""`lore-digest run`: bring every configured list up to date in one unattended pass.
+
+For each [lists.NAME] of the config: sync its source → write the Markdown and JSON
+report of every complete ISO week (in the list's time zone) that has mail and no report
+yet, and refresh the report of the week in progress → update the HTML site → mail the
+newly completed week's digest to the list's recipients, once.
+
+What has been done is read from the output directory, not from the store: a week is
+reported when its report files exist (delete them to have it rebuilt), and the weeks
+already mailed are kept in a small JSON state file there. So the store stays a pure
+cache of the mail, one store can feed several output trees, and a CI job that restores
+only the output directory still never mails a week twice.
+
+It is meant for a timer: one list failing (a mirror down, a bad mbox path) is recorded
+in the summary and the next list still runs; nothing is printed here (the CLI does).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lore_digest.deliver import PartialDelivery, mark_in_progress, send_digest
+from lore_digest.errors import LoreDigestError, SourceError
+from lore_digest.facts.week import Window, iso_week_window, last_complete_week, week_of
+from lore_digest.fsutil import write_atomic
+from lore_digest.report.build import ReportBuilder
+from lore_digest.report.jsonout import report_dict
+from lore_digest.report.markdown import render_markdown
+from lore_digest.report.model import Report
+from lore_digest.report.write import write_report
+from lore_digest.settings import (
+    DEFAULT_MODELS,
+    ListSettings,
+    Settings,
+    SmtpSettings,
+    SummarizerSettings,
+)
+from lore_digest.store.db import Store
+
+if TYPE_CHECKING:
+    import ssl
+
+    from lore_digest.summarize.llm import LLMSummarizer
+
+STATE_FILE = ".lore-digest-state.json"
+STATE_FORMAT = 1
+IN_PROGRESS = ".in-progress"
+FORMATS = ("md", "json")
+
+Log = Callable[[str], None]
+Progress = Callable[[str, int, int | None], None]
+"""(label, done, total or None): e.g. ("kvmarm: sync", 2000, 18728), for a progress bar."""
+
+
+@dataclass
+class ListRun:
+    """What one run did for one list (and what went wrong, step by step)."""
+
+    name: str
+    source: str
+    synced: dict[str, Any] | None = None  # SyncResult.as_dict() of the sync step
+    reported_weeks: list[str] = field(default_factory=list)  # complete weeks reported now
+    current_week: str | None = None  # the in-progress week whose report was refreshed
+    files: list[Path] = field(default_factory=list)  # report files written
+    site_index: Path | None = None
+    site_files_written: int = 0
+    mailed_week: str | None = None
+    message_id: str | None = None
+    mail_note: str | None = None  # why nothing was mailed, when that is worth saying
+    errors: list[str] = field(default_factory=list)  # "step: message"
+
+    @property
+    def ok(self) -> bool:
+        """True when every step that ran succeeded."""
+        return not self.errors
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict for `run --json`."""
+        data = asdict(self)
+        data["files"] = [str(p) for p in self.files]
+        data["site_index"] = str(self.site_index) if self.site_index else None
+        data["ok"] = self.ok
+        return data
+
+
+@dataclass
+class RunSummary:
+    """Every list's outcome, in config order."""
+
+    now: datetime  # the clock the run reasoned with (weeks complete, in progress)
+    started_at: datetime  # wall clock, like finished_at
+    finished_at: datetime | None = None
+    lists: list[ListRun] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no list had an error (the CLI's exit status)."""
+        return all(item.ok for item in self.lists)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict for `run --json`."""
+        return {
+            "now": self.now.isoformat(),
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "ok": self.ok,
+            "lists": [item.as_dict() for item in self.lists],
+        }
+
+
+# -- file names and state -----------------------------------------------------------------
+
+
+def report_file_stem(list_name: str, label: str, lang: str, *, in_progress: bool = False) -> str:
+    """`kvmarm-2022-W19` (zh) / `kvmarm-2022-W19.en`, as `report.write.report_stem` names
+    them; the week in progress gets `.in-progress` so that its file never counts as the
+    finished week's report."""
+    marker = IN_PROGRESS if in_progress else ""
+    return f"{list_name}-{label}{marker}{'' if lang == 'zh' else '.' + lang}"
+
+
+def is_reported(reports_dir: Path, list_name: str, label: str, lang: str) -> bool:
+    """Whether every format of a finished week's report exists in `reports_dir`."""
+    stem = report_file_stem(list_name, label, lang)
+    return all((reports_dir / f"{stem}.{fmt}").is_file() for fmt in FORMATS)
+
+
+def load_state(output: Path, list_name: str) -> dict[str, Any]:
+    """Weeks already mailed: no file means none; an unreadable one is an error, never
+    "none" (that would risk mailing every recipient a second time)."""
+    try:
+        data = json.loads((output / STATE_FILE).read_text("utf-8"))
+    except FileNotFoundError:
+        data = None
+    except (OSError, ValueError) as exc:
+        raise LoreDigestError(f"cannot read {output / STATE_FILE}: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("mailed"), dict):
+        return {"format": STATE_FORMAT, "list": list_name, "mailed": {}}
+    return data
+
+
+def save_state(output: Path, state: dict[str, Any]) -> None:
+    """Atomically: a crash mid-write must not forget which weeks were already mailed."""
+    write_atomic(output / STATE_FILE, json.dumps(state, ensure_ascii=False, indent=2) + "\n")
+
+
+def write_in_progress(report: Report, reports_dir: Path, now: datetime) -> list[Path]:
+    """The report of an unfinished week, marked as such in both formats."""
+    stem = report_file_stem(report.list_name, report.label, report.lang, in_progress=True)
+    markdown = mark_in_progress(render_markdown(report), report, now)
+    data = {**report_dict(report), "in_progress": True, "as_of": now.isoformat()}
+    files = {
+        reports_dir / f"{stem}.md": markdown,
+        reports_dir / f"{stem}.json": json.dumps(data, ensure_ascii=False, indent=2) + "\n",
+    }
+    for path, text in files.items():
+        write_atomic(path, text)
+    return list(files)
+
+
+def remove_stale_in_progress(reports_dir: Path, list_name: str, current: str) -> None:
+    """Delete in-progress files of weeks other than `current` (their week has ended)."""
+    pattern = re.compile(rf"{re.escape(list_name)}-(\d{{4}}-W\d{{2}}){re.escape(IN_PROGRESS)}\.")
+    for old in reports_dir.glob(f"{list_name}-*{IN_PROGRESS}.*"):
+        match = pattern.match(old.name)
+        if match and match.group(1) != current and old.is_file():
+            old.unlink()
+
+
+# -- steps ----------------------------------------------------------------------------------
+
+
+def make_summarizer(
+    store: Store, list_name: str, settings: SummarizerSettings
+) -> LLMSummarizer | None:
+    """The LLM summariser the settings ask for, or None for offline (facts-only) prose."""
+    if settings.backend == "offline":
+        return None
+    from lore_digest.summarize.clients import make_client
+    from lore_digest.summarize.llm import LLMSettings, LLMSummarizer
+
+    info = store.get_list(list_name)
+    if info is None:
+        return None  # the report step names the unknown list
+    client = make_client(settings.backend, base_url=settings.base_url, timeout=settings.timeout)
+    return LLMSummarizer(
+        client,
+        LLMSettings(
+            model=settings.model or DEFAULT_MODELS[settings.backend],
+            concurrency=settings.concurrency,
+            budget_tokens=settings.budget_tokens,
+            max_tokens_run=settings.max_tokens_run,
+        ),
+        store,
+        info.id,
+    )
+
+
+def sync_list(
+    store: Store,
+    name: str,
+    conf: ListSettings,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> dict[str, Any]:
+    """Ingest what is new from the list's one source; returns the sync counts."""
+    from lore_digest.sync import sync_mbox, sync_mirror
+
+    common: dict[str, Any] = {"url_base": conf.url_base, "progress": progress}
+    if conf.mirror is not None:
+        return sync_mirror(store, conf.mirror, name, **common).as_dict()
+    if conf.mbox is not None:
+        if not conf.mbox.exists():
+            raise SourceError(f"lists.{name}.mbox: {conf.mbox} does not exist")
+        return sync_mbox(store, conf.mbox, name, **common).as_dict()
+    assert conf.lore is not None
+    try:
+        from lore_digest.sync_lore import sync_lore
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("lore_digest.sync_lore", "lore_digest"):
+            raise
+        raise SourceError(
+            f"lists.{name}.lore: this lore-digest has no HTTP source for lore yet; "
+            "use mirror = URL (a git clone) or mbox = PATH instead"
+        ) from None
+    options = dict(common)
+    info = store.get_list(name)
+    if conf.since is not None and (info is None or store.count_messages(info.id) == 0):
+        # Only the first fetch starts at `since`; later ones resume where the last ended.
+        options["since"] = conf.since
+    result = sync_lore(store, conf.lore, name, **options)
+    return result.as_dict() if hasattr(result, "as_dict") else {"result": str(result)}
+
+
+def _weeks_with_mail(store: Store, list_id: int, tz: str) -> list[str]:
+    """ISO weeks (in the list's zone) with at least one mail, oldest first."""
+    stamps = {m.date_utc for m in store.messages_between(list_id, 0, 2**62)}
+    return sorted({week_of(datetime.fromtimestamp(s, UTC), tz) for s in stamps})
+
+
+def _first_week(conf: ListSettings) -> str | None:
+    """The ISO week of `since` (a calendar day is in the same ISO week in every zone)."""
+    if conf.since is None:
+        return None
+    year, number, _ = conf.since.isocalendar()
+    return f"{year}-W{number:02d}"
+
+
+class _ListJob:
+    """One list's run: the builder (and its revision index) is shared by every week."""
+
+    def __init__(
+        self,
+        store: Store,
+        name: str,
+        conf: ListSettings,
+        now: datetime,
+        summarizer: LLMSummarizer | None,
+        log: Log,
+    ) -> None:
+        self.store = store
+        self.name = name
+        self.conf = conf
+        self.now = now
+        self.summarizer = summarizer
+        self.log = log
+        self.builder = ReportBuilder(store, name)
+        self.built: dict[tuple[str, str], Report] = {}  # complete weeks built this run
+
+    def build(self, window: Window, lang: str) -> Report:
+        options: dict[str, Any] = {"lang": lang, "now": self.now}
+        if self.summarizer is not None:
+            options["summarizer"] = self.summarizer
+        return self.builder.build(window, **options)
+
+    def complete_weeks(self) -> list[str]:
+        """Weeks with mail that ended before `now`, from `since` on."""
+        tz, first = self.conf.timezone, _first_week(self.conf)
+        return [
+            label
+            for label in _weeks_with_mail(self.store, self.builder.info.id, tz)
+            if iso_week_window(label, tz).end <= self.now and (first is None or label >= first)
+        ]
+
+    def write_complete(self, result: ListRun) -> None:
+        """Report every finished week (and language) that has no report file yet."""
+        reports = self.conf.reports_dir
+        last = last_complete_week(self.now, self.conf.timezone).label
+        for label in self.complete_weeks():
+            todo = [
+                lang
+                for lang in self.conf.languages
+                if not is_reported(reports, self.name, label, lang)
+            ]
+            for lang in todo:
+                report = self.build(iso_week_window(label, self.conf.timezone), lang)
+                result.files += write_report(report, reports, FORMATS)
+                if label == last:
+                    self.built[(label, lang)] = report
+            if todo:
+                result.reported_weeks.append(label)
+                self.log(f"{self.name}: reported {label} ({', '.join(todo)})")
+
+    def write_current(self, result: ListRun) -> None:
+        """Refresh the week in progress under its own name; drop older in-progress files."""
+        label = week_of(self.now, self.conf.timezone)
+        first = _first_week(self.conf)
+        if first is None or label >= first:
+            window = iso_week_window(label, self.conf.timezone)
+            for lang in self.conf.languages:
+                report = self.build(window, lang)
+                result.files += write_in_progress(report, self.conf.reports_dir, self.now)
+            result.current_week = label
+        remove_stale_in_progress(self.conf.reports_dir, self.name, label)
+
+    def site(self, result: ListRun) -> None:
+        """Update the HTML site (weeks in UTC, as the site numbers them)."""
+        from lore_digest.site.build import build_site
+
+        if self.store.count_messages(self.builder.info.id) == 0:
+            return
+        built = build_site(
+            self.store,
+            self.name,
+            self.conf.site_dir,
+            langs=self.conf.languages,
+            now=self.now,
+            summarizer=self.summarizer,
+        )
+        result.site_index = built.index
+        result.site_files_written = len(built.written)
+
+    def mail(
+        self,
+        result: ListRun,
+        smtp: SmtpSettings,
+        password: str | None,
+        ssl_context: ssl.SSLContext | None,
+    ) -> None:
+        """Mail the newly completed week once, in the list's first language."""
+        label = last_complete_week(self.now, self.conf.timezone).label
+        state = load_state(self.conf.output, self.name)
+        if label in state["mailed"]:
+            return
+        first = _first_week(self.conf)
+        if first is not None and label < first:
+            return
+        window = iso_week_window(label, self.conf.timezone)
+        if not self.store.messages_between(self.builder.info.id, window.start_utc, window.end_utc):
+            result.mail_note = f"{label} has no mail: nothing to send"
+            return
+        lang = self.conf.languages[0]
+        report = self.built.get((label, lang)) or self.build(window, lang)
+        partial: PartialDelivery | None = None
+        try:
+            message_id = send_digest(
+                report,
+                to=self.conf.recipients,
+                smtp=smtp,
+                password=password,
+                now=self.now,
+                ssl_context=ssl_context,
+            )
+        except PartialDelivery as exc:  # sent to some: sending again would duplicate it
+            partial, message_id = exc, exc.message_id
+        state["mailed"][label] = {
+            "message_id": message_id,
+            "to": list(self.conf.recipients),
+            "sent_at": self.now.isoformat(),
+        }
+        save_state(self.conf.output, state)
+        result.mailed_week, result.message_id = label, message_id
+        self.log(f"{self.name}: mailed {label} to {', '.join(self.conf.recipients)}")
+        if partial is not None:
+            raise partial
+
+
+def _error_text(exc: Exception) -> str:
+    """User errors as their message; anything else with its type (it is a bug)."""
+    if isinstance(exc, LoreDigestError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def run_list(
+    store: Store,
+    name: str,
+    conf: ListSettings,
+    settings: Settings,
+    *,
+    now: datetime,
+    log: Log,
+    password: str | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    progress: Progress | None = None,
+) -> ListRun:
+    """One list: sync → reports → site → mail. A failed sync or report step ends the list
+    (reports from half-synced mail would be frozen as final); site and mail are independent."""
+    result = ListRun(name=name, source=conf.source_kind)
+
+    def failed(step: str, exc: Exception) -> None:
+        result.errors.append(f"{step}: {_error_text(exc)}")
+        log(f"{name}: {step} failed: {_error_text(exc)}")
+
+    try:
+        report_sync = (lambda d, t: progress(f"{name}: sync", d, t)) if progress else None
+        result.synced = sync_list(store, name, conf, report_sync)
+        log(f"{name}: {result.synced.get('new', 0)} new mails")
+    except Exception as exc:
+        failed("sync", exc)
+        return result
+    summarizer = None
+    try:
+        summarizer = make_summarizer(store, name, settings.summarizer_for(name))
+        job = _ListJob(store, name, conf, now, summarizer, log)
+        try:
+            job.write_complete(result)
+            job.write_current(result)
+        except Exception as exc:
+            failed("report", exc)
+            return result
+        try:
+            job.site(result)
+        except Exception as exc:
+            failed("site", exc)
+        if conf.recipients and settings.smtp is not None:
+            try:
+                job.mail(result, settings.smtp, password, ssl_context)
+            except Exception as exc:
+                failed("mail", exc)
+    except Exception as exc:
+        failed("report", exc)
+    finally:
+        if summarizer is not None:
+            summarizer.client.close()
+    return result
+
+
+def _run_lists(
+    store: Store,
+    chosen: dict[str, ListSettings],
+    settings: Settings,
+    summary: RunSummary,
+    log: Log,
+    password: str | None,
+    ssl_context: ssl.SSLContext | None,
+    progress: Progress | None,
+) -> None:
+    for name, conf in chosen.items():
+        summary.lists.append(
+            run_list(
+                store,
+                name,
+                conf,
+                settings,
+                now=summary.now,
+                log=log,
+                password=password,
+                ssl_context=ssl_context,
+                progress=progress,
+            )
+        )
+
+
+def run_all(
+    settings: Settings,
+    store: Store | Path,
+    *,
+    now: datetime | None = None,
+    lists: Iterable[str] | None = None,
+    log: Log | None = None,
+    password: str | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    progress: Progress | None = None,
+) -> RunSummary:
+    """Run every configured list (or only `lists`); see the module docstring.
+
+    `store` is an open Store or the path of one (opened and closed here). `now` fixes
+    the clock (tests; default: the current time). `log` receives one line per event,
+    `progress` the sync's advance (label, done, total).
+    `password`/`ssl_context` are for SMTP (default: $LORE_DIGEST_SMTP_PASSWORD, system CAs).
+    Raises only for a usage error before any list ran (an unknown name in `lists`).
+    """
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    emit: Log = log or (lambda line: None)
+    chosen = settings.select(tuple(lists) if lists is not None else None)
+    summary = RunSummary(now=moment, started_at=datetime.now(UTC))
+    if not chosen:
+        emit("no [lists.NAME] table in the config: nothing to do")
+    if isinstance(store, Store):
+        _run_lists(store, chosen, settings, summary, emit, password, ssl_context, progress)
+    else:
+        with Store.open(store) as opened:
+            _run_lists(opened, chosen, settings, summary, emit, password, ssl_context, progress)
+    summary.finished_at = datetime.now(UTC)
+    return summary

@@ -1,0 +1,241 @@
+"""`run_all` on a small real list: 300 consecutive kvmarm mails (Feb 2021) as an mbox.
+
+The clock is fixed inside that stretch, so the run sees complete weeks, the week in
+progress, and (a week later) that week becoming complete. Mail goes to aiosmtpd on
+127.0.0.1 (see test_deliver), so "mailed once" is checked by what a server received.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import types
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("aiosmtpd", reason="aiosmtpd is needed for the SMTP tests (test extras)")
+
+from lore_digest.runner import STATE_FILE, RunSummary, run_all
+from lore_digest.settings import Settings, parse_settings
+from lore_digest.store.db import Store
+from lore_digest.sync import sync_mbox
+from test_deliver import SmtpServer, free_port, start_server
+
+SLICE = slice(9000, 9300)  # 2021-02-01 … 2021-02-17
+NOW = datetime(2021, 2, 17, 18, 0, tzinfo=UTC)  # Thursday 02:00 in Asia/Shanghai: W07
+TZ = "Asia/Shanghai"
+_FROM_LINE = re.compile(rb"^>*From ")
+
+
+@pytest.fixture(scope="module")
+def kvmarm_mbox(
+    corpus_blobs: list[tuple[str, bytes]], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """An mboxrd file of 300 consecutive real messages of the corpus."""
+    path = tmp_path_factory.mktemp("runner") / "kvmarm.mbox"
+    with path.open("wb") as out:
+        for _, raw in corpus_blobs[SLICE]:
+            out.write(b"From mboxrd@z Thu Jan  1 00:00:00 1970\n")
+            for line in raw.replace(b"\r\n", b"\n").rstrip(b"\n").split(b"\n"):
+                out.write((b">" if _FROM_LINE.match(line) else b"") + line + b"\n")
+            out.write(b"\n")
+    return path
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    yield from start_server()
+
+
+def _config(tmp: Path, lists: dict[str, dict[str, Any]], smtp_port: int | None) -> Settings:
+    data: dict[str, Any] = {"lists": lists}
+    if smtp_port is not None:
+        data["smtp"] = {
+            "host": "127.0.0.1",
+            "port": smtp_port,
+            "security": "none",
+            "from": "lore-digest <digest@example.org>",
+            "timeout": 5,
+        }
+    return parse_settings(data, base=tmp)
+
+
+def _kvmarm(mbox: Path, **extra: Any) -> dict[str, Any]:
+    return {
+        "mbox": str(mbox),
+        "output": "out/kvmarm",
+        "languages": ["zh", "en"],
+        "timezone": TZ,
+        "recipients": ["kvmarm-digest@example.org"],
+        **extra,
+    }
+
+
+def _snapshot(directory: Path) -> dict[str, tuple[int, bytes]]:
+    """Complete-week report files with their mtime and bytes (in-progress ones excluded)."""
+    return {
+        p.name: (p.stat().st_mtime_ns, p.read_bytes())
+        for p in sorted(directory.iterdir())
+        if ".in-progress" not in p.name
+    }
+
+
+def _run(settings: Settings, store: Path, now: datetime) -> tuple[RunSummary, list[str]]:
+    lines: list[str] = []
+    return run_all(settings, store, now=now, log=lines.append), lines
+
+
+def test_run_twice_then_a_week_later(
+    tmp_path: Path, kvmarm_mbox: Path, smtp_server: SmtpServer
+) -> None:
+    settings = _config(tmp_path, {"kvmarm": _kvmarm(kvmarm_mbox)}, smtp_server.port)
+    store = tmp_path / "store.sqlite3"
+    out = tmp_path / "out" / "kvmarm"
+    reports = out / "reports"
+
+    first, lines = _run(settings, store, NOW)
+    assert first.ok, first.as_dict()
+    [run] = first.lists
+    assert run.synced is not None and run.synced["new"] == 300
+    assert {"2021-W05", "2021-W06"} <= set(run.reported_weeks)
+    assert all(week < "2021-W07" for week in run.reported_weeks)
+    for week in ("2021-W05", "2021-W06"):
+        for stem in (f"kvmarm-{week}", f"kvmarm-{week}.en"):
+            assert (reports / f"{stem}.md").is_file() and (reports / f"{stem}.json").is_file()
+    assert run.current_week == "2021-W07"
+    current = reports / "kvmarm-2021-W07.in-progress.md"
+    assert "本周尚未结束" in current.read_text("utf-8")
+    data = json.loads((reports / "kvmarm-2021-W07.in-progress.en.json").read_text("utf-8"))
+    assert data["in_progress"] is True and data["week"] == "2021-W07"
+    assert run.site_index == out / "site" / "index.html" and run.site_index.is_file()
+    assert run.mailed_week == "2021-W06" and run.message_id
+    [sent] = smtp_server.recorder.received
+    assert sent.rcpt_tos == ["kvmarm-digest@example.org"]
+    assert sent.message["Subject"].startswith("[kvmarm 周报] 2021-W06：")
+    state = json.loads((out / STATE_FILE).read_text("utf-8"))
+    assert state["mailed"]["2021-W06"]["message_id"] == run.message_id
+    assert any("mailed 2021-W06" in line for line in lines)
+    before = _snapshot(reports)
+
+    second, _ = _run(settings, store, NOW + timedelta(hours=1))
+    [run] = second.lists
+    assert second.ok and run.synced is not None and run.synced["new"] == 0
+    assert run.reported_weeks == [] and run.mailed_week is None
+    assert _snapshot(reports) == before  # no complete week rewritten
+    assert len(smtp_server.recorder.received) == 1  # nothing re-sent
+    assert run.current_week == "2021-W07" and run.site_files_written == 0
+
+    third, _ = _run(settings, store, NOW + timedelta(days=7))
+    [run] = third.lists
+    assert third.ok and run.reported_weeks == ["2021-W07"]
+    assert (reports / "kvmarm-2021-W07.md").is_file()
+    assert not list(reports.glob("kvmarm-2021-W07.in-progress*"))  # replaced by the report
+    assert (reports / "kvmarm-2021-W08.in-progress.en.md").is_file()
+    assert run.mailed_week == "2021-W07" and len(smtp_server.recorder.received) == 2
+    assert {k: v for k, v in _snapshot(reports).items() if k in before} == before
+
+
+def test_one_broken_list_does_not_stop_the_others(
+    tmp_path: Path, kvmarm_mbox: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "lore_digest.sync_lore", None)  # an install without it
+    lists = {
+        "broken": {"mbox": "missing.mbox", "output": "out/broken"},
+        "viahttp": {"lore": "https://lore.kernel.org/kvmarm", "output": "out/viahttp"},
+        "kvmarm": {"mbox": str(kvmarm_mbox), "output": "out/kvmarm", "timezone": TZ},
+    }
+    summary, lines = _run(_config(tmp_path, lists, None), tmp_path / "s.sqlite3", NOW)
+    broken, viahttp, good = summary.lists
+    assert not summary.ok
+    assert broken.errors and broken.errors[0].startswith("sync: lists.broken.mbox:")
+    assert viahttp.errors and "no HTTP source" in viahttp.errors[0]
+    assert good.ok and "2021-W06" in good.reported_weeks
+    assert (tmp_path / "out/kvmarm/reports/kvmarm-2021-W06.md").is_file()
+    assert not (tmp_path / "out/broken/reports").exists()
+    assert any(line.startswith("broken: sync failed") for line in lines)
+    assert summary.as_dict()["lists"][0]["ok"] is False
+
+
+def test_lore_source_calls_sync_lore_with_since(
+    tmp_path: Path, kvmarm_mbox: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[str, str, dict[str, Any]]] = []
+
+    def sync_lore(store: Store, url: str, name: str, **options: Any) -> Any:
+        calls.append((url, name, options))
+        return sync_mbox(store, kvmarm_mbox, name)
+
+    fake = types.ModuleType("lore_digest.sync_lore")
+    fake.sync_lore = sync_lore  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "lore_digest.sync_lore", fake)
+    lists = {
+        "kvmarm": {
+            "lore": "https://lore.kernel.org/kvmarm",
+            "output": "out",
+            "since": "2021-02-08",
+            "languages": ["en"],
+        }
+    }
+    settings = _config(tmp_path, lists, None)
+    summary, _ = _run(settings, tmp_path / "s.sqlite3", NOW)
+    assert summary.ok, summary.as_dict()
+    url = "https://lore.kernel.org/kvmarm"
+    first = {"since": date(2021, 2, 8), "url_base": None, "progress": None}
+    assert calls == [(url, "kvmarm", first)]
+    [run] = summary.lists
+    assert run.reported_weeks == ["2021-W06"]  # W05 is before `since`
+    assert run.synced is not None and run.synced["new"] == 300
+    _run(settings, tmp_path / "s.sqlite3", NOW)
+    assert calls[1] == (url, "kvmarm", {"url_base": None, "progress": None})  # resumes
+
+
+def test_failed_mail_is_retried_and_deleted_reports_rebuilt(
+    tmp_path: Path, kvmarm_mbox: Path, smtp_server: SmtpServer
+) -> None:
+    store = tmp_path / "s.sqlite3"
+    conf = _kvmarm(kvmarm_mbox, languages=["en", "zh"])
+    down = _config(tmp_path, {"kvmarm": conf}, free_port())
+    summary, _ = _run(down, store, NOW)
+    [run] = summary.lists
+    assert [e.split(":")[0] for e in run.errors] == ["mail"]
+    assert run.reported_weeks and run.site_index is not None  # the other steps still ran
+    assert not (tmp_path / "out/kvmarm" / STATE_FILE).exists()
+
+    reports = tmp_path / "out/kvmarm/reports"
+    (reports / "kvmarm-2021-W05.en.md").unlink()
+    up = _config(tmp_path, {"kvmarm": conf}, smtp_server.port)
+    summary, _ = _run(up, store, NOW)
+    [run] = summary.lists
+    assert summary.ok and run.mailed_week == "2021-W06"
+    assert run.reported_weeks == ["2021-W05"]
+    assert [p.name for p in run.files if "in-progress" not in p.name] == [
+        "kvmarm-2021-W05.en.md",
+        "kvmarm-2021-W05.en.json",
+    ]
+    [sent] = smtp_server.recorder.received
+    assert sent.message["Subject"].startswith("[kvmarm digest] 2021-W06: ")  # first language
+
+
+def test_open_store_and_selected_lists(tmp_path: Path, kvmarm_mbox: Path) -> None:
+    lists = {
+        "kvmarm": {"mbox": str(kvmarm_mbox), "output": "a"},
+        "other": {"mbox": "missing", "output": "b"},
+    }
+    settings = _config(tmp_path, lists, None)
+    with Store.open(tmp_path / "s.sqlite3") as store:
+        seen: list[tuple[str, int, int | None]] = []
+        summary = run_all(
+            settings, store, now=NOW, lists=["kvmarm"], progress=lambda *a: seen.append(a)
+        )
+        assert [r.name for r in summary.lists] == ["kvmarm"] and summary.ok
+        assert seen[-1] == ("kvmarm: sync", 300, None)
+        assert store.get_list("kvmarm") is not None  # the caller's store is left open
+    from lore_digest.errors import UsageError
+
+    with pytest.raises(UsageError, match="nosuch"):
+        run_all(settings, tmp_path / "s.sqlite3", now=NOW, lists=["nosuch"])
