@@ -51,40 +51,23 @@ def main() -> None:
     bare = min(bare_read(opts.corpus) for _ in range(opts.runs))
     tmp = Path(tempfile.mkdtemp(prefix="lore-digest-bench-"))
     try:
-        ingests = []
-        for run in range(opts.runs):
-            db = tmp / f"run{run}.sqlite3"
-            ingests.append(
-                timed(
-                    [
-                        "--db",
-                        str(db),
-                        "sync",
-                        "--mirror",
-                        str(opts.corpus),
-                        "--list",
-                        "kvmarm",
-                        "--json",
-                    ]
-                )
-            )
+
+        def sync_args(db: Path) -> list[str]:
+            return [
+                "--db",
+                str(db),
+                "sync",
+                "--mirror",
+                str(opts.corpus),
+                "--list",
+                "kvmarm",
+                "--json",
+            ]
+
+        ingests = [timed(sync_args(tmp / f"run{run}.sqlite3")) for run in range(opts.runs)]
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         db = tmp / "run0.sqlite3"
-        resync = min(
-            timed(
-                [
-                    "--db",
-                    str(db),
-                    "sync",
-                    "--mirror",
-                    str(opts.corpus),
-                    "--list",
-                    "kvmarm",
-                    "--json",
-                ]
-            )
-            for _ in range(opts.runs)
-        )
+        resync = min(timed(sync_args(db)) for _ in range(opts.runs))
         report = min(
             timed(
                 [

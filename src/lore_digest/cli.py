@@ -22,6 +22,15 @@ from lore_digest.settings import Settings, effective_db_path, load_settings
 from lore_digest.store.db import Store
 from lore_digest.store.lock import store_lock
 
+# Options several commands share, defined once.
+_report_lang = click.option(
+    "--lang",
+    default="zh",
+    show_default=True,
+    type=click.Choice(["zh", "en"]),
+    help="Report language.",
+)
+
 RUN_LOCK_WAIT_S = 60.0
 WRITER_LOCK_WAIT_S = 30.0
 
@@ -242,13 +251,7 @@ def _parse_date(value: str | None) -> date | None:
     show_default=True,
     help="Report time zone (IANA name, e.g. Asia/Shanghai).",
 )
-@click.option(
-    "--lang",
-    default="zh",
-    show_default=True,
-    type=click.Choice(["zh", "en"]),
-    help="Report language.",
-)
+@_report_lang
 @click.option(
     "--format", "formats", default="md,json", show_default=True, help="Comma-separated: md, json."
 )
@@ -640,13 +643,7 @@ def doctor(ctx: click.Context, list_name: str, as_json: bool) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Where to write the demo report.",
 )
-@click.option(
-    "--lang",
-    default="zh",
-    show_default=True,
-    type=click.Choice(["zh", "en"]),
-    help="Report language.",
-)
+@_report_lang
 def demo(out_dir: Path, lang: str) -> None:
     """Generate a small realistic list, sync it into a throwaway store, write its report and site.
 
