@@ -135,6 +135,8 @@ class _Ingester:
                         data,
                     ):
                         self.result.unparsable += 1
+                    else:  # logged by an earlier sync of the same source
+                        self.result.known += 1
                 else:
                     messages.append(_new_message(entry.item, entry.headers, data))
             fresh = self._dedupe(messages)

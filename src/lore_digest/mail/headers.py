@@ -25,6 +25,13 @@ _MSGID_RE = re.compile(r"<([^<>\s]+)>")
 _WANTED_RE = re.compile(rb"\n(" + b"|".join(re.escape(n) for n in sorted(WANTED)) + rb"):")
 _VALUE_RE = re.compile(rb"[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)")
 _SIMPLE_FROM_RE = re.compile(r'^\s*"?([^"<>=@\\]*?)"?\s*<([^<>\s@]+@[^<>\s]+)>\s*$')
+# A header field: printable name and a colon at the start of a line (RFC 5322 2.2). A
+# ":" byte anywhere is no proof: random binary has one in most 4 KB blocks.
+_FIELD_LINE_RE = re.compile(rb"(?:\A|\n)[\x21-\x39\x3b-\x7e]+[ \t]*:")
+# Old Mac mail ends lines with CR alone: the first line ending tells.
+_BARE_CR_RE = re.compile(rb"[^\r\n]*\r(?!\n)")
+# Control characters mean nothing in a header and make a report a "binary" file.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class UnparsableMessage(ValueError):
@@ -79,7 +86,7 @@ def split_headers(raw: bytes) -> dict[bytes, bytes]:
 
 def unfold(value: str) -> str:
     """Undo header folding and collapse runs of whitespace (subjects wrapped at 78 columns)."""
-    return " ".join(value.split())
+    return " ".join(_CONTROL_RE.sub(" ", value).split())
 
 
 def extract_msgids(value: str) -> list[str]:
@@ -92,7 +99,8 @@ def normalize_msgid(value: str) -> str:
     ids = extract_msgids(value)
     if ids:
         return ids[0]
-    return value.strip().strip("<>").split()[0] if value.strip() else ""
+    words = value.strip().strip("<>").split()
+    return words[0] if words else ""  # "<>" or "< >": no id at all
 
 
 def parse_from(value: str) -> tuple[str, str]:
@@ -121,11 +129,15 @@ def synthetic_msgid(raw: bytes) -> str:
 
 def parse_headers(raw: bytes) -> MessageHeaders:
     """Parse the indexed headers of one raw message; never loses a mail for a bad field."""
-    fields = split_headers(raw)
-    if not fields and b":" not in header_block(raw):
+    repairs: list[str] = []
+    lines = raw
+    if _BARE_CR_RE.match(raw):
+        lines = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        repairs.append("bare CR line endings")
+    fields = split_headers(lines)
+    if not fields and _FIELD_LINE_RE.search(header_block(lines)) is None:
         raise UnparsableMessage("no header fields")
     text = {k: _decode_header_bytes(v) for k, v in fields.items()}
-    repairs: list[str] = []
 
     message_id = normalize_msgid(text.get(b"message-id", ""))
     if not message_id:

@@ -105,8 +105,14 @@ def _unparsable(raw: bytes, exc: BaseException) -> MessageText:
         return MessageText("", (), (f"unparsable: {type(exc).__name__}",))
 
 
+_BARE_CR = re.compile(rb"[^\r\n]*\r(?!\n)")
+
+
 def _message_text(raw: bytes) -> MessageText:
     out = _Collected()
+    if _BARE_CR.match(raw):  # old Mac line endings: without this the body is lost
+        raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        out.defect("bare CR line endings")
     fast = _split_single_part(raw)
     if fast is not None:
         headers, body = fast
@@ -397,6 +403,8 @@ def _decode_base64_chunks(data: bytes, out: _Collected) -> bytes:
 
 
 def _normalize_newlines(text: str) -> str:
+    if "\x00" in text:  # never text: NUL would make the report a "binary" file
+        text = text.replace("\x00", "")
     if "\r" not in text:
         return text
     text = text.replace("\r\n", "\n")
