@@ -77,12 +77,10 @@ def _try_lock(fd: int) -> bool:
 
 def _locked_error(db_path: Path, wait: float | None) -> StoreLocked:
     pid, command = read_holder(db_path)
-    holder = f"pid {pid}" if pid is not None else "another process"
-    if pid is not None and command:
-        holder += f" ({command})"
-    waited = f" after waiting {wait:g} s" if wait else ""
+    holder = "pid unknown" if pid is None else f"pid {pid}: {command}" if command else f"pid {pid}"
+    waited = f" (still, after waiting {wait:g} s)" if wait else ""
     return StoreLocked(
-        f"store {db_path} is in use by another lore-digest run, {holder}{waited}; "
+        f"store {db_path} is in use by another lore-digest run ({holder}){waited}; "
         "run again when it has finished",
         pid,
     )
