@@ -1,16 +1,30 @@
-"""Atomic file output: a reader never sees a half-written report, even after a crash."""
+"""Atomic file output: a reader never sees a half-written report, even after a crash.
+
+A SIGKILL (OOM killer, timeout) between write and rename leaves the temp file behind, as
+nothing of the killed process runs to remove it. Temp names carry the writer's pid, and
+the first write into a directory in a process removes the temp files of dead writers.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
+
+# ".NAME.PID.RANDOM.tmp": the pid tells a dead writer's leftover from a live one's file.
+_TEMP = re.compile(r"^\..+\.(\d+)\.[A-Za-z0-9_]+\.tmp$")
+_swept: set[Path] = set()  # directories already cleaned by this process
 
 
 def write_atomic(path: Path, text: str) -> None:
     """Write `text` (UTF-8) to `path` via a temp file in the same dir, fsync, then rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.parent not in _swept:
+        remove_stale_temps(path.parent)
+        _swept.add(path.parent)
+    prefix = f".{path.name}.{os.getpid()}."
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report is for reading
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
@@ -21,6 +35,30 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temps(directory: Path) -> list[Path]:
+    """Delete the write_atomic temp files of dead writers in `directory`; returns them."""
+    removed = []
+    for path in directory.glob(".*.tmp"):
+        match = _TEMP.match(path.name)
+        if match is not None and not _alive(int(match.group(1))):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` exists (on this host: pids are per machine and namespace)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _umask() -> int:

@@ -280,7 +280,7 @@ def sync_mirror(
                     progress(done, total)
     finally:
         ingester.close()  # commits what was submitted, even on Ctrl-C
-    if result.new:
+    if result.new or store.has_unthreaded(info.id):  # or a killed run's mail is unthreaded
         update_threads(store, info.id)
     return result
 
@@ -311,6 +311,6 @@ def sync_mbox(
                 progress(done, None)
     finally:
         ingester.close()
-    if result.new:
+    if result.new or store.has_unthreaded(info.id):  # or a killed run's mail is unthreaded
         update_threads(store, info.id)
     return result

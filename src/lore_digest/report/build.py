@@ -76,7 +76,7 @@ class ReportBuilder:
     def revisions(self) -> RevisionIndex:
         """The list's revision index, built on first use."""
         if self._revisions is None:
-            postings = self.store.messages_between(self.info.id, 0, 2**62)
+            postings = self.store.series_candidates(self.info.id)
             self._revisions = RevisionIndex(postings, self.store.raw_many)
         return self._revisions
 

@@ -303,6 +303,13 @@ class Store:
         ).fetchone()
         return None if row is None or row[0] is None else int(row[0])
 
+    def has_unthreaded(self, list_id: int) -> bool:
+        """Whether a message of the list has no thread id (a sync died before threading)."""
+        row = self.conn.execute(
+            "SELECT 1 FROM messages WHERE list_id=? AND thread_id IS NULL LIMIT 1", (list_id,)
+        ).fetchone()
+        return row is not None
+
     def set_thread_ids(self, changes: Iterable[tuple[int, int]]) -> None:
         """Apply (pk, thread_id) pairs."""
         self.conn.executemany(
@@ -320,6 +327,20 @@ class Store:
         )
         return [_row_to_message(r) for r in rows]
 
+    def series_candidates(self, list_id: int) -> list[StoredMessage]:
+        """Messages that may post a series: a "[" in the subject and no leading "Re:".
+
+        A superset of what RevisionIndex keeps (it applies the exact rules), cut in SQL
+        so a report on a large list does not load every reply of it.
+        """
+        rows = self.conn.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE list_id=?"
+            " AND instr(subject, '[') > 0 AND subject NOT LIKE 're:%'"
+            " ORDER BY date_utc, id",
+            (list_id,),
+        )
+        return [_row_to_message(r) for r in rows]
+
     def messages_of_threads(
         self, list_id: int, thread_ids: Iterable[int], before_utc: int
     ) -> list[StoredMessage]:
@@ -329,9 +350,12 @@ class Store:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
+            # Without ANALYZE statistics SQLite takes the date index (for the ORDER BY)
+            # and reads every earlier mail of the list: 80x slower on 100k mails.
             rows = self.conn.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE list_id=?"
-                f" AND thread_id IN ({marks}) AND date_utc<? ORDER BY date_utc, id",
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages INDEXED BY messages_by_thread"
+                f" WHERE list_id=? AND thread_id IN ({marks}) AND date_utc<?"
+                " ORDER BY date_utc, id",
                 (list_id, *chunk, before_utc),
             )
             out.extend(_row_to_message(r) for r in rows)
