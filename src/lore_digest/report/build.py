@@ -21,7 +21,11 @@ from lore_digest.facts.revisions import RevisionIndex
 from lore_digest.facts.series_facts import build_series_facts, thread_status
 from lore_digest.facts.week import Window
 from lore_digest.mail.subject import parse_subject
-from lore_digest.report.highlights import compute_highlights
+from lore_digest.report.highlights import (
+    WAITING_DAYS,
+    WAITING_HORIZON_DAYS,
+    compute_highlights,
+)
 from lore_digest.report.model import (
     CategoryStats,
     Report,
@@ -210,8 +214,6 @@ class ReportBuilder:
 
     def _waiting(self, window: Window) -> list[ReportThread]:
         """Series posted 14–90 days before the window's end that only their author touched."""
-        from lore_digest.report.highlights import WAITING_DAYS, WAITING_HORIZON_DAYS
-
         end = window.end_utc
         recent = self.store.messages_between(self.info.id, end - WAITING_HORIZON_DAYS * 86400, end)
         by_thread: dict[int, list[StoredMessage]] = {}
