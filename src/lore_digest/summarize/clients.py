@@ -138,6 +138,7 @@ class _HTTPChatClient:
     key_env: str = ""
     base_url_env: str = ""
     default_base_url: str = ""
+    key_required = False  # local OpenAI-compatible servers need none; Anthropic always does
 
     def __init__(
         self,
@@ -153,6 +154,12 @@ class _HTTPChatClient:
     ) -> None:
         self.base_url = (base_url or _env(self.base_url_env) or self.default_base_url).rstrip("/")
         self._api_key = api_key or _env(self.key_env)
+        if self.key_required and not self._api_key:
+            # Fail at construction, so a missing key is one clear line before any work.
+            raise LLMError(
+                "auth",
+                f"the {self.name} backend needs an API key: set {self.key_env} in the environment",
+            )
         self.timeout = timeout
         self.max_retries = max(0, max_retries)
         self.backoff_base = backoff_base
@@ -371,34 +378,7 @@ class AnthropicClient(_HTTPChatClient):
     key_env = "ANTHROPIC_API_KEY"
     base_url_env = "ANTHROPIC_BASE_URL"
     default_base_url = DEFAULT_ANTHROPIC_BASE_URL
-
-    def __init__(
-        self,
-        *,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        timeout: float = 120.0,
-        max_retries: int = 4,
-        backoff_base: float = 1.0,
-        backoff_max: float = 30.0,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        if not (api_key or _env(self.key_env)):
-            raise LLMError(
-                "auth",
-                f"the anthropic backend needs an API key: set {self.key_env} in the environment",
-            )
-        super().__init__(
-            base_url=base_url,
-            api_key=api_key,
-            timeout=timeout,
-            max_retries=max_retries,
-            backoff_base=backoff_base,
-            backoff_max=backoff_max,
-            transport=transport,
-            sleep=sleep,
-        )
+    key_required = True
 
     @property
     def endpoint(self) -> str:
