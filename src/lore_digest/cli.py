@@ -229,6 +229,14 @@ def sync(
     )
 
 
+def _check_date_range(option: str, value: str | None, since: str | None, until: str | None) -> None:
+    """A window is either `option` or a --since/--until pair, never both or half a pair."""
+    if value and (since or until):
+        raise click.UsageError(f"use either {option} or --since/--until")
+    if bool(since) != bool(until):
+        raise click.UsageError("--since and --until go together")
+
+
 def _parse_date(value: str | None) -> date | None:
     """YYYY-MM-DD → date; a typo is a usage error, not a traceback."""
     if value is None:
@@ -324,10 +332,7 @@ def report(
     from lore_digest.runner import make_summarizer
 
     chosen = parse_formats(formats)
-    if week and (since or until):
-        raise click.UsageError("use either --week or --since/--until")
-    if bool(since) != bool(until):
-        raise click.UsageError("--since and --until go together")
+    _check_date_range("--week", week, since, until)
     if week:
         window = iso_week_window(week, tz)
     elif since and until:
@@ -422,10 +427,7 @@ def site(
     from lore_digest.site.build import build_site
 
     chosen_langs = [lang.strip() for lang in langs.split(",") if lang.strip()]
-    if weeks and (since or until):
-        raise click.UsageError("use either --weeks or --since/--until")
-    if bool(since) != bool(until):
-        raise click.UsageError("--since and --until go together")
+    _check_date_range("--weeks", weeks, since, until)
     selected = [w.strip() for w in weeks.split(",") if w.strip()] if weeks else None
     if since and until:
         selected = weeks_between(since, until)
