@@ -27,9 +27,9 @@ from lore_digest.summarize.clients import (
     LLMError,
     OpenAICompatibleClient,
     _classify,
-    estimate_tokens,
     make_client,
 )
+from lore_digest.vocabulary import estimate_tokens
 
 KEY = "sk-FAKE-7f3c9d2e-lore-digest-test-key"
 ENV_VARS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")

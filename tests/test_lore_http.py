@@ -22,12 +22,12 @@ from lore_digest.sources.lore_http import (
     USER_AGENT,
     LoreClient,
     normalize_base,
-    retry_after_seconds,
     split_mboxrd,
 )
 from lore_digest.store.db import Store
 from lore_digest.sync import sync_mirror
 from lore_digest.sync_lore import STATE_PREFIX, Covered, WindowPolicy, sync_lore
+from lore_digest.vocabulary import retry_after_seconds
 from publicinbox_server import FaultProxy, Inbox, OverRow, Server, missing_tools, serve
 
 BASE_COUNT = 1200

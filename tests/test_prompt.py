@@ -18,7 +18,6 @@ from lore_digest.store.db import Store
 from lore_digest.summarize.prompt import (
     Prompt,
     build_plan,
-    estimate_tokens,
     retry_prompt,
     system_prompt,
 )
@@ -29,6 +28,7 @@ from lore_digest.summarize.schema import (
     parse_output,
     to_summary,
 )
+from lore_digest.vocabulary import estimate_tokens
 
 Thread = tuple[ReportThread, list[MailFacts]]
 PKVM = "[PATCH 0/2] KVM: arm64: Minor pKVM cleanups"

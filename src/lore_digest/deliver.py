@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import os
-import re
 import smtplib
 import ssl
 from collections.abc import Sequence
@@ -35,6 +34,7 @@ from lore_digest.report.build import ReportBuilder
 from lore_digest.report.markdown import render_markdown
 from lore_digest.report.model import Report
 from lore_digest.settings import SMTP_PASSWORD_ENV, SmtpSettings, parse_mailbox
+from lore_digest.vocabulary import check_list_name
 
 if TYPE_CHECKING:
     from lore_digest.store.db import Store
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
 LIST_HEADER = "X-Lore-Digest-List"
 WEEK_HEADER = "X-Lore-Digest-Week"
-_LIST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 SUBJECTS = {
@@ -172,8 +171,12 @@ def build_digest_message(
     `now` is taken as UTC.
     Raises UsageError for a list name, label or address that would not be a safe header.
     """
-    if not _LIST_NAME.match(report.list_name):
-        raise UsageError(f"list name {report.list_name!r} cannot be used in a mail header")
+    try:
+        check_list_name(report.list_name)
+    except ValueError:
+        raise UsageError(
+            f"list name {report.list_name!r} cannot be used in a mail header"
+        ) from None
     try:
         from_address = parse_mailbox(sender)
     except ValueError as exc:

@@ -63,13 +63,12 @@ from pydantic_core import PydanticCustomError
 
 from lore_digest.config import DB_ENV, resolve_db_path
 from lore_digest.errors import UsageError
+from lore_digest.vocabulary import check_list_name
 
 DEFAULT_MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-3-5-haiku-latest"}
 SMTP_PASSWORD_ENV = "LORE_DIGEST_SMTP_PASSWORD"
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 SOURCE_KEYS = ("mirror", "lore", "mbox")
-# Same rule as the site's: a list name becomes part of file names and mail headers.
-_LIST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _URL_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^[\w.-]+@[\w.-]+:")
 
 Language = Literal["zh", "en"]
@@ -94,16 +93,7 @@ def parse_mailbox(value: str) -> Address:
     return address
 
 
-def _check_list_name(name: str) -> str:
-    if not _LIST_NAME.match(name):
-        raise ValueError(
-            f"list name {name!r} may only use letters, digits, '.', '_' and '-' "
-            "(it names files and mail headers)"
-        )
-    return name
-
-
-ListName = Annotated[str, AfterValidator(_check_list_name)]
+ListName = Annotated[str, AfterValidator(check_list_name)]
 
 
 def _local_path(value: str | Path, info: ValidationInfo) -> Path:

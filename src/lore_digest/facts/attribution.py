@@ -13,8 +13,7 @@ from dataclasses import dataclass
 
 from lore_digest.facts.model import MailFacts
 from lore_digest.mail.trailers import Trailer, parse_trailers_from_segments
-
-REVIEW_KINDS = frozenset({"Reviewed-by", "Acked-by", "Tested-by"})
+from lore_digest.vocabulary import REVIEW_TRAILERS
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +41,7 @@ class PatchTrailers:
     @property
     def reviewed(self) -> bool:
         """Whether any Reviewed-by / Acked-by / Tested-by applies to this patch."""
-        return any(t.kind in REVIEW_KINDS for t in self.trailers)
+        return any(t.kind in REVIEW_TRAILERS for t in self.trailers)
 
 
 def series_patches(

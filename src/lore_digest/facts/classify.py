@@ -6,6 +6,7 @@ import re
 from enum import StrEnum
 
 from lore_digest.mail.subject import LoreSubject
+from lore_digest.vocabulary import is_syzbot
 
 
 class Category(StrEnum):
@@ -47,11 +48,6 @@ _BUG_RE = re.compile(
 _BUG_PREFIXES = frozenset({"syzbot", "bug", "regression", "bug report"})
 _DISCUSSION_PREFIXES = frozenset({"question", "discussion", "discuss", "query", "rfc discussion"})
 _DISCUSSION_RE = re.compile(r"\b(question|discussion|how to|why)\b", re.IGNORECASE)
-
-
-def is_syzbot(from_email: str) -> bool:
-    """syzbot reports come from syzbot…@syzkaller.appspotmail.com."""
-    return from_email.startswith("syzbot") and from_email.endswith("syzkaller.appspotmail.com")
 
 
 def classify(subject: LoreSubject, from_email: str, *, has_replies: bool) -> Category:

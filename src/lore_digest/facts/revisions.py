@@ -37,7 +37,7 @@ from urllib.parse import unquote
 from lore_digest.mail.mime import message_text
 from lore_digest.mail.subject import LoreSubject, parse_subject
 from lore_digest.store.db import StoredMessage
-from lore_digest.threading.series import SERIES_SPREAD_S
+from lore_digest.vocabulary import same_posting
 
 __all__ = ["Revision", "RevisionChain", "RevisionIndex"]
 
@@ -94,6 +94,7 @@ class _Posting:
     """A cover letter or first patch, with what linking needs from its subject."""
 
     msg: StoredMessage
+    subject: LoreSubject
     version: int
     is_rfc: bool
     is_resend: bool
@@ -106,6 +107,10 @@ class _Posting:
     @property
     def date(self) -> int:
         return self.msg.date_utc
+
+    def sent(self) -> tuple[str, LoreSubject, int]:
+        """(sender, subject, date): what `vocabulary.same_posting` compares."""
+        return (self.msg.from_email, self.subject, self.msg.date_utc)
 
     def revision(self) -> Revision:
         m = self.msg
@@ -125,6 +130,7 @@ def _make_posting(msg: StoredMessage, subject: LoreSubject) -> _Posting:
     project = tuple(sorted(_project_word(p) for p in subject.extra_prefixes))
     return _Posting(
         msg=msg,
+        subject=subject,
         version=subject.version,
         is_rfc=subject.is_rfc,
         is_resend=subject.is_resend,
@@ -355,12 +361,7 @@ class RevisionIndex:
             if cover is not None and cover.is_cover and cover.version == first.version:
                 return cover
         for cover in covers:
-            if (
-                cover.version == first.version
-                and cover.total == first.total
-                and cover.is_rfc == first.is_rfc
-                and abs(cover.date - first.date) <= SERIES_SPREAD_S
-            ):
+            if same_posting(first.sent(), cover.sent()):
                 return cover
         return None
 
@@ -384,13 +385,9 @@ class RevisionIndex:
 
     def _unthreaded_anchor(self, patch: StoredMessage) -> _Posting | None:
         """The cover or patch 1 sent by the same author with a patch that has no parent."""
-        subject = parse_subject(patch.subject)
+        sent = (patch.from_email, parse_subject(patch.subject), patch.date_utc)
         for posting in self._by_author.get(patch.from_email, ()):
-            if (
-                posting.version == subject.version
-                and posting.total == subject.total
-                and abs(posting.date - patch.date_utc) <= SERIES_SPREAD_S
-            ):
+            if same_posting(sent, posting.sent()):
                 return posting
         return None
 

@@ -84,6 +84,7 @@ from typing import Final
 
 from lore_digest.facts.model import MailFacts
 from lore_digest.mail.trailers import parse_trailers_from_segments
+from lore_digest.vocabulary import NAK_TRAILER, REVIEW_TRAILERS, is_bot
 
 __all__ = [
     "AppliedInfo",
@@ -491,11 +492,6 @@ def _merge_reply(mail: MailFacts) -> tuple[bool, str | None]:
 
 _NAK_LINE = re.compile(r"^\s*N(?:A|AC)K(?:\s*$|[.!,:;]|\s+(?:to|this|that|for|on)\b)")
 _NAK_WORD = re.compile(r"^\s*(?:nacked|nack|nak)[.!]?\s*$", re.IGNORECASE)
-_REVIEW_KINDS: Final = frozenset({"Reviewed-by", "Acked-by", "Tested-by"})
-_BOTS: Final = re.compile(
-    r"^(?:lkp@intel\.com|pr-tracker-bot@kernel\.org|patchwork-bot.*|syzbot.*|.*-bot@.*)$",
-    re.IGNORECASE,
-)
 
 _WILL_VERBS: Final = (
     r"(?:fix|do(?!\s+(?:some|a|an|more|the\s+same)\b)|update|change|address|respin|repost"
@@ -529,7 +525,7 @@ _REQUEST = re.compile(
 
 def _is_nak(mail: MailFacts) -> bool:
     """A Nacked-by: trailer or a line starting "NAK"/"NACK" in the sender's own text."""
-    if any(t.kind == "Nacked-by" for t in parse_trailers_from_segments(list(mail.segments))):
+    if any(t.kind == NAK_TRAILER for t in parse_trailers_from_segments(list(mail.segments))):
         return True
     return any(_NAK_LINE.match(line) or _NAK_WORD.match(line) for line, _ in _prose_lines(mail))
 
@@ -537,7 +533,7 @@ def _is_nak(mail: MailFacts) -> bool:
 def _has_review_trailer(mail: MailFacts) -> bool:
     """Reviewed-by / Acked-by / Tested-by in what the sender wrote."""
     trailers = parse_trailers_from_segments(list(mail.segments))
-    return any(t.kind in _REVIEW_KINDS for t in trailers)
+    return any(t.kind in REVIEW_TRAILERS for t in trailers)
 
 
 def _paragraphs(mail: MailFacts) -> str:
@@ -598,7 +594,7 @@ def series_status(
     root = next((m for m in mails if m.parent_id is None), mails[0])
     authors = _Authors.of(mails, author_email)
     others = [m for m in mails if not authors.wrote(m)]
-    humans = [m for m in others if m is not root and not _BOTS.match(m.from_email)]
+    humans = [m for m in others if m is not root and not is_bot(m.from_email)]
     trailer_mails = [m for m in mails if _has_review_trailer(m)]
     reviewed = bool(humans or trailer_mails)
     naks = tuple(m.message_id for m in others if _is_nak(m))
@@ -711,7 +707,7 @@ def _reviewed_ancestor(
         if parent is None:
             return None
         if not authors.wrote(parent):
-            return None if _BOTS.match(parent.from_email) else parent
+            return None if is_bot(parent.from_email) else parent
         parent_id = parent.parent_id
     return None
 

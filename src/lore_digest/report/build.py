@@ -36,14 +36,13 @@ from lore_digest.report.model import (
 from lore_digest.store.db import ListInfo, Store, StoredMessage
 from lore_digest.summarize.offline import summarize_thread
 from lore_digest.threading.jwz import parent_map
-from lore_digest.threading.series import SERIES_SPREAD_S, merge_unthreaded_patches
+from lore_digest.threading.series import merge_unthreaded_patches
+from lore_digest.vocabulary import NOT_FOR_REVIEW, SERIES_SPREAD_S
 
 if TYPE_CHECKING:
     from lore_digest.summarize.llm import LLMSummarizer
 
 LARGE_THREAD = 20
-# Postings sent to the list for information, not for review (stable backport bots).
-NOT_FOR_REVIEW = frozenset({"autosel", "stable"})
 
 
 def _parents(messages: Sequence[StoredMessage]) -> dict[str, str | None]:

@@ -5,20 +5,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from lore_digest.facts.attribution import REVIEW_KINDS
 from lore_digest.facts.model import MailFacts
 from lore_digest.facts.status import Status
 from lore_digest.facts.week import Window
 from lore_digest.report.model import HighlightItem, Highlights, ReportThread, Reviewer
+from lore_digest.vocabulary import REVIEW_TRAILERS, is_bot
 
 WAITING_DAYS = 14  # a series nobody but its author answered for this long is "waiting"
 WAITING_HORIZON_DAYS = 90  # older silent series are considered abandoned, not waiting
 TOP = 5
-_BOTS = ("lkp@intel.com", "pr-tracker-bot@kernel.org", "patchwork-bot", "syzkaller.appspotmail.com")
-
-
-def _is_bot(email: str) -> bool:
-    return any(b in email for b in _BOTS)
 
 
 def _applied(threads: Sequence[ReportThread], window: Window) -> list[HighlightItem]:
@@ -76,7 +71,7 @@ def _reviewers(
                 (tr.email, tr.message_id, tr.name)
                 for p in t.series.patches
                 for tr in p.trailers
-                if tr.kind in REVIEW_KINDS
+                if tr.kind in REVIEW_TRAILERS
                 and tr.message_id in window_ids
                 and tr.message_id != p.message_id
                 and tr.email
@@ -91,7 +86,7 @@ def _reviewers(
                 mail.in_window
                 and author
                 and mail.from_email != author
-                and not _is_bot(mail.from_email)
+                and not is_bot(mail.from_email)
             ):
                 replies[mail.from_email] += 1
     people = set(trailers) | set(replies)

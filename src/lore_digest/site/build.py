@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,14 +25,14 @@ from lore_digest.errors import UsageError
 from lore_digest.facts.week import iso_week_window, week_of
 from lore_digest.fsutil import write_atomic
 from lore_digest.report.build import ReportBuilder
-from lore_digest.report.labels import LABELS
 from lore_digest.report.model import Report
 from lore_digest.site.digest import content_hash, week_digest
 from lore_digest.site.feed import render_feed
-from lore_digest.site.render import SiteRenderer, WeekLink, WeekNav, lang_suffix
+from lore_digest.site.render import SiteRenderer, WeekLink, WeekNav
 from lore_digest.site.search import index_json, index_script, search_index
 from lore_digest.site.touched import changed_messages, weeks_touched
 from lore_digest.store.db import Store, StoredMessage
+from lore_digest.vocabulary import check_list_name, lang_suffix, parse_languages
 
 MANIFEST = ".lore-digest-site.json"
 FORMAT = 1
@@ -41,7 +40,6 @@ PREVIOUS_ON_INDEX = 12
 STATIC_FILES = ("site.css", "search.js", "favicon.svg")
 # Modules whose code decides what a report says or how a page looks.
 _CODE_PACKAGES = ("facts", "mail", "report", "site", "summarize", "threading")
-_LIST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 @dataclass
@@ -85,16 +83,6 @@ def mail_weeks(messages: Iterable[StoredMessage]) -> list[str]:
     return sorted({week_of(datetime.fromtimestamp(m.date_utc, UTC)) for m in messages})
 
 
-def _check_langs(langs: Sequence[str]) -> tuple[str, ...]:
-    chosen = tuple(dict.fromkeys(lang.strip().lower() for lang in langs if lang.strip()))
-    unknown = [lang for lang in chosen if lang not in LABELS]
-    if unknown or not chosen:
-        raise UsageError(
-            f"unknown language {', '.join(unknown) or '(none)'} (choose from {', '.join(LABELS)})"
-        )
-    return chosen
-
-
 class _SiteBuild:
     """One run of `build_site`: state shared by its steps."""
 
@@ -107,8 +95,10 @@ class _SiteBuild:
         now: datetime | None,
         summarizer: Any,
     ) -> None:
-        if not _LIST_NAME.match(list_name):
-            raise UsageError(f"list name {list_name!r} cannot name a file of the site")
+        try:
+            check_list_name(list_name)
+        except ValueError:
+            raise UsageError(f"list name {list_name!r} cannot name a file of the site") from None
         self.builder = ReportBuilder(store, list_name)
         self.store = store
         self.list_name = list_name
@@ -319,7 +309,7 @@ def build_site(
     requested week's report (pages are still written only when they differ).
     `summarizer` is handed to `ReportBuilder.build` for LLM summaries.
     """
-    run = _SiteBuild(store, list_name, out_dir, _check_langs(langs), now, summarizer)
+    run = _SiteBuild(store, list_name, out_dir, parse_languages(tuple(langs)), now, summarizer)
     messages = store.messages_between(run.builder.info.id, 0, 2**62)
     with_mail = mail_weeks(messages)
     requested = with_mail if weeks is None else sorted({iso_week_window(w).label for w in weeks})

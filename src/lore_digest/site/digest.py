@@ -14,8 +14,7 @@ from typing import Any
 
 from lore_digest.report.jsonout import report_dict
 from lore_digest.report.model import Report, ReportThread
-
-REVIEW_KINDS = ("Reviewed-by", "Acked-by", "Tested-by", "Nacked-by")
+from lore_digest.vocabulary import VERDICT_TRAILERS
 
 
 def short_hash(text: str) -> str:
@@ -55,7 +54,7 @@ def _series_entry(thread: ReportThread) -> dict[str, Any] | None:
     reviewers: dict[tuple[str, str], dict[str, Any]] = {}
     for patch in s.patches:
         for tr in patch.trailers:
-            if tr.kind not in REVIEW_KINDS or tr.message_id == patch.message_id:
+            if tr.kind not in VERDICT_TRAILERS or tr.message_id == patch.message_id:
                 continue  # carried in the patch itself: given for an earlier revision
             key = (tr.email or tr.name, tr.kind)
             entry = reviewers.setdefault(

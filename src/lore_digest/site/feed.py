@@ -17,7 +17,8 @@ from feedgen.feed import FeedGenerator
 from markupsafe import escape
 
 from lore_digest.report.labels import LABELS
-from lore_digest.site.render import SITE_LABELS, lang_suffix
+from lore_digest.site.render import SITE_LABELS
+from lore_digest.vocabulary import lang_suffix
 
 ENTRY_THREADS = 10
 # XML 1.0 forbids these; lxml refuses to serialise them, and mail subjects can hold them.

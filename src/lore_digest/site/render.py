@@ -24,8 +24,9 @@ from markupsafe import Markup
 
 from lore_digest.report.labels import CATEGORY_LABELS, LABELS, STATUS_LABELS
 from lore_digest.report.model import Report
-from lore_digest.site.digest import REVIEW_KINDS, series_slug, thread_anchor
+from lore_digest.site.digest import series_slug, thread_anchor
 from lore_digest.summarize.i18n import PHRASES
+from lore_digest.vocabulary import VERDICT_TRAILERS, lang_suffix
 
 SITE_LABELS: dict[str, dict[str, str]] = {
     "zh": {
@@ -127,11 +128,6 @@ def utcdate(utc: int) -> str:
     return datetime.fromtimestamp(utc, UTC).strftime("%Y-%m-%d")
 
 
-def lang_suffix(lang: str) -> str:
-    """File-name suffix of a language: none for zh, ".en" for en (as the md reports)."""
-    return "" if lang == "zh" else f".{lang}"
-
-
 @cache
 def environment() -> Environment:
     """The site's Jinja environment: autoescape for every template, strict undefined."""
@@ -151,7 +147,7 @@ def environment() -> Environment:
         anchor=thread_anchor,
         series_slug=series_slug,
     )
-    env.globals["review_kinds"] = REVIEW_KINDS
+    env.globals["review_kinds"] = VERDICT_TRAILERS
     return env
 
 

@@ -30,7 +30,7 @@ from lore_digest.mail.subject import parse_subject
 from lore_digest.report.build import ReportBuilder
 from lore_digest.report.highlights import WAITING_HORIZON_DAYS
 from lore_digest.store.db import StoredMessage
-from lore_digest.threading.series import SERIES_SPREAD_S
+from lore_digest.vocabulary import SERIES_SPREAD_S
 
 DAY = 86400
 FOREVER = 2**62

@@ -24,20 +24,19 @@ hammering a shared service.
 
 from __future__ import annotations
 
-import email.utils
 import gzip
 import random
 import re
 import time
 import zlib
 from collections.abc import Callable
-from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
 import httpx
 
 from lore_digest import __version__
 from lore_digest.errors import SourceError
+from lore_digest.vocabulary import retry_after_seconds
 
 PROJECT_URL = "https://pypi.org/project/lore-digest/"
 USER_AGENT = f"lore-digest/{__version__} (+{PROJECT_URL})"
@@ -92,23 +91,6 @@ def split_mboxrd(data: bytes) -> list[bytes]:
             chunk = _MBOXRD_QUOTED.sub(rb"\1", chunk)
         messages.append(chunk)
     return messages
-
-
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """Retry-After as seconds: either delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    current = datetime.now(UTC).timestamp() if now is None else now
-    return max(0.0, when.timestamp() - current)
 
 
 def _gunzip(body: bytes) -> bytes:

@@ -19,14 +19,14 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any, Literal, Protocol, Self
 
 import httpx
 
 from lore_digest.errors import LoreDigestError, UsageError
+from lore_digest.vocabulary import estimate_tokens, retry_after_from_headers
 
 log = logging.getLogger(__name__)
 
@@ -429,18 +429,6 @@ class _Malformed(Exception):
     """A 2xx body that is JSON but not the API's shape."""
 
 
-def estimate_tokens(text: str) -> int:
-    """Rough token count for servers that report no usage.
-
-    ~4 ASCII characters per token; CJK and other non-ASCII text is closer to one token
-    per character, and Chinese digests are a main use case.
-    """
-    if not text:
-        return 0
-    wide = sum(1 for ch in text if ord(ch) > 0x7F)
-    return max(1, (len(text) - wide) // 4 + wide)
-
-
 def _classify(response: httpx.Response) -> _Failure | None:
     """None for success; otherwise what the status code means for retrying."""
     status = response.status_code
@@ -453,11 +441,15 @@ def _classify(response: httpx.Response) -> _Failure | None:
     if status == 429:
         # A spent quota is not a rate limit: waiting will not bring it back.
         retryable = "insufficient_quota" not in response.text
-        return _Failure("rate_limited", message, retryable, _retry_after(response.headers), status)
+        return _Failure(
+            "rate_limited", message, retryable, retry_after_from_headers(response.headers), status
+        )
     if status == 408:
-        return _Failure("timeout", message, True, _retry_after(response.headers), status)
+        return _Failure(
+            "timeout", message, True, retry_after_from_headers(response.headers), status
+        )
     if status >= 500:  # includes Anthropic's 529 "overloaded"
-        return _Failure("server", message, True, _retry_after(response.headers), status)
+        return _Failure("server", message, True, retry_after_from_headers(response.headers), status)
     return _Failure("client", message, False, status=status)
 
 
@@ -476,30 +468,6 @@ def _error_detail(response: httpx.Response) -> str:
         if isinstance(body.get("message"), str):
             return _excerpt(body["message"])
     return _excerpt(response.text)
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds the server asked us to wait: retry-after-ms, or Retry-After (seconds or date)."""
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return max(0.0, float(millis) / 1000.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # RFC 7231 dates are GMT
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _field(body: Any, name: str, kind: type) -> Any:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from lore_digest.errors import UsageError
-
-LANGS = ("zh", "en")
+from lore_digest.vocabulary import LANGUAGES
 
 PHRASES: dict[str, dict[str, str]] = {
     "zh": {
@@ -89,7 +88,7 @@ PHRASES: dict[str, dict[str, str]] = {
 def check_lang(lang: str) -> str:
     """Validate a report language code."""
     if lang not in PHRASES:
-        raise UsageError(f"unknown language {lang!r} (choose from {', '.join(LANGS)})")
+        raise UsageError(f"unknown language {lang!r} (choose from {', '.join(LANGUAGES)})")
     return lang
 
 

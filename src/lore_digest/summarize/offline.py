@@ -18,6 +18,7 @@ from lore_digest.facts.status import Status
 from lore_digest.mail.body import first_paragraph
 from lore_digest.report.model import ReportThread, Summary, SummaryItem
 from lore_digest.summarize.i18n import PHRASES, people, phrase
+from lore_digest.vocabulary import VERDICT_TRAILERS
 
 EXCERPT_CHARS = 300
 QUESTION_CHARS = 200
@@ -106,12 +107,7 @@ def _given_trailers(
     out = []
     for patch in series.patches:
         for t in patch.trailers:
-            if t.message_id == patch.message_id or t.kind not in (
-                "Reviewed-by",
-                "Acked-by",
-                "Tested-by",
-                "Nacked-by",
-            ):
+            if t.message_id == patch.message_id or t.kind not in VERDICT_TRAILERS:
                 continue
             if (t.message_id in window_ids) == in_window:
                 out.append((t, patch.number))

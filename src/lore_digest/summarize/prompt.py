@@ -41,46 +41,26 @@ from lore_digest.mail.body import Segment
 from lore_digest.report.jsonout import series_dict, summary_dict, thread_dict
 from lore_digest.report.model import ReportThread, Summary
 from lore_digest.summarize.schema import LLMSummary, OutputError, summary_json
+from lore_digest.vocabulary import LANGUAGES, estimate_tokens
 
 __all__ = [
     "EARLIER_PROSE_CHARS",
-    "LANGS",
     "PARTIAL_TOKENS",
     "PROMPT_VERSION",
     "Prompt",
     "PromptPlan",
     "build_plan",
-    "estimate_tokens",
     "retry_prompt",
     "system_prompt",
 ]
 
 PROMPT_VERSION = "v1"
-LANGS = ("zh", "en")
 EARLIER_PROSE_CHARS = 600  # earlier mail without a previous summary: prose cut to this
 QUOTE_CONTEXT_LINES = 12  # lines kept of a quoted hunk a reviewer answers
 DIFFSTAT_LINES = 20  # diffstat lines kept before "[… N more lines]"
 RETRY_ANSWER_CHARS = 1500  # of an invalid answer quoted back in the retry prompt
 PARTIAL_TOKENS = 400  # expected size of one partial answer (cost estimates)
 SHA_CHARS = 12  # commit ids in the facts: abbreviated as git does in Fixes: tags
-
-# Counted one token each; everything else ~4 characters per token (BPE on English/code).
-_CJK = re.compile(
-    "[\u1100-\u11ff\u2e80-\u9fff\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff"
-    "\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003ffff]"
-)
-
-
-def estimate_tokens(text: str) -> int:
-    """Deterministic token estimate: CJK characters 1 each, other text len/4 rounded up.
-
-    The one estimate used everywhere (prompt budget, run budget, cost benchmark), so the
-    figures agree with each other even if no tokenizer agrees exactly with them.
-    """
-    if text.isascii():
-        return -(-len(text) // 4)
-    cjk = sum(1 for _ in _CJK.finditer(text))
-    return cjk + -(-(len(text) - cjk) // 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +112,8 @@ def _render(name: str, **values: Any) -> str:
 @cache
 def system_prompt(lang: str) -> str:
     """The versioned system prompt of a language (role, output schema, rules)."""
-    if lang not in LANGS:
-        raise ValueError(f"unknown summary language {lang!r} (known: {', '.join(LANGS)})")
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown summary language {lang!r} (known: {', '.join(LANGUAGES)})")
     path = (
         resources.files("lore_digest.summarize") / "prompts" / f"system.{PROMPT_VERSION}.{lang}.txt"
     )

@@ -9,37 +9,10 @@ sent within a short time.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
-from lore_digest.mail.subject import LoreSubject, parse_subject
+from lore_digest.mail.subject import parse_subject
 from lore_digest.store.db import StoredMessage
-
-# git send-email sends a series in seconds; slow SMTP relays stretch that to minutes.
-SERIES_SPREAD_S = 6 * 3600
-
-
-@dataclass(frozen=True, slots=True)
-class SeriesKey:
-    """What patches of one posting share."""
-
-    from_email: str
-    version: int
-    total: int
-    is_rfc: bool
-    extra: tuple[str, ...]
-
-
-def series_key(msg: StoredMessage, subject: LoreSubject) -> SeriesKey | None:
-    """Key of a patch/cover mail (None for replies and non-series mail)."""
-    if subject.is_reply or not subject.is_patch or subject.total is None or subject.counter is None:
-        return None
-    return SeriesKey(
-        msg.from_email,
-        subject.version,
-        subject.total,
-        subject.is_rfc,
-        tuple(p.lower() for p in subject.extra_prefixes),
-    )
+from lore_digest.vocabulary import same_posting
 
 
 def find_anchor(
@@ -48,26 +21,25 @@ def find_anchor(
 ) -> StoredMessage | None:
     """The cover letter (or patch 1) a lone patch belongs to, among one author's mail.
 
-    `candidates` are the author's messages near the patch. The cover wins over patch 1;
-    among several, the one sent closest before the patch (covers go out first).
+    `candidates` are the author's messages near the patch; `vocabulary.same_posting`
+    decides which of them are parts of the same posting. The cover wins over patch 1;
+    among several, the one sent closest to the patch (covers go out first).
     """
     subject = parse_subject(patch.subject)
-    key = series_key(patch, subject)
-    if key is None or subject.counter is None or subject.counter == 0:
+    if subject.counter is None or subject.counter == 0:
         return None
+    mine = (patch.from_email, subject, patch.date_utc)
     best: tuple[int, int, StoredMessage] | None = None
     for other in candidates:
         if other.pk == patch.pk:
             continue
         other_subject = parse_subject(other.subject)
-        if series_key(other, other_subject) != key or other_subject.counter is None:
+        counter = other_subject.counter
+        if counter is None or counter not in (0, 1) or counter >= subject.counter:
             continue
-        if other_subject.counter not in (0, 1) or other_subject.counter >= subject.counter:
+        if not same_posting(mine, (other.from_email, other_subject, other.date_utc)):
             continue
-        distance = abs(patch.date_utc - other.date_utc)
-        if distance > SERIES_SPREAD_S:
-            continue
-        rank = (other_subject.counter, distance)  # cover (0) before patch 1, then nearest
+        rank = (counter, abs(patch.date_utc - other.date_utc))  # cover (0) first, then nearest
         if best is None or rank < best[:2]:
             best = (*rank, other)
     return best[2] if best else None
