@@ -33,8 +33,8 @@ from pathlib import Path
 
 from lore_digest.facts.week import iso_week_window
 from lore_digest.mail.mime import message_text
+from lore_digest.model import Summary, SummaryItem, Thread
 from lore_digest.report.build import ReportBuilder
-from lore_digest.report.model import ReportThread, Summary, SummaryItem
 from lore_digest.store.db import Store
 from lore_digest.summarize.prompt import (
     PARTIAL_TOKENS,
@@ -90,7 +90,7 @@ def placeholder_partial() -> LLMSummary:
     )
 
 
-def placeholder_previous(thread: ReportThread, lang: str) -> Summary | None:
+def placeholder_previous(thread: Thread, lang: str) -> Summary | None:
     """Last week's summary as the steady state would have it (~300 tokens), or None."""
     earlier = [m.message_id for m in thread.messages if not m.in_window]
     if not earlier:
@@ -108,22 +108,22 @@ def our_tokens(plan: PromptPlan) -> tuple[int, str]:
     return sum(p.input_tokens for p in plan.parts) + reduce.input_tokens, reduce.user
 
 
-def fact_ids(thread: ReportThread) -> list[str]:
+def fact_ids(thread: Thread) -> list[str]:
     """Message ids the facts rest on: status evidence, trailer givers, revisions."""
     ids: list[str] = []
     if thread.series is not None:
         s = thread.series
-        ids.extend(s.status_evidence)
+        ids.extend(s.status.evidence)
         ids.extend(t.message_id for p in s.patches for t in p.trailers)
         ids.extend(r.message_id for r in s.revisions)
         if s.superseded_by is not None:
             ids.append(s.superseded_by.message_id)
-    if thread.status is not None:
+    elif thread.status is not None:
         ids.extend(thread.status.evidence)
     return ids
 
 
-def check_facts(thread: ReportThread, plan: PromptPlan, user: str) -> int:
+def check_facts(thread: Thread, plan: PromptPlan, user: str) -> int:
     """Number of fact ids checked; exits when one is not a label present in the prompt."""
     prompt = plan.single or plan.parts[0]
     label_of = {message_id: label for label, message_id in prompt.labels.items()}

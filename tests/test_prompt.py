@@ -12,8 +12,9 @@ import pytest
 from lore_digest.facts.model import MailFacts
 from lore_digest.facts.week import iso_week_window
 from lore_digest.mail.body import Segment
+from lore_digest.model import Summary, SummaryItem
+from lore_digest.model import Thread as ReportThread
 from lore_digest.report.build import ReportBuilder
-from lore_digest.report.model import ReportThread, Summary, SummaryItem
 from lore_digest.store.db import Store
 from lore_digest.summarize.prompt import (
     Prompt,

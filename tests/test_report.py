@@ -185,15 +185,17 @@ def _series(report: Report, subject: str):  # type: ignore[no-untyped-def]
 def test_w19_series_facts(w19: Report) -> None:
     pmu = "KVM: arm64: Do not communicate host pmu event changes by accessing hyp data"
     thread, v4 = _series(w19, f"[PATCH v4 0/4] {pmu}")
-    assert str(v4.status) == "applied"
-    assert v4.applied is not None and v4.applied.branch == "next" and len(v4.applied.commits) == 4
+    assert str(v4.status.status) == "applied"
+    applied = v4.status.applied
+    assert applied is not None and applied.branch == "next" and len(applied.commits) == 4
     assert [r.version for r in v4.revisions] == [1, 2, 3, 4]
-    assert v4.status_evidence and all(
-        e in {m.message_id for m in thread.messages} for e in v4.status_evidence
+    assert v4.status.evidence and all(
+        e in {m.message_id for m in thread.messages} for e in v4.status.evidence
     )
+    assert thread.status is v4.status  # one status, not a copy
     _, v3 = _series(w19, PMU)
     assert (
-        str(v3.status) == "superseded"
+        str(v3.status.status) == "superseded"
         and v3.superseded_by is not None
         and v3.superseded_by.version == 4
     )

@@ -149,9 +149,9 @@ def test_busiest_week_reports_series_reviews_and_applied(
     assert report.stats.messages == mails
     assert sum(c.messages for c in report.stats.categories.values()) == mails
     series = [t.series for t in report.threads if t.series is not None]
-    statuses = Counter(str(s.status) for s in series)
+    statuses = Counter(str(s.status.status) for s in series)
     assert statuses["applied"] >= 1 and statuses["changes requested"] >= 1
-    assert any(s.applied is not None and s.applied.commits for s in series)
+    assert any(s.status.applied is not None and s.status.applied.commits for s in series)
     assert any(len(s.revisions) > 1 for s in series)
     assert any(p.reviewed for s in series for p in s.patches)
     assert any(s.total and s.total > 1 and s.cover_message_id for s in series)

@@ -351,12 +351,11 @@ def report(
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     with _writing_store(ctx) as store:
         llm = make_summarizer(store, list_name, settings)
-        with _progress("summarising", llm is not None and not as_json) as progress:
+        with _progress("summarising", llm.name != "offline" and not as_json) as progress:
             built = build_report(
                 store, list_name, window, lang=lang, summarizer=llm, progress=progress
             )
-        if llm is not None:
-            llm.client.close()
+        llm.close()
     paths = write_report(built, out_dir, chosen)
     if as_json:
         click.echo(
@@ -560,8 +559,7 @@ def mail(
                 summarizer=llm,
             )
         finally:
-            if llm is not None:
-                llm.client.close()
+            llm.close()
     out.print(
         f"sent {list_name} {week} to {', '.join(to)} (Message-ID {message_id})", highlight=False
     )

@@ -38,7 +38,7 @@ from lore_digest.vocabulary import check_list_name
 
 if TYPE_CHECKING:
     from lore_digest.store.db import Store
-    from lore_digest.summarize.llm import LLMSummarizer
+    from lore_digest.summarize.base import Summarizer
 
 LIST_HEADER = "X-Lore-Digest-List"
 WEEK_HEADER = "X-Lore-Digest-Week"
@@ -360,7 +360,7 @@ def mail_week(
     *,
     tz: str = "UTC",
     lang: str = "zh",
-    summarizer: LLMSummarizer | None = None,
+    summarizer: Summarizer | None = None,
     password: str | None = None,
     now: datetime | None = None,
     ssl_context: ssl.SSLContext | None = None,

@@ -35,18 +35,18 @@ from lore_digest.report.markdown import render_markdown
 from lore_digest.report.model import Report
 from lore_digest.report.write import write_report
 from lore_digest.settings import (
-    DEFAULT_MODELS,
     ListSettings,
     Settings,
     SmtpSettings,
     SummarizerSettings,
 )
 from lore_digest.store.db import Store
+from lore_digest.summarize.base import Summarizer
+from lore_digest.summarize.factory import make_summarizer as factory_make_summarizer
 
 if TYPE_CHECKING:
     import ssl
 
-    from lore_digest.summarize.llm import LLMSummarizer
 
 STATE_FILE = ".lore-digest-state.json"
 STATE_FORMAT = 1
@@ -176,29 +176,19 @@ def remove_stale_in_progress(reports_dir: Path, list_name: str, current: str) ->
 # -- steps ----------------------------------------------------------------------------------
 
 
-def make_summarizer(
-    store: Store, list_name: str, settings: SummarizerSettings
-) -> LLMSummarizer | None:
-    """The LLM summariser the settings ask for, or None for offline (facts-only) prose."""
-    if settings.backend == "offline":
-        return None
-    from lore_digest.summarize.clients import make_client
-    from lore_digest.summarize.llm import LLMSettings, LLMSummarizer
-
+def make_summarizer(store: Store, list_name: str, settings: SummarizerSettings) -> Summarizer:
+    """The summariser the settings ask for (offline: facts-only prose)."""
     info = store.get_list(list_name)
-    if info is None:
-        return None  # the report step names the unknown list
-    client = make_client(settings.backend, base_url=settings.base_url, timeout=settings.timeout)
-    return LLMSummarizer(
-        client,
-        LLMSettings(
-            model=settings.model or DEFAULT_MODELS[settings.backend],
-            concurrency=settings.concurrency,
-            budget_tokens=settings.budget_tokens,
-            max_tokens_run=settings.max_tokens_run,
-        ),
-        store,
-        info.id,
+    return factory_make_summarizer(
+        settings.backend,
+        store=store,
+        list_id=info.id if info is not None else 0,
+        model=settings.model,
+        base_url=settings.base_url,
+        timeout=settings.timeout,
+        concurrency=settings.concurrency,
+        budget_tokens=settings.budget_tokens,
+        max_tokens_run=settings.max_tokens_run,
     )
 
 
@@ -260,7 +250,7 @@ class _ListJob:
         name: str,
         conf: ListSettings,
         now: datetime,
-        summarizer: LLMSummarizer | None,
+        summarizer: Summarizer,
         log: Log,
     ) -> None:
         self.store = store
@@ -437,7 +427,7 @@ def run_list(
         failed("report", exc)
     finally:
         if summarizer is not None:
-            summarizer.client.close()
+            summarizer.close()
     return result
 
 

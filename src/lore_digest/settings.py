@@ -65,7 +65,6 @@ from lore_digest.config import DB_ENV, resolve_db_path
 from lore_digest.errors import UsageError
 from lore_digest.vocabulary import check_list_name
 
-DEFAULT_MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-3-5-haiku-latest"}
 SMTP_PASSWORD_ENV = "LORE_DIGEST_SMTP_PASSWORD"
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 SOURCE_KEYS = ("mirror", "lore", "mbox")

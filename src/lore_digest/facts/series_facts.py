@@ -9,7 +9,7 @@ from lore_digest.facts.attribution import PatchTrailers, attribute_trailers, ser
 from lore_digest.facts.changelog import changelog_for_version
 from lore_digest.facts.model import MailFacts
 from lore_digest.facts.revisions import RevisionChain
-from lore_digest.facts.status import AppliedInfo, PullInfo, Status, StatusFacts, series_status
+from lore_digest.facts.status import PullInfo, StatusFacts, series_status
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,13 +38,8 @@ class SeriesFacts:
     revisions: tuple[RevisionRef, ...]  # every known version, oldest first, current last
     superseded_by: RevisionRef | None
     changes: str | None  # the cover letter's changelog for this version
-    status: Status
-    status_evidence: tuple[str, ...]
-    applied: AppliedInfo | None
+    status: StatusFacts  # status, evidence, applied, changes requested, NAKs, reviewed
     patches: tuple[PatchTrailers, ...]
-    changes_requested: tuple[str, ...]
-    naks: tuple[str, ...]
-    reviewed: bool
 
     @property
     def earlier_revisions(self) -> tuple[RevisionRef, ...]:
@@ -108,13 +103,8 @@ def build_series_facts(
         changes=changelog_for_version("\n".join(s.text for s in cover.segments), version)
         if cover is not None and version > 1
         else None,
-        status=status.status,
-        status_evidence=status.evidence,
-        applied=status.applied,
+        status=status,
         patches=tuple(attribute_trailers(mails, version)),
-        changes_requested=status.changes_requested,
-        naks=status.naks,
-        reviewed=status.reviewed,
     )
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from lore_digest.errors import UsageError
@@ -21,26 +20,19 @@ from lore_digest.facts.revisions import RevisionIndex
 from lore_digest.facts.series_facts import build_series_facts, thread_status
 from lore_digest.facts.week import Window
 from lore_digest.mail.subject import parse_subject
+from lore_digest.model import Thread, ThreadMessage
 from lore_digest.report.highlights import (
     WAITING_DAYS,
     WAITING_HORIZON_DAYS,
     compute_highlights,
 )
-from lore_digest.report.model import (
-    CategoryStats,
-    Report,
-    ReportMessage,
-    ReportStats,
-    ReportThread,
-)
+from lore_digest.report.model import CategoryStats, Report, ReportStats
 from lore_digest.store.db import ListInfo, Store, StoredMessage
-from lore_digest.summarize.offline import summarize_thread
+from lore_digest.summarize.base import Summarizer
+from lore_digest.summarize.offline import OfflineSummarizer
 from lore_digest.threading.jwz import parent_map
 from lore_digest.threading.series import merge_unthreaded_patches
 from lore_digest.vocabulary import NOT_FOR_REVIEW, SERIES_SPREAD_S
-
-if TYPE_CHECKING:
-    from lore_digest.summarize.llm import LLMSummarizer
 
 LARGE_THREAD = 20
 
@@ -112,7 +104,7 @@ class ReportBuilder:
 
     def build_thread(
         self, messages: list[StoredMessage], raws: dict[int, bytes], window: Window
-    ) -> tuple[ReportThread, list[MailFacts]]:
+    ) -> tuple[Thread, list[MailFacts]]:
         """One report thread (facts computed, no summary yet) and its parsed mail."""
         zone = window.start.tzinfo
         assert isinstance(zone, ZoneInfo)
@@ -121,7 +113,7 @@ class ReportBuilder:
         root = _pick_root(messages, parents)
         mails = mail_facts(messages, raws, parents, (window.start_utc, window.end_utc))
         report_messages = [
-            ReportMessage(
+            ThreadMessage(
                 message_id=m.message_id,
                 date=datetime.fromtimestamp(m.date_utc, zone),
                 from_name=m.from_name,
@@ -142,9 +134,11 @@ class ReportBuilder:
             first = _series_anchor(messages)
             chain = self.revisions.chain(first, window.end_utc) if first is not None else None
             series = build_series_facts(mails, chain, window.end_utc)
-        if series is None and (root_subject.is_pull or root_subject.is_patch):
+        if series is not None:
+            status = series.status  # the same facts, not a copy
+        elif root_subject.is_pull or root_subject.is_patch:
             status = thread_status(mails, window.end_utc)
-        thread = ReportThread(
+        thread = Thread(
             id=root.message_id,
             subject=root_subject.subject,
             url=message_url(url_base, root.message_id),
@@ -162,37 +156,36 @@ class ReportBuilder:
         *,
         lang: str = "zh",
         now: datetime | None = None,
-        summarizer: LLMSummarizer | None = None,
+        summarizer: Summarizer | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> Report:
         """The complete report of the list for one window.
 
-        Facts and the offline summary always; with a summarizer, LLM prose replaces the
-        offline summary thread by thread where the model delivered valid output.
+        Facts always; the prose of each thread's summary comes from `summarizer`
+        (default: the offline one, from the facts alone).
         """
         zone = window.start.tzinfo
         assert isinstance(zone, ZoneInfo)
         in_window, groups = self.collect_threads(window)
         raws = self.store.raw_many(m.pk for msgs in groups.values() for m in msgs)
-        threads: list[ReportThread] = []
+        threads: list[Thread] = []
         parsed: dict[str, list[MailFacts]] = {}
         for messages in groups.values():
             if not any(window.start_utc <= m.date_utc < window.end_utc for m in messages):
                 continue
             thread, mails = self.build_thread(messages, raws, window)
-            thread.summary = summarize_thread(thread, mails, lang)
             threads.append(thread)
             parsed[thread.id] = mails
-        if summarizer is not None:
-            summaries = summarizer.summarize(
-                [(t, parsed[t.id]) for t in threads],
-                lang=lang,
-                window_start_utc=window.start_utc,
-                progress=progress,
-            )
-            for thread in threads:
-                thread.summary = summaries.get(thread.id, thread.summary)
-            summarizer.remember(window.label, lang, window.end_utc, summaries)
+        writer = summarizer if summarizer is not None else OfflineSummarizer()
+        summaries = writer.summarize(
+            [(t, parsed[t.id]) for t in threads],
+            lang=lang,
+            window_start_utc=window.start_utc,
+            progress=progress,
+        )
+        for thread in threads:
+            thread.summary = summaries[thread.id]
+        writer.remember(window.label, lang, window.end_utc, summaries)
         counts = Counter(m.message_id for t in threads for m in t.window_messages)
         assert len(counts) == len(in_window) and all(c == 1 for c in counts.values()), (
             "every in-window message must be in exactly one thread"
@@ -211,7 +204,7 @@ class ReportBuilder:
             highlights=compute_highlights(threads, parsed, self._waiting(window), window),
         )
 
-    def _waiting(self, window: Window) -> list[ReportThread]:
+    def _waiting(self, window: Window) -> list[Thread]:
         """Series posted 14–90 days before the window's end that only their author touched."""
         end = window.end_utc
         recent = self.store.messages_between(self.info.id, end - WAITING_HORIZON_DAYS * 86400, end)
@@ -240,7 +233,7 @@ class ReportBuilder:
             thread, _ = self.build_thread(full, raws, window)
             if (
                 thread.series is not None
-                and not thread.series.reviewed
+                and not thread.series.status.reviewed
                 and thread.series.superseded_by is None
             ):
                 waiting.append(thread)
@@ -260,7 +253,7 @@ def _series_anchor(messages: Sequence[StoredMessage]) -> StoredMessage | None:
     return best[2] if best else None
 
 
-def _stats(threads: list[ReportThread]) -> ReportStats:
+def _stats(threads: list[Thread]) -> ReportStats:
     per_category: dict[Category, CategoryStats] = {}
     for category in Category:
         chosen = [t for t in threads if t.category == category]
@@ -285,7 +278,7 @@ def build_report(
     *,
     lang: str = "zh",
     now: datetime | None = None,
-    summarizer: LLMSummarizer | None = None,
+    summarizer: Summarizer | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Report:
     """The complete report of one list for one window (see ReportBuilder.build)."""

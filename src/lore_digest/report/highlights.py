@@ -8,7 +8,8 @@ from collections.abc import Mapping, Sequence
 from lore_digest.facts.model import MailFacts
 from lore_digest.facts.status import Status
 from lore_digest.facts.week import Window
-from lore_digest.report.model import HighlightItem, Highlights, ReportThread, Reviewer
+from lore_digest.model import Thread
+from lore_digest.report.model import HighlightItem, Highlights, Reviewer
 from lore_digest.vocabulary import REVIEW_TRAILERS, is_bot
 
 WAITING_DAYS = 14  # a series nobody but its author answered for this long is "waiting"
@@ -16,17 +17,12 @@ WAITING_HORIZON_DAYS = 90  # older silent series are considered abandoned, not w
 TOP = 5
 
 
-def _applied(threads: Sequence[ReportThread], window: Window) -> list[HighlightItem]:
+def _applied(threads: Sequence[Thread], window: Window) -> list[HighlightItem]:
     out = []
     for t in threads:
-        facts = t.series
-        applied = facts.applied if facts is not None else (t.status.applied if t.status else None)
-        status = facts.status if facts is not None else (t.status.status if t.status else None)
-        if status != Status.APPLIED:
+        if t.status is None or t.status.status != Status.APPLIED:
             continue
-        evidence = (
-            facts.status_evidence if facts is not None else (t.status.evidence if t.status else ())
-        )
+        applied, evidence = t.status.applied, t.status.evidence
         in_window = {m.message_id for m in t.window_messages}
         if not any(e in in_window for e in evidence):
             continue  # applied before this window: old news
@@ -40,7 +36,7 @@ def _applied(threads: Sequence[ReportThread], window: Window) -> list[HighlightI
 
 
 def _posted_in_window(
-    threads: Sequence[ReportThread], window: Window
+    threads: Sequence[Thread], window: Window
 ) -> tuple[list[HighlightItem], list[HighlightItem]]:
     new: list[HighlightItem] = []
     revised: list[HighlightItem] = []
@@ -56,7 +52,7 @@ def _posted_in_window(
 
 
 def _reviewers(
-    threads: Sequence[ReportThread], parsed: Mapping[str, Sequence[MailFacts]]
+    threads: Sequence[Thread], parsed: Mapping[str, Sequence[MailFacts]]
 ) -> list[Reviewer]:
     """Trailers given in the window (from replies) and in-window replies to others' series."""
     trailers: Counter[str] = Counter()
@@ -95,9 +91,9 @@ def _reviewers(
 
 
 def compute_highlights(
-    threads: Sequence[ReportThread],
+    threads: Sequence[Thread],
     parsed: Mapping[str, Sequence[MailFacts]],
-    waiting: Sequence[ReportThread],
+    waiting: Sequence[Thread],
     window: Window,
 ) -> Highlights:
     """Highlights of a report's threads; `waiting` are silent series found in the store."""

@@ -7,14 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lore_digest.facts.status import AppliedInfo
-from lore_digest.report.model import (
-    HighlightItem,
-    Highlights,
-    Report,
-    ReportThread,
-    Summary,
-    SummaryItem,
-)
+from lore_digest.model import Summary, SummaryItem, Thread
+from lore_digest.report.model import HighlightItem, Highlights, Report
 
 
 def _items(items: tuple[SummaryItem, ...]) -> list[dict[str, Any]]:
@@ -53,11 +47,12 @@ def _applied(info: AppliedInfo | None) -> dict[str, Any] | None:
     }
 
 
-def series_dict(thread: ReportThread) -> dict[str, Any] | None:
+def series_dict(thread: Thread) -> dict[str, Any] | None:
     """Series facts: revisions, changelog, status with evidence, per-patch trailers."""
     s = thread.series
     if s is None:
         return None
+    st = s.status
     return {
         "version": s.version,
         "total": s.total,
@@ -82,11 +77,11 @@ def series_dict(thread: ReportThread) -> dict[str, Any] | None:
             "url": thread.url_of(s.superseded_by.message_id),
         },
         "changes": s.changes,
-        "status": str(s.status),
-        "status_evidence": list(s.status_evidence),
-        "applied": _applied(s.applied),
-        "changes_requested": list(s.changes_requested),
-        "naks": list(s.naks),
+        "status": str(st.status),
+        "status_evidence": list(st.evidence),
+        "applied": _applied(st.applied),
+        "changes_requested": list(st.changes_requested),
+        "naks": list(st.naks),
         "patches": [
             {
                 "number": p.number,
@@ -111,10 +106,10 @@ def series_dict(thread: ReportThread) -> dict[str, Any] | None:
     }
 
 
-def _status(thread: ReportThread) -> dict[str, Any] | None:
+def _status(thread: Thread) -> dict[str, Any] | None:
     st = thread.status
-    if st is None:
-        return None
+    if st is None or thread.series is not None:
+        return None  # a series' status is in its series facts
     pull = st.pull
     return {
         "status": str(st.status),
@@ -133,7 +128,7 @@ def _status(thread: ReportThread) -> dict[str, Any] | None:
     }
 
 
-def thread_dict(thread: ReportThread) -> dict[str, Any]:
+def thread_dict(thread: Thread) -> dict[str, Any]:
     """One thread; its messages sorted by date, history flagged by in_window false."""
     return {
         "id": thread.id,
@@ -217,22 +212,3 @@ def report_dict(report: Report) -> dict[str, Any]:
 def render_json(report: Report) -> str:
     """The report as pretty-printed UTF-8 JSON text."""
     return json.dumps(report_dict(report), ensure_ascii=False, indent=2) + "\n"
-
-
-def summary_from_dict(data: dict[str, Any]) -> Summary:
-    """Inverse of summary_dict (for the cache and the memory of past reports)."""
-
-    def items(key: str) -> tuple[SummaryItem, ...]:
-        return tuple(
-            SummaryItem(str(i["text"]), tuple(i.get("cites", ()))) for i in data.get(key, ())
-        )
-
-    return Summary(
-        lang=str(data["lang"]),
-        original=items("original"),
-        history=items("history"),
-        this_week=items("this_week"),
-        source=str(data.get("source", "facts")),
-        model=data.get("model"),
-        note=data.get("note"),
-    )

@@ -11,6 +11,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from lore_digest.report.labels import CATEGORY_LABELS, LABELS, STATUS_LABELS
 from lore_digest.report.model import Report
 from lore_digest.summarize.i18n import PHRASES
+from lore_digest.vocabulary import VERDICT_TRAILERS
 
 # Characters that would turn mail text into Markdown markup (links, emphasis, HTML, tables).
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
@@ -32,6 +33,7 @@ def _environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["md"] = md_escape
+    env.globals["review_kinds"] = VERDICT_TRAILERS
     env.filters["utcdate"] = lambda utc: datetime.fromtimestamp(utc, UTC).strftime("%Y-%m-%d")
     return env
 

@@ -1,7 +1,8 @@
 """The model of one report: plain dataclasses every renderer (md, json, html) reads.
 
 Nothing here is computed by a renderer: counts, links and local times are settled when
-the model is built, so all output formats agree by construction.
+the model is built, so all output formats agree by construction. The threads and their
+summaries are `lore_digest.model` types, shared with the summarisers.
 """
 
 from __future__ import annotations
@@ -10,81 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from lore_digest.facts.classify import Category
-from lore_digest.facts.links import message_url
-from lore_digest.facts.series_facts import SeriesFacts
-from lore_digest.facts.status import StatusFacts
-
-
-@dataclass(frozen=True, slots=True)
-class ReportMessage:
-    """One mail of a thread; `in_window` False marks history (earlier mail)."""
-
-    message_id: str
-    date: datetime  # in the report's time zone
-    from_name: str
-    from_email: str
-    subject: str
-    in_window: bool
-    url: str
-    parent_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class SummaryItem:
-    """One statement of a summary and the messages it rests on."""
-
-    text: str
-    cites: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Summary:
-    """Three parts, as readers of the old tool expect: original / history / this week."""
-
-    lang: str
-    original: tuple[SummaryItem, ...]
-    history: tuple[SummaryItem, ...]
-    this_week: tuple[SummaryItem, ...]
-    source: str = "facts"
-    model: str | None = None
-    note: str | None = None
-
-
-@dataclass(slots=True)
-class ReportThread:
-    """A conversation (or a series with unthreaded patches) with mail in the window."""
-
-    id: str  # root Message-ID
-    subject: str
-    url: str
-    url_base: str  # the list's archive, for links to mail outside this thread
-    category: Category
-    series: SeriesFacts | None
-    messages: list[ReportMessage]
-    status: StatusFacts | None = None  # for threads that are not a series (pull requests)
-    summary: Summary | None = None
-
-    def url_of(self, message_id: str) -> str:
-        """Archive link of a mail of this thread (or of any mail, by the same rule)."""
-        for m in self.messages:
-            if m.message_id == message_id:
-                return m.url
-        return message_url(self.url_base, message_id)
-
-    @property
-    def window_messages(self) -> list[ReportMessage]:
-        """Mail of this thread dated inside the report window."""
-        return [m for m in self.messages if m.in_window]
-
-    @property
-    def participants(self) -> list[str]:
-        """Distinct senders (by address) inside the window, in order of first mail."""
-        return list(dict.fromkeys(m.from_email for m in self.window_messages))
-
-    @property
-    def started(self) -> datetime:
-        """Date of the thread's first known mail."""
-        return self.messages[0].date
+from lore_digest.model import Thread
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,12 +78,12 @@ class Report:
     lang: str
     generated_at: datetime
     stats: ReportStats
-    threads: list[ReportThread] = field(default_factory=list)
+    threads: list[Thread] = field(default_factory=list)
     highlights: Highlights | None = None
 
-    def by_category(self) -> list[tuple[Category, list[ReportThread]]]:
+    def by_category(self) -> list[tuple[Category, list[Thread]]]:
         """Threads grouped by category, in the report's category order, empty ones left out."""
-        out: list[tuple[Category, list[ReportThread]]] = []
+        out: list[tuple[Category, list[Thread]]] = []
         for category in Category:
             threads = [t for t in self.threads if t.category == category]
             if threads:

@@ -12,8 +12,9 @@ import hashlib
 import json
 from typing import Any
 
+from lore_digest.model import Thread
 from lore_digest.report.jsonout import report_dict
-from lore_digest.report.model import Report, ReportThread
+from lore_digest.report.model import Report
 from lore_digest.vocabulary import VERDICT_TRAILERS
 
 
@@ -27,7 +28,7 @@ def thread_anchor(message_id: str) -> str:
     return "t-" + short_hash(message_id)
 
 
-def series_slug(thread: ReportThread) -> str | None:
+def series_slug(thread: Thread) -> str | None:
     """Slug of the series page: a hash of the oldest known revision's first message.
 
     The oldest revision stays the same while v2, v3... follow, so every revision of a
@@ -46,7 +47,7 @@ def content_hash(report: Report) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _series_entry(thread: ReportThread) -> dict[str, Any] | None:
+def _series_entry(thread: Thread) -> dict[str, Any] | None:
     s = thread.series
     slug = series_slug(thread)
     if s is None or slug is None:
@@ -72,9 +73,9 @@ def _series_entry(thread: ReportThread) -> dict[str, Any] | None:
         "patches": len(s.patches),
         "rfc": s.is_rfc,
         "author": s.author_name or s.author_email,
-        "status": str(s.status),
-        "evidence": [thread.url_of(mid) for mid in s.status_evidence[:4]],
-        "branch": s.applied.branch if s.applied else None,
+        "status": str(s.status.status),
+        "evidence": [thread.url_of(mid) for mid in s.status.evidence[:4]],
+        "branch": s.status.applied.branch if s.status.applied else None,
         "superseded_by": None
         if s.superseded_by is None
         else [s.superseded_by.version, thread.url_of(s.superseded_by.message_id)],

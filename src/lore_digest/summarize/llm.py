@@ -13,15 +13,16 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
+from typing import Self
 
-from lore_digest.facts.model import MailFacts
-from lore_digest.report.jsonout import summary_dict, summary_from_dict
-from lore_digest.report.model import ReportThread, Summary
+from lore_digest.model import Summary, Thread
 from lore_digest.store.db import Store
+from lore_digest.summarize.base import Progress, ThreadMail
 from lore_digest.summarize.clients import ChatClient, ChatRequest, LLMError
+from lore_digest.summarize.offline import summarize_thread
 from lore_digest.summarize.prompt import (
     PROMPT_VERSION,
     Prompt,
@@ -30,6 +31,7 @@ from lore_digest.summarize.prompt import (
     retry_prompt,
 )
 from lore_digest.summarize.schema import LLMSummary, OutputError, parse_output, to_summary
+from lore_digest.summarize.serialize import summary_from_dict, summary_to_dict
 
 DEFAULT_CONCURRENCY = 4
 DEFAULT_BUDGET_TOKENS = 12_000
@@ -113,31 +115,50 @@ def cache_key(plan: PromptPlan, model: str, backend: str, lang: str) -> str:
 
 
 class LLMSummarizer:
-    """Summarises report threads with one chat client; see the module docstring."""
+    """Summarises report threads with one chat client; see the module docstring.
+
+    A `summarize.base.Summarizer`: the offline summary of each thread is computed first,
+    as the fallback for a thread the model cannot do.
+    """
 
     def __init__(
         self, client: ChatClient, settings: LLMSettings, store: Store, list_id: int
     ) -> None:
         self.client = client
         self.settings = settings
+        self.name = settings.model
         self.store = store
         self.list_id = list_id
         self.budget = RunBudget(settings.max_tokens_run)
         self.cache_hits = 0
         self._store_lock = threading.Lock()
+        self._closed = False
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the client's connection pool, once."""
+        if not self._closed:
+            self._closed = True
+            self.client.close()
 
     def summarize(
         self,
-        threads: Sequence[tuple[ReportThread, Sequence[MailFacts]]],
+        threads: Sequence[ThreadMail],
         *,
         lang: str,
         window_start_utc: int,
-        progress: Callable[[int, int], None] | None = None,
+        progress: Progress | None = None,
     ) -> dict[str, Summary]:
         """LLM summary (or the offline one with a note) per thread id."""
-        jobs: list[tuple[ReportThread, PromptPlan, str]] = []
+        jobs: list[tuple[Thread, PromptPlan, str, Summary]] = []
         results: dict[str, Summary] = {}
         for thread, mails in threads:
+            fallback = summarize_thread(thread, mails, lang)
             previous = self._previous(thread.id, lang, window_start_utc)
             plan = build_plan(
                 thread,
@@ -152,14 +173,15 @@ class LLMSummarizer:
                 self.cache_hits += 1
                 results[thread.id] = summary_from_dict(json.loads(cached))
             else:
-                jobs.append((thread, plan, key))
+                jobs.append((thread, plan, key, fallback))
         done = len(results)
         total = len(threads)
         if progress:
             progress(done, total)
         with ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency)) as pool:
             futures = {
-                pool.submit(self._summarize_one, t, plan, key, lang): t for t, plan, key in jobs
+                pool.submit(self._summarize_one, plan, key, lang, fallback): t
+                for t, plan, key, fallback in jobs
             }
             try:
                 for future in as_completed(futures):
@@ -174,10 +196,12 @@ class LLMSummarizer:
                 raise
         return results
 
-    def remember(self, label: str, lang: str, end_utc: int, summaries: dict[str, Summary]) -> None:
+    def remember(
+        self, label: str, lang: str, end_utc: int, summaries: Mapping[str, Summary]
+    ) -> None:
         """Keep this report's LLM summaries as next week's starting point."""
         rows = [
-            (root, json.dumps(summary_dict(s), ensure_ascii=False))
+            (root, json.dumps(summary_to_dict(s), ensure_ascii=False))
             for root, s in sorted(summaries.items())
             if s.source == "llm"
         ]
@@ -189,11 +213,7 @@ class LLMSummarizer:
         text = self.store.previous_summary(self.list_id, root, lang, before_utc)
         return summary_from_dict(json.loads(text)) if text else None
 
-    def _summarize_one(
-        self, thread: ReportThread, plan: PromptPlan, key: str, lang: str
-    ) -> Summary:
-        fallback = thread.summary
-        assert fallback is not None, "the offline summary is computed first"
+    def _summarize_one(self, plan: PromptPlan, key: str, lang: str, fallback: Summary) -> Summary:
         try:
             parsed, labels = self._run_plan(plan)
         except _BudgetSpent:
@@ -208,7 +228,7 @@ class LLMSummarizer:
                 key,
                 self.settings.model,
                 int(time.time()),
-                json.dumps(summary_dict(summary), ensure_ascii=False),
+                json.dumps(summary_to_dict(summary), ensure_ascii=False),
             )
         return summary
 

@@ -8,15 +8,17 @@ and quoted text is copied verbatim from what the sender wrote (never from quotes
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Self
 
 from lore_digest.facts.attribution import GivenTrailer
 from lore_digest.facts.model import MailFacts
 from lore_digest.facts.series_facts import SeriesFacts
 from lore_digest.facts.status import Status
 from lore_digest.mail.body import first_paragraph
-from lore_digest.report.model import ReportThread, Summary, SummaryItem
+from lore_digest.model import Summary, SummaryItem, Thread
+from lore_digest.summarize.base import Progress, ThreadMail
 from lore_digest.summarize.i18n import PHRASES, people, phrase
 from lore_digest.vocabulary import VERDICT_TRAILERS
 
@@ -51,7 +53,7 @@ def first_question(mail: MailFacts) -> str | None:
     return None
 
 
-def _original(thread: ReportThread, by_id: dict[str, MailFacts], lang: str) -> list[SummaryItem]:
+def _original(thread: Thread, by_id: dict[str, MailFacts], lang: str) -> list[SummaryItem]:
     series = thread.series
     anchor_id = series.first_message_id if series else thread.id
     anchor = by_id.get(anchor_id) or by_id[thread.id]
@@ -114,7 +116,7 @@ def _given_trailers(
     return out
 
 
-def _history(thread: ReportThread, lang: str) -> list[SummaryItem]:
+def _history(thread: Thread, lang: str) -> list[SummaryItem]:
     earlier = [m for m in thread.messages if not m.in_window]
     items: list[SummaryItem] = []
     series = thread.series
@@ -146,7 +148,7 @@ def _history(thread: ReportThread, lang: str) -> list[SummaryItem]:
     window_ids = {m.message_id for m in thread.window_messages}
     if series is not None:
         items.extend(_trailer_lines(_given_trailers(series, False, window_ids), series, lang))
-        before = [e for e in series.changes_requested if e not in window_ids]
+        before = [e for e in series.status.changes_requested if e not in window_ids]
         if before:
             items.append(SummaryItem(phrase(lang, "earlier_requests"), tuple(before[:4])))
     if not items:
@@ -155,12 +157,12 @@ def _history(thread: ReportThread, lang: str) -> list[SummaryItem]:
 
 
 def _status_line(
-    thread: ReportThread, by_id: dict[str, MailFacts], window_ids: set[str], lang: str
+    thread: Thread, by_id: dict[str, MailFacts], window_ids: set[str], lang: str
 ) -> list[SummaryItem]:
     series, facts = thread.series, thread.status
-    status = series.status if series else (facts.status if facts else None)
-    evidence = series.status_evidence if series else (facts.evidence if facts else ())
-    applied = series.applied if series else (facts.applied if facts else None)
+    status = facts.status if facts else None
+    evidence = facts.evidence if facts else ()
+    applied = facts.applied if facts else None
     fresh = [e for e in evidence if e in window_ids]
     if status == Status.APPLIED and fresh:
         if facts is not None and facts.pull is not None and applied is None:
@@ -191,13 +193,13 @@ def _status_line(
             )
         ]
     if status == Status.CHANGES_REQUESTED and series is not None:
-        now = [e for e in series.changes_requested if e in window_ids]
+        now = [e for e in series.status.changes_requested if e in window_ids]
         if now:
             return [SummaryItem(phrase(lang, "changes_requested"), tuple(now[:4]))]
     return []
 
 
-def _this_week(thread: ReportThread, mails: Sequence[MailFacts], lang: str) -> list[SummaryItem]:
+def _this_week(thread: Thread, mails: Sequence[MailFacts], lang: str) -> list[SummaryItem]:
     by_id = {m.message_id: m for m in mails}
     week = thread.window_messages
     window_ids = {m.message_id for m in week}
@@ -246,7 +248,7 @@ def _this_week(thread: ReportThread, mails: Sequence[MailFacts], lang: str) -> l
     items.extend(_status_line(thread, by_id, window_ids, lang))
     if (
         series is not None
-        and series.reviewed
+        and series.status.reviewed
         and series.patches_without_review
         and len(series.patches) > 1
     ):
@@ -260,7 +262,7 @@ def _this_week(thread: ReportThread, mails: Sequence[MailFacts], lang: str) -> l
     return items
 
 
-def summarize_thread(thread: ReportThread, mails: Sequence[MailFacts], lang: str) -> Summary:
+def summarize_thread(thread: Thread, mails: Sequence[MailFacts], lang: str) -> Summary:
     """Three-part factual summary of a thread from its facts and parsed mail."""
     by_id = {m.message_id: m for m in mails}
     return Summary(
@@ -269,3 +271,38 @@ def summarize_thread(thread: ReportThread, mails: Sequence[MailFacts], lang: str
         history=tuple(_history(thread, lang)),
         this_week=tuple(_this_week(thread, mails, lang)),
     )
+
+
+class OfflineSummarizer:
+    """The embedded summariser: prose assembled from the facts, no key, no network."""
+
+    name = "offline"
+
+    def summarize(
+        self,
+        threads: Sequence[ThreadMail],
+        *,
+        lang: str,
+        window_start_utc: int,
+        progress: Progress | None = None,
+    ) -> dict[str, Summary]:
+        """The facts-only summary of every thread."""
+        del window_start_utc  # the facts already say what is new
+        out = {thread.id: summarize_thread(thread, mails, lang) for thread, mails in threads}
+        if progress is not None:
+            progress(len(out), len(out))
+        return out
+
+    def remember(
+        self, label: str, lang: str, end_utc: int, summaries: Mapping[str, Summary]
+    ) -> None:
+        """Nothing to remember: next week's offline summary is computed from the mail."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -38,9 +38,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from lore_digest.facts.model import MailFacts
 from lore_digest.mail.body import Segment
-from lore_digest.report.jsonout import series_dict, summary_dict, thread_dict
-from lore_digest.report.model import ReportThread, Summary
+from lore_digest.model import Summary, Thread
 from lore_digest.summarize.schema import LLMSummary, OutputError, summary_json
+from lore_digest.summarize.serialize import series_facts, status_facts, summary_to_dict
 from lore_digest.vocabulary import LANGUAGES, estimate_tokens
 
 __all__ = [
@@ -377,7 +377,7 @@ def _trailer(t: dict[str, Any], label: Callable[[str], str]) -> str:
 def _series_facts(
     data: dict[str, Any], label: Callable[[str], str], patches: set[str] | None
 ) -> dict[str, Any]:
-    """series_dict made compact: labels for ids, no URLs, one string per trailer.
+    """serialize.series_facts made compact: labels for ids, one string per trailer.
 
     `patches`: only these patches' entries (a map part), None for all.
     """
@@ -479,7 +479,7 @@ class _ThreadPrompt:
 
     def __init__(
         self,
-        thread: ReportThread,
+        thread: Thread,
         mails: Sequence[MailFacts],
         lang: str,
         previous: Summary | None,
@@ -492,8 +492,8 @@ class _ThreadPrompt:
         self.label_of: dict[str, str] = {
             m.message_id: f"m{n}" for n, m in enumerate(ordered, start=1)
         }
-        self.series = series_dict(thread)
-        self.status = thread_dict(thread)["status"] if thread.status is not None else None
+        self.series = series_facts(thread)
+        self.status = status_facts(thread)
         for message_id in _fact_ids(self.series, self.status):
             if message_id not in self.label_of:
                 self.label_of[message_id] = f"m{len(self.label_of) + 1}"
@@ -541,7 +541,7 @@ class _ThreadPrompt:
         """Last week's summary with its cites as this prompt's labels (unknown ones dropped)."""
         if previous is None:
             return ""
-        data = summary_dict(previous)
+        data = summary_to_dict(previous)
         out = {}
         for part in ("original", "history", "this_week"):
             out[part] = [
@@ -777,7 +777,7 @@ def _merge_without_this_week(packed: list[list[_Mail]]) -> list[list[_Mail]]:
 
 
 def build_plan(
-    thread: ReportThread,
+    thread: Thread,
     mails: Sequence[MailFacts],
     *,
     lang: str,

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from lore_digest.report.model import Summary, SummaryItem
+from lore_digest.model import Summary, SummaryItem
 
 __all__ = [
     "PARTS",

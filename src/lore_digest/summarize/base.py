@@ -1,0 +1,60 @@
+"""What every summariser is: the one protocol offline and LLM prose both implement.
+
+The report builder hands a summariser the week's threads (facts computed, mail parsed)
+and gets one `Summary` per thread back. Whether the prose comes from the facts alone
+or from a model is the summariser's business; the builder never looks inside. A
+summariser is a context manager: an LLM one holds a connection pool, closed once, by
+whoever opened it (the `Digest`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Protocol, Self
+
+from lore_digest.facts.model import MailFacts
+from lore_digest.model import Summary, Thread
+
+ThreadMail = tuple[Thread, Sequence[MailFacts]]
+"""A thread of the report and its parsed mail (history included)."""
+
+Progress = Callable[[int, int], None]
+"""(threads done, threads in all)."""
+
+
+class Summarizer(Protocol):
+    """Writes the three-part summary of each thread of a report."""
+
+    name: str  # "offline", or the model's name
+
+    def summarize(
+        self,
+        threads: Sequence[ThreadMail],
+        *,
+        lang: str,
+        window_start_utc: int,
+        progress: Progress | None = None,
+    ) -> dict[str, Summary]:
+        """One summary per thread id; never raises for a thread it could not summarise
+        (an LLM summariser falls back to the offline summary, with a note)."""
+        ...
+
+    def remember(
+        self, label: str, lang: str, end_utc: int, summaries: Mapping[str, Summary]
+    ) -> None:
+        """Keep this week's summaries as the starting point of the next week's."""
+        ...
+
+    def close(self) -> None:
+        """Release what the summariser holds (connections); idempotent."""
+        ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
