@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
+from lore_digest.digest import Digest
 from lore_digest.facts.week import iso_week_window
 from lore_digest.site import SiteResult, build_site
 from lore_digest.store.db import Store
@@ -61,7 +62,8 @@ def reply_mbox(path: Path, parent: str, subject: str, date: datetime, n: int) ->
 
 def timed(store: Store, out: Path, langs: list[str]) -> tuple[float, SiteResult]:
     start = time.perf_counter()
-    result = build_site(store, LIST, out, langs=langs)
+    with Digest(store, LIST) as digest:
+        result = build_site(digest, out, langs=langs)
     return time.perf_counter() - start, result
 
 

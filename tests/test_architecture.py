@@ -31,8 +31,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("summarize",),  # offline and LLM prose
     ("report",),  # a week's Report and its Markdown/JSON
     ("settings",),  # the config file
-    ("site", "deliver", "export"),  # renderers and delivery
-    ("digest",),  # the one pipeline API
+    ("digest",),  # the one pipeline API: a week of a list → Report
+    ("site", "deliver", "export"),  # renderers and delivery of Reports
     ("runner", "demo"),  # unattended runs, the demo
     ("cli", "__main__", "__init__"),  # the command line and the package face
 )

@@ -39,6 +39,7 @@ from lore_digest.deliver import (
     send_digest,
 )
 from lore_digest.demo.generator import generate_demo_list, write_mbox
+from lore_digest.digest import Digest, DigestSettings
 from lore_digest.errors import UsageError
 from lore_digest.facts.week import iso_week_window
 from lore_digest.report.build import build_report
@@ -351,11 +352,11 @@ def test_mail_week_builds_and_sends(
     demo_store: Path, smtp_server: SmtpServer, reports: dict[str, Report]
 ) -> None:
     with Store.open(demo_store) as store:
-        mail_week(store, LIST, WEEK, ["x@example.net"], smtp_server.settings(), lang="en", now=NOW)
+        with Digest(store, LIST, DigestSettings(now=NOW)) as digest:
+            mail_week(digest, WEEK, ["x@example.net"], smtp_server.settings(), lang="en")
         later = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)  # Wednesday of that same week
-        mail_week(
-            store, LIST, WEEK, ["x@example.net"], smtp_server.settings(), lang="en", now=later
-        )
+        with Digest(store, LIST, DigestSettings(now=later)) as digest:
+            mail_week(digest, WEEK, ["x@example.net"], smtp_server.settings(), lang="en")
     first, second = (r.message for r in smtp_server.recorder.received)
     assert first["Subject"] == digest_subject(reports["en"])
     assert second["Subject"].endswith("(in progress)")

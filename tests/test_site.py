@@ -21,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 import hostile_mail
+from lore_digest.digest import Digest, DigestSettings
 from lore_digest.facts.week import iso_week_window
 from lore_digest.report.build import ReportBuilder
 from lore_digest.site import SiteResult, build_site, weeks_touched
@@ -143,9 +144,13 @@ def copy_store(source: Path, target: Path) -> Path:
     return target
 
 
+def _digest(store: Store, list_name: str) -> Digest:
+    return Digest(store, list_name, DigestSettings(now=NOW))
+
+
 def build(store_path: Path, out: Path, **options: object) -> SiteResult:
     with Store.open(store_path) as store:
-        return build_site(store, "kvmarm", out, now=NOW, **options)  # type: ignore[arg-type]
+        return build_site(_digest(store, "kvmarm"), out, **options)  # type: ignore[arg-type]
 
 
 # -- fixtures -----------------------------------------------------------------------------
@@ -168,7 +173,7 @@ def hostile_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with Store.open(tmp / "h.sqlite3") as store:
         result = sync_mbox(store, mbox, hostile_mail.LIST)
         assert result.new == len(hostile_mail.hostile_mails())
-        build_site(store, hostile_mail.LIST, out, langs=("zh", "en"), now=NOW)
+        build_site(_digest(store, hostile_mail.LIST), out, langs=("zh", "en"))
     return out
 
 
@@ -355,7 +360,7 @@ def test_incremental_rebuild(synced_db: Path, tmp_path: Path) -> None:
     third = build(store_path, out, weeks=WEEKS)
     written = {p.relative_to(out).as_posix() for p in third.written}
     week_pages = {w for w in written if w.startswith("kvmarm-")}
-    assert week_pages == {"kvmarm-2022-W19.html"}
+    assert week_pages == {"kvmarm-2022-W19.html", "kvmarm-2022-W19.json"}
     assert third.skipped_unchanged == len(WEEKS) - 1
     allowed = {
         "index.html",
@@ -454,7 +459,7 @@ def test_unsafe_list_name_is_refused(synced_db: Path, tmp_path: Path) -> None:
     from lore_digest.errors import UsageError
 
     with Store.open(synced_db) as store, pytest.raises(UsageError):
-        build_site(store, "../kvmarm", tmp_path)
+        build_site(_digest(store, "../kvmarm"), tmp_path)
 
 
 def test_reply_changes_later_weeks_with_the_thread(synced_db: Path, tmp_path: Path) -> None:
@@ -474,7 +479,7 @@ def test_reply_changes_later_weeks_with_the_thread(synced_db: Path, tmp_path: Pa
 
 
 def test_weeks_touched_follows_threads_and_revisions(synced_store: Store) -> None:
-    builder = ReportBuilder(synced_store, "kvmarm")
+    builder = _digest(synced_store, "kvmarm")
     info = builder.info
     messages = synced_store.messages_between(info.id, 0, 2**62)
     w19 = iso_week_window("2022-W19")
@@ -533,11 +538,11 @@ def test_incremental_site_equals_a_fresh_build(synced_store: Store, tmp_path: Pa
     with Store.open(store_path) as store:
         first = [raws[m.pk] for m in mails if m.pk not in late]
         sync_mbox(store, _write_mbox(tmp_path / "first.mbox", first), "kvmarm")
-        build_site(store, "kvmarm", out, now=NOW)
+        build_site(_digest(store, "kvmarm"), out)
         rest = [raws[pk] for pk in sorted(late)]
         sync_mbox(store, _write_mbox(tmp_path / "rest.mbox", rest), "kvmarm")
-        updated = build_site(store, "kvmarm", out, now=NOW)
-        build_site(store, "kvmarm", fresh, now=NOW)
+        updated = build_site(_digest(store, "kvmarm"), out)
+        build_site(_digest(store, "kvmarm"), fresh)
     # Not every week of the seven: that is the point of being incremental.
     assert "2022-W18" in updated.weeks_rebuilt and len(updated.weeks_rebuilt) < 7
     pages = sorted(p.relative_to(fresh) for p in fresh.rglob("*") if p.name != MANIFEST)

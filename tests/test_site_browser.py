@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 import hostile_mail
+from lore_digest.digest import Digest, DigestSettings
 from lore_digest.site import build_site
 from lore_digest.site.serve import make_server
 from lore_digest.store.db import Store
@@ -65,7 +66,9 @@ def _serve(root: Path) -> Iterator[str]:
 def site_dir(synced_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("browser-site")
     with Store.open(synced_db) as store:
-        build_site(store, "kvmarm", out, langs=("zh", "en"), weeks=WEEKS, now=NOW)
+        build_site(
+            Digest(store, "kvmarm", DigestSettings(now=NOW)), out, langs=("zh", "en"), weeks=WEEKS
+        )
     return out
 
 
@@ -75,7 +78,9 @@ def hostile_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp / "site"
     with Store.open(tmp / "h.sqlite3") as store:
         sync_mbox(store, hostile_mail.write_hostile_mbox(tmp / "h.mbox"), hostile_mail.LIST)
-        build_site(store, hostile_mail.LIST, out, langs=("zh", "en"), now=NOW)
+        build_site(
+            Digest(store, hostile_mail.LIST, DigestSettings(now=NOW)), out, langs=("zh", "en")
+        )
     return out
 
 

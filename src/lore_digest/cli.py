@@ -1,15 +1,28 @@
-"""The `lore-digest` command: a thin Click layer over the library API; only this prints."""
+"""The `lore-digest` command: a thin Click layer over the library API; only this prints.
+
+One grammar for every command:
+- `--db PATH` and `--config PATH` may come before or after the command's name;
+- `--list NAME` names the list, `--week` takes one or several ISO weeks (2022-W19,
+  2022-W18,2022-W19, 2022-W10..2022-W19, or the option repeated), `--lang` one or several
+  languages (zh,en), `--tz` the time zone (default: the list's in the config, else UTC),
+  `--out` the output directory (default: the list's `output` in the config, else
+  ./reports or ./site), `--json` a result for scripts on stdout;
+- every error a user can meet is one line on stderr and exit status 1 (2 for a command
+  line that does not parse), never a traceback.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -18,53 +31,142 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from lore_digest import __version__
 from lore_digest.config import DB_ENV, config_path
-from lore_digest.errors import LoreDigestError
+from lore_digest.errors import LoreDigestError, StoreError, UsageError
 from lore_digest.settings import Settings, effective_db_path, load_settings
-from lore_digest.store.db import Store
+from lore_digest.store.db import Store, check_store_path
 from lore_digest.store.lock import store_lock
-
-# Options several commands share, defined once.
-_report_lang = click.option(
-    "--lang",
-    default="zh",
-    show_default=True,
-    type=click.Choice(["zh", "en"]),
-    help="Report language.",
-)
+from lore_digest.vocabulary import DEFAULT_LANGUAGE, parse_languages, plural
 
 RUN_LOCK_WAIT_S = 60.0
 WRITER_LOCK_WAIT_S = 30.0
+DEBUG_ENV = "LORE_DIGEST_DEBUG"
 
-err = Console(stderr=True)
-out = Console()
+# soft_wrap: output piped to a file or a pager keeps its lines whole (rich would wrap at 80).
+err = Console(stderr=True, soft_wrap=True, highlight=False)
+out = Console(soft_wrap=True, highlight=False)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _say(line: str) -> None:
+    """One plain line on stdout (no markup: names from mail may contain brackets)."""
+    out.print(escape(line))
+
+
+def _warn(line: str) -> None:
+    err.print(f"[yellow]warning:[/] {escape(line)}")
 
 
 class _Command(click.Group):
-    """Turns typed errors into one clear line and Ctrl-C into a quiet exit."""
+    """Turns every error into one clear line: typed errors, a damaged store, I/O, bugs."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
         except LoreDigestError as exc:
-            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-            sys.exit(1)
+            _fail(str(exc))
+        except sqlite3.DatabaseError as exc:
+            _fail(_damaged_store(ctx, exc))
         except KeyboardInterrupt:
             err.print("interrupted: work committed so far is kept; run the command again to resume")
             sys.exit(130)
+        except OSError as exc:
+            where = f" {exc.filename}" if exc.filename else ""
+            _fail(f"cannot use{where}: {exc.strerror or exc}")
+        except Exception as exc:  # a bug: still one line, the traceback on request
+            if os.environ.get(DEBUG_ENV):
+                raise
+            _fail(
+                f"internal error: {type(exc).__name__}: {exc} "
+                f"(set {DEBUG_ENV}=1 for the traceback, and please report it)"
+            )
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {escape(' '.join(message.split()))}")
+    sys.exit(1)
+
+
+def _damaged_store(ctx: click.Context, exc: sqlite3.DatabaseError) -> str:
+    """The one line for SQLite refusing the store: busy, or damaged (and what to do)."""
+    obj = ctx.find_object(_Context)
+    where = str(obj.db) if obj is not None else "the store"
+    if "locked" in str(exc) or "busy" in str(exc):
+        return f"store {where} is busy ({exc}): try again when the other run has finished"
+    return (
+        f"store {where} is damaged ({exc}): run `lore-digest doctor` to check it, "
+        "or sync into a new store (--db NEW)"
+    )
+
+
+@dataclass
+class _Context:
+    """Global options; the config file is read once, when a command first needs it."""
+
+    db_option: Path | None
+    config_option: Path | None
+    _settings: Settings | None = None
+
+    @property
+    def config(self) -> Path:
+        """--config, else $LORE_DIGEST_CONFIG, else the XDG default."""
+        return config_path(self.config_option)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config, required=self.config_option is not None)
+        return self._settings
+
+    @property
+    def db(self) -> Path:
+        """--db, else $LORE_DIGEST_DB, else the config's `db`, else the XDG default."""
+        return check_store_path(effective_db_path(self.db_option, self.settings))
+
+
+def _set_db(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.ensure_object(_Context).db_option = value
+
+
+def _set_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        obj = ctx.ensure_object(_Context)
+        obj.config_option, obj._settings = value, None
+
+
+_DB_HELP = f"SQLite store [default: ${DB_ENV}, else the config's db, else ~/.local/share/lore-digest/lore-digest.sqlite3]."
+_CONFIG_HELP = (
+    "TOML config file [default: $LORE_DIGEST_CONFIG, else ~/.config/lore-digest/config.toml]."
+)
+
+
+def _store_options(command: F) -> F:
+    """--db and --config after the command's name too (`report --db X` = `--db X report`)."""
+    command = click.option(
+        "--db",
+        type=click.Path(dir_okay=False, path_type=Path),
+        expose_value=False,
+        callback=_set_db,
+        is_eager=True,
+        help=_DB_HELP,
+    )(command)
+    return click.option(
+        "--config",
+        type=click.Path(dir_okay=False, path_type=Path),
+        expose_value=False,
+        callback=_set_config,
+        is_eager=True,
+        help=_CONFIG_HELP,
+    )(command)
 
 
 @click.group(cls=_Command, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), help=_DB_HELP)
 @click.option(
-    "--db",
-    "db_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help=f"SQLite store to use [default: ${DB_ENV}, else ~/.local/share/lore-digest/lore-digest.sqlite3].",
-)
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="TOML config file [default: $LORE_DIGEST_CONFIG, else ~/.config/lore-digest/config.toml].",
+    "--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help=_CONFIG_HELP
 )
 @click.version_option(__version__, prog_name="lore-digest")
 @click.pass_context
@@ -74,40 +176,29 @@ def cli(ctx: click.Context, db_path: Path | None, config_file: Path | None) -> N
     \b
     Typical use:
       lore-digest sync --mirror https://lore.kernel.org/kvmarm
-      lore-digest report --list kvmarm --week 2022-W19 --out reports/
+      lore-digest report --list kvmarm --week 2022-W19 --lang zh,en
+      lore-digest site --list kvmarm
     """
-    ctx.obj = _Context(db_path, config_path(config_file), config_file is not None)
+    ctx.obj = _Context(db_path, config_file)
 
 
-@dataclass
-class _Context:
-    """Global options; the config file is read once, when a command first needs it."""
-
-    db_option: Path | None
-    config: Path
-    config_given: bool
-    _settings: Settings | None = None
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings(self.config, required=self.config_given)
-        return self._settings
-
-    @property
-    def db(self) -> Path:
-        """--db, else $LORE_DIGEST_DB, else the config's `db`, else the XDG default."""
-        return effective_db_path(self.db_option, self.settings)
+def _obj(ctx: click.Context) -> _Context:
+    return ctx.find_object(_Context) or ctx.ensure_object(_Context)
 
 
 def _open_store(ctx: click.Context) -> Store:
-    return Store.open(ctx.obj.db)
+    return Store.open(_obj(ctx).db)
 
 
 @contextmanager
 def _writing_store(ctx: click.Context) -> Iterator[Store]:
-    """The store under the run lock: a second writer waits, then stops with one clear line."""
-    with store_lock(ctx.obj.db, wait=WRITER_LOCK_WAIT_S), Store.open(ctx.obj.db) as store:
+    """The store under the run lock: a second writer says at once that it waits, then
+    waits (WRITER_LOCK_WAIT_S), then stops with one clear line."""
+    db = _obj(ctx).db
+    with (
+        store_lock(db, wait=WRITER_LOCK_WAIT_S, on_wait=lambda line: err.print(escape(line))),
+        Store.open(db) as store,
+    ):
         yield store
 
 
@@ -130,6 +221,173 @@ def _progress(label: str, enabled: bool) -> Iterator[Callable[[int, int | None],
             bar.update(task, completed=done, total=total)
 
         yield update
+
+
+# -- options several commands share, defined once ------------------------------------------
+
+
+def _list_option(help_text: str) -> Callable[[F], F]:
+    return click.option("--list", "list_name", required=True, metavar="NAME", help=help_text)
+
+
+_lang_option = click.option(
+    "--lang",
+    "langs",
+    default=DEFAULT_LANGUAGE,
+    show_default=True,
+    metavar="LANGS",
+    help="Language(s), comma-separated: zh, en or zh,en (one output each).",
+)
+_tz_option = click.option(
+    "--tz",
+    metavar="ZONE",
+    help="Time zone of the weeks (IANA name, e.g. Asia/Shanghai) [default: the list's "
+    "timezone in the config, else UTC].",
+)
+_json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+def _week_options(command: F) -> F:
+    for option in reversed(
+        [
+            click.option(
+                "--week",
+                "--weeks",
+                "weeks",
+                multiple=True,
+                metavar="WEEKS",
+                help="ISO week(s): 2022-W19, 2022-W18,2022-W19 or 2022-W10..2022-W19 (repeatable).",
+            ),
+            click.option("--since", metavar="YYYY-MM-DD", help="From this date (with --until)."),
+            click.option("--until", metavar="YYYY-MM-DD", help="Up to this date, inclusive."),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _summarizer_options(command: F) -> F:
+    for option in reversed(
+        [
+            click.option(
+                "--summarizer",
+                type=click.Choice(["offline", "openai", "anthropic"]),
+                help="Who writes the prose: offline (facts only, no key) or an LLM API "
+                "[default: config, else offline].",
+            ),
+            click.option(
+                "--model",
+                help="Model name for the LLM backend (e.g. gpt-4o-mini, qwen2.5:14b, deepseek-chat).",
+            ),
+            click.option(
+                "--llm-base-url",
+                "base_url",
+                metavar="URL",
+                help="API base URL [default: $OPENAI_BASE_URL / $ANTHROPIC_BASE_URL]; e.g. "
+                "http://localhost:11434/v1 for Ollama.",
+            ),
+            click.option(
+                "--concurrency",
+                type=click.IntRange(1, 64),
+                help="Parallel LLM requests [default: 4].",
+            ),
+            click.option(
+                "--token-budget",
+                "budget_tokens",
+                type=click.IntRange(1000),
+                help="Input tokens per call before map-reduce [default: 12000].",
+            ),
+            click.option(
+                "--max-tokens-run",
+                type=click.IntRange(1),
+                help="Stop calling the LLM after this many tokens in this run.",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+_SUMMARIZER_KEYS = (
+    "summarizer",
+    "model",
+    "base_url",
+    "concurrency",
+    "budget_tokens",
+    "max_tokens_run",
+)
+
+
+def _summarizer_overrides(options: dict[str, Any]) -> dict[str, Any]:
+    """The [summarizer] keys given on the command line (pops them from `options`)."""
+    values = {key: options.pop(key, None) for key in _SUMMARIZER_KEYS}
+    values["backend"] = values.pop("summarizer")
+    return values
+
+
+def _parse_date(value: str | None) -> date | None:
+    """YYYY-MM-DD → date; a typo is a usage error, not a traceback."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def _check_date_range(weeks: tuple[str, ...], since: str | None, until: str | None) -> None:
+    """A window is either --week or a --since/--until pair, never both or half a pair."""
+    if weeks and (since or until):
+        raise click.UsageError("use either --week or --since/--until")
+    if bool(since) != bool(until):
+        raise click.UsageError("--since and --until go together")
+
+
+def _week_labels(weeks: tuple[str, ...]) -> list[str]:
+    from lore_digest.facts.week import week_labels
+
+    labels: list[str] = []
+    for spec in weeks:
+        labels += week_labels(spec)
+    return list(dict.fromkeys(labels))
+
+
+def _output_dir(ctx: click.Context, given: Path | None, list_name: str, kind: str) -> Path:
+    """--out, else where `run` writes for this list (OUTPUT/reports, OUTPUT/site), else ./KIND."""
+    from lore_digest.fsutil import ensure_writable_dir
+
+    if given is None:
+        listed = _obj(ctx).settings.lists.get(list_name)
+        if listed is not None:
+            given = listed.reports_dir if kind == "reports" else listed.site_dir
+        else:
+            given = Path(kind)
+    return ensure_writable_dir(given)
+
+
+def _open_digest(
+    ctx: click.Context, store: Store, list_name: str, tz: str | None, overrides: dict[str, Any]
+) -> Any:
+    from lore_digest.digest import Digest, DigestSettings
+
+    settings = DigestSettings.for_list(_obj(ctx).settings, list_name, tz=tz, summarizer=overrides)
+    return Digest(store, list_name, settings)
+
+
+def _warn_empty(digest: Any, label: str) -> None:
+    """An empty window is worth a line: the user may have mistyped the week or the zone."""
+    span = digest.date_range()
+    if span is None:
+        _warn(f"{digest.list_name} has no mail at all yet: run `lore-digest sync` first")
+        return
+    first, last = (d.date().isoformat() for d in span)
+    _warn(
+        f"{digest.list_name} has no mail in {label} ({digest.tz}); "
+        f"the store has its mail from {first} to {last}"
+    )
+
+
+# -- sync -------------------------------------------------------------------------------
 
 
 @cli.command()
@@ -168,7 +426,8 @@ def _progress(label: str, enabled: bool) -> Iterator[Callable[[int, int | None],
     metavar="URL",
     help="Archive URL of the list [default: https://lore.kernel.org/NAME/].",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON on stdout.")
+@_json_option
+@_store_options
 @click.pass_context
 def sync(
     ctx: click.Context,
@@ -211,7 +470,7 @@ def sync(
                 progress=progress,
                 delay=delay,
                 on_retry=lambda reason, wait: err.print(
-                    f"lore: {reason}; retrying in {wait:.0f} s", highlight=False
+                    escape(f"lore: {reason}; retrying in {wait:.0f} s")
                 ),
             )
         else:
@@ -220,226 +479,157 @@ def sync(
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
         return
-    out.print(
-        f"[bold]{result.list_name}[/]: {result.new} new, {result.duplicate} duplicate, "
+    _say(
+        f"{result.list_name}: {result.new} new, {result.duplicate} duplicate, "
         f"{result.unparsable} unparsable, {result.known} already stored"
         + (f", {result.repaired} repaired" if result.repaired else "")
-        + (f", {result.deleted} deleted upstream" if result.deleted else ""),
-        highlight=False,
+        + (f", {result.deleted} deleted upstream" if result.deleted else "")
     )
 
 
-def _check_date_range(option: str, value: str | None, since: str | None, until: str | None) -> None:
-    """A window is either `option` or a --since/--until pair, never both or half a pair."""
-    if value and (since or until):
-        raise click.UsageError(f"use either {option} or --since/--until")
-    if bool(since) != bool(until):
-        raise click.UsageError("--since and --until go together")
-
-
-def _parse_date(value: str | None) -> date | None:
-    """YYYY-MM-DD → date; a typo is a usage error, not a traceback."""
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from exc
+# -- report, site, mail: weeks from one Digest ------------------------------------------------
 
 
 @cli.command()
-@click.option("--list", "list_name", required=True, metavar="NAME", help="List to report on.")
-@click.option(
-    "--week", metavar="YYYY-Www", help="ISO week, e.g. 2022-W19 [default: the last complete week]."
-)
-@click.option("--since", metavar="YYYY-MM-DD", help="Start date (with --until) instead of --week.")
-@click.option("--until", metavar="YYYY-MM-DD", help="End date, inclusive.")
-@click.option(
-    "--tz",
-    default="UTC",
-    show_default=True,
-    help="Report time zone (IANA name, e.g. Asia/Shanghai).",
-)
-@_report_lang
+@_list_option("List to report on.")
+@_week_options
+@_tz_option
+@_lang_option
 @click.option(
     "--format", "formats", default="md,json", show_default=True, help="Comma-separated: md, json."
 )
 @click.option(
     "--out",
     "out_dir",
-    default=".",
-    show_default=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Output directory.",
+    help="Output directory [default: the list's output/reports in the config, else ./reports].",
 )
-@click.option(
-    "--summarizer",
-    type=click.Choice(["offline", "openai", "anthropic"]),
-    help="Who writes the prose: offline (facts only, no key) or an LLM API [default: config, else offline].",
-)
-@click.option(
-    "--model", help="Model name for the LLM backend (e.g. gpt-4o-mini, qwen2.5:14b, deepseek-chat)."
-)
-@click.option(
-    "--llm-base-url",
-    metavar="URL",
-    help="API base URL [default: $OPENAI_BASE_URL / $ANTHROPIC_BASE_URL]; e.g. http://localhost:11434/v1 for Ollama.",
-)
-@click.option(
-    "--concurrency", type=click.IntRange(1, 64), help="Parallel LLM requests [default: 4]."
-)
-@click.option(
-    "--token-budget",
-    type=click.IntRange(1000),
-    help="Input tokens per call before map-reduce [default: 12000].",
-)
-@click.option(
-    "--max-tokens-run",
-    type=click.IntRange(1),
-    help="Stop calling the LLM after this many tokens in this run.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the written paths and stats as JSON.")
+@_summarizer_options
+@_json_option
+@_store_options
 @click.pass_context
 def report(
     ctx: click.Context,
     list_name: str,
-    week: str | None,
+    weeks: tuple[str, ...],
     since: str | None,
     until: str | None,
-    tz: str,
-    lang: str,
+    tz: str | None,
+    langs: str,
     formats: str,
-    out_dir: Path,
-    summarizer: str | None,
-    model: str | None,
-    llm_base_url: str | None,
-    concurrency: int | None,
-    token_budget: int | None,
-    max_tokens_run: int | None,
+    out_dir: Path | None,
     as_json: bool,
+    **options: Any,
 ) -> None:
-    """Write one window's report (Markdown and/or JSON) from the store.
+    """Write the report of one or several weeks (Markdown and/or JSON) from the store.
 
-    Mail is placed in the window by its Date header, in --tz. Earlier mail of the same
-    threads comes along as history; all statistics count in-window mail only. Facts are
-    always computed from the mail; with --summarizer openai|anthropic an LLM writes the
-    prose on top of them (keys from OPENAI_API_KEY / ANTHROPIC_API_KEY), cached in the
-    store so re-runs cost nothing. Without a key the report is complete, from facts.
+    Mail is placed in a week by its Date header, in the time zone. Earlier mail of the
+    same threads comes along as history; all statistics count in-window mail only.
+    Facts are always computed from the mail; with --summarizer openai|anthropic an LLM
+    writes the prose on top of them (keys from OPENAI_API_KEY / ANTHROPIC_API_KEY),
+    cached in the store so re-runs cost nothing. Without a key the report is complete,
+    from facts. Default week: the last complete one.
     """
-    from lore_digest.facts.week import date_window, iso_week_window, last_complete_week
-    from lore_digest.report.build import build_report
     from lore_digest.report.write import parse_formats, write_report
-    from lore_digest.runner import make_summarizer
 
     chosen = parse_formats(formats)
-    _check_date_range("--week", week, since, until)
-    if week:
-        window = iso_week_window(week, tz)
-    elif since and until:
-        window = date_window(since, until, tz)
-    else:
-        window = last_complete_week(datetime.now(UTC), tz)
-    settings = ctx.obj.settings.summarizer_for(list_name)
-    overrides = {
-        "backend": summarizer,
-        "model": model,
-        "base_url": llm_base_url,
-        "concurrency": concurrency,
-        "budget_tokens": token_budget,
-        "max_tokens_run": max_tokens_run,
-    }
-    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    with _writing_store(ctx) as store:
-        llm = make_summarizer(store, list_name, settings)
-        with _progress("summarising", llm.name != "offline" and not as_json) as progress:
-            built = build_report(
-                store, list_name, window, lang=lang, summarizer=llm, progress=progress
-            )
-        llm.close()
-    paths = write_report(built, out_dir, chosen)
+    languages = parse_languages(langs)
+    _check_date_range(weeks, since, until)
+    labels = _week_labels(weeks) if weeks else []
+    overrides = _summarizer_overrides(options)
+    written: list[dict[str, Any]] = []
+    with _writing_store(ctx) as store, _open_digest(ctx, store, list_name, tz, overrides) as digest:
+        target = _output_dir(ctx, out_dir, list_name, "reports")
+        if since and until:
+            windows = [digest.dates(since, until)]
+        elif labels:
+            windows = [digest.window(label) for label in labels]
+        else:
+            windows = [digest.last_complete_week()]
+        llm = digest.settings.summarizer.backend != "offline"
+        for window in windows:
+            if not digest.has_mail(window):
+                _warn_empty(digest, window.label)
+            for lang in languages:
+                label = f"{digest.list_name} {window.label} ({lang}): summarising"
+                with _progress(label, llm and not as_json) as progress:
+                    built = digest.week(window, lang=lang, progress=progress)
+                paths = write_report(built, target, chosen)
+                written.append(
+                    {
+                        "week": built.label,
+                        "lang": lang,
+                        "messages": built.stats.messages,
+                        "threads": built.stats.threads,
+                        "files": [str(p) for p in paths],
+                    }
+                )
+                if not as_json:
+                    _say(
+                        f"{built.list_name} {built.label} ({lang}): "
+                        f"{plural(built.stats.messages, 'mail')} in "
+                        f"{plural(built.stats.threads, 'thread')}"
+                    )
+                    for path in paths:
+                        _say(f"  wrote {path}")
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "list": built.list_name,
-                    "week": built.label,
-                    "files": [str(p) for p in paths],
-                    "messages": built.stats.messages,
-                    "threads": built.stats.threads,
-                },
-                indent=2,
-            )
-        )
-        return
-    out.print(
-        f"{built.list_name} {built.label}: {built.stats.messages} mails in "
-        f"{built.stats.threads} threads",
-        highlight=False,
-    )
-    for path in paths:
-        out.print(f"  wrote {path}", highlight=False)
+        files = [f for item in written for f in item["files"]]
+        click.echo(json.dumps({"list": list_name, "files": files, "reports": written}, indent=2))
 
 
 @cli.command()
-@click.option("--list", "list_name", required=True, metavar="NAME", help="List to publish.")
+@_list_option("List to publish.")
 @click.option(
     "--out",
     "out_dir",
-    required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Site directory.",
+    help="Site directory [default: the list's output/site in the config, else ./site].",
 )
-@click.option(
-    "--lang",
-    "langs",
-    default="zh",
-    show_default=True,
-    help="Languages, comma-separated: zh, en or zh,en.",
-)
-@click.option(
-    "--weeks",
-    metavar="W1,W2",
-    help="Only these ISO weeks (e.g. 2022-W18,2022-W19) [default: every week with mail].",
-)
-@click.option("--since", metavar="YYYY-MM-DD", help="Only weeks from this date (with --until).")
-@click.option("--until", metavar="YYYY-MM-DD", help="Only weeks up to this date.")
+@_lang_option
+@_week_options
+@_tz_option
 @click.option("--force", is_flag=True, help="Rebuild every requested week even if unchanged.")
-@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+@_summarizer_options
+@_json_option
+@_store_options
 @click.pass_context
 def site(
     ctx: click.Context,
     list_name: str,
-    out_dir: Path,
+    out_dir: Path | None,
     langs: str,
-    weeks: str | None,
+    weeks: tuple[str, ...],
     since: str | None,
     until: str | None,
+    tz: str | None,
     force: bool,
     as_json: bool,
+    **options: Any,
 ) -> None:
-    """Build or update the static HTML site: weekly pages, archive, series pages, feed, search.
+    """Build or update the static HTML site: weekly pages (and their JSON), archive,
+    series pages, feed, search.
 
-    Incremental: only weeks whose content changed are re-rendered. Open DIR/index.html
-    from disk or preview with `lore-digest serve DIR`.
+    The weeks are the same as `report`'s: ISO weeks in --tz. Incremental: only weeks
+    whose content changed are re-rendered. Open DIR/index.html from disk or preview with
+    `lore-digest serve DIR`. Default: every week with mail.
     """
     from lore_digest.facts.week import weeks_between
     from lore_digest.site.build import build_site
 
-    chosen_langs = [lang.strip() for lang in langs.split(",") if lang.strip()]
-    _check_date_range("--weeks", weeks, since, until)
-    selected = [w.strip() for w in weeks.split(",") if w.strip()] if weeks else None
+    languages = parse_languages(langs)
+    _check_date_range(weeks, since, until)
+    selected = _week_labels(weeks) if weeks else None
     if since and until:
         selected = weeks_between(since, until)
-    with _writing_store(ctx) as store, _progress("rendering weeks", not as_json) as progress:
-        result = build_site(
-            store,
-            list_name,
-            out_dir,
-            langs=chosen_langs,
-            weeks=selected,
-            force=force,
-            progress=progress,
-        )
+    overrides = _summarizer_overrides(options)
+    with _writing_store(ctx) as store, _open_digest(ctx, store, list_name, tz, overrides) as digest:
+        target = _output_dir(ctx, out_dir, list_name, "site")
+        with _progress("rendering weeks", not as_json) as progress:
+            result = build_site(
+                digest, target, langs=languages, weeks=selected, force=force, progress=progress
+            )
+    for label in result.empty_weeks:
+        _warn(f"{list_name} has no mail in {label}: the site leaves that week out")
     if as_json:
         click.echo(
             json.dumps(
@@ -447,16 +637,86 @@ def site(
                     "index": str(result.index),
                     "written": [str(p) for p in result.written],
                     "skipped_unchanged": result.skipped_unchanged,
+                    "weeks_rebuilt": result.weeks_rebuilt,
+                    "empty_weeks": result.empty_weeks,
                 },
                 indent=2,
             )
         )
         return
-    out.print(
-        f"{len(result.written)} files written, {result.skipped_unchanged} pages unchanged",
-        highlight=False,
+    _say(
+        f"{plural(len(result.written), 'file')} written, "
+        f"{plural(result.skipped_unchanged, 'page')} unchanged"
     )
-    out.print(f"open {result.index}", highlight=False)
+    _say(f"open {result.index}")
+
+
+@cli.command()
+@_list_option("List whose digest to send.")
+@click.option(
+    "--week",
+    "weeks",
+    multiple=True,
+    required=True,
+    metavar="WEEKS",
+    help="ISO week(s) to send, e.g. 2022-W19 (one mail per week and language).",
+)
+@click.option(
+    "--to", "to", multiple=True, required=True, metavar="ADDR", help="Recipient (repeatable)."
+)
+@_tz_option
+@click.option(
+    "--lang",
+    "langs",
+    metavar="LANGS",
+    help="Language(s), comma-separated [default: the list's first in the config, else zh].",
+)
+@_summarizer_options
+@_json_option
+@_store_options
+@click.pass_context
+def mail(
+    ctx: click.Context,
+    list_name: str,
+    weeks: tuple[str, ...],
+    to: tuple[str, ...],
+    tz: str | None,
+    langs: str | None,
+    as_json: bool,
+    **options: Any,
+) -> None:
+    """Send the digest of one or several weeks by SMTP (multipart: plain text + HTML).
+
+    The SMTP server comes from the config's [smtp] table; the password only from
+    $LORE_DIGEST_SMTP_PASSWORD. A week that has not ended is sent marked in progress.
+    """
+    from lore_digest.deliver import mail_week
+
+    settings = _obj(ctx).settings
+    if settings.smtp is None:
+        raise UsageError(f"`mail` needs an [smtp] table in the config ({_obj(ctx).config})")
+    listed = settings.lists.get(list_name)
+    languages = parse_languages(langs or (listed.languages[0] if listed else DEFAULT_LANGUAGE))
+    labels = _week_labels(weeks)
+    overrides = _summarizer_overrides(options)
+    sent: list[dict[str, str]] = []
+    with _writing_store(ctx) as store, _open_digest(ctx, store, list_name, tz, overrides) as digest:
+        for label in labels:
+            if not digest.has_mail(digest.window(label)):
+                _warn_empty(digest, label)
+            for lang in languages:
+                message_id = mail_week(digest, label, list(to), settings.smtp, lang=lang)
+                sent.append({"week": label, "lang": lang, "message_id": message_id})
+                if not as_json:
+                    _say(
+                        f"sent {list_name} {label} ({lang}) to {', '.join(to)} "
+                        f"(Message-ID {message_id})"
+                    )
+    if as_json:
+        click.echo(json.dumps({"list": list_name, "to": list(to), "sent": sent}, indent=2))
+
+
+# -- the rest -----------------------------------------------------------------------------
 
 
 @cli.command()
@@ -472,7 +732,7 @@ def serve(directory: Path, port: int) -> None:
     """Preview a built site on http://127.0.0.1:PORT/ (Ctrl-C to stop)."""
     from lore_digest.site.serve import serve as serve_site
 
-    out.print(f"serving {directory} on http://127.0.0.1:{port}/ (Ctrl-C to stop)", highlight=False)
+    _say(f"serving {directory} on http://127.0.0.1:{port}/ (Ctrl-C to stop)")
     serve_site(directory, port)
 
 
@@ -480,97 +740,63 @@ def serve(directory: Path, port: int) -> None:
 @click.option(
     "--list", "only", multiple=True, metavar="NAME", help="Only this configured list (repeatable)."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print what happened per list as JSON.")
+@_json_option
+@_store_options
 @click.pass_context
 def run(ctx: click.Context, only: tuple[str, ...], as_json: bool) -> None:
     """Do everything for every configured list: sync, reports, site, mail.
 
     For each list of the config file: sync its source; write reports for every complete
     week not yet reported (and the current week, refreshed); update the site; mail the
-    newly completed week to its recipients once. This is what cron, a systemd timer or
-    CI calls (see docs/deploy/). Exits 1 if any list had an error; the others still run.
+    newly completed week to its recipients once. Weeks are in the list's time zone in
+    every output. This is what cron, a systemd timer or CI calls (see docs/deploy/).
+    Exits 1 if any list had an error; the others still run.
     """
     from lore_digest.runner import run_all
 
-    settings = ctx.obj.settings
+    obj = _obj(ctx)
+    settings = obj.settings
     if not settings.lists:
-        raise LoreDigestError(f"no [lists.NAME] tables in {ctx.obj.config}: nothing to run")
-    with store_lock(ctx.obj.db, wait=RUN_LOCK_WAIT_S):
+        raise LoreDigestError(f"no [lists.NAME] tables in {obj.config}: nothing to run")
+    db = obj.db
+    with store_lock(db, wait=RUN_LOCK_WAIT_S, on_wait=lambda line: err.print(escape(line))):
         summary = run_all(
             settings,
-            ctx.obj.db,
+            db,
             lists=list(only) or None,
-            log=None if as_json else (lambda line: err.print(line, highlight=False)),
+            log=None if as_json else (lambda line: err.print(escape(line))),
         )
     if as_json:
         click.echo(json.dumps(summary.as_dict(), indent=2, ensure_ascii=False))
     else:
         for item in summary.lists:
             state = "ok" if not item.errors else "errors: " + "; ".join(item.errors)
-            out.print(f"{item.name}: {state}", highlight=False)
+            _say(f"{item.name}: {state}")
     sys.exit(0 if summary.ok else 1)
 
 
-@cli.command()
-@click.option(
-    "--list", "list_name", required=True, metavar="NAME", help="List whose digest to send."
-)
-@click.option("--week", required=True, metavar="YYYY-Www", help="ISO week to send.")
-@click.option(
-    "--to", "to", multiple=True, required=True, metavar="ADDR", help="Recipient (repeatable)."
-)
-@click.option("--tz", help="Report time zone [default: the list's in the config, else UTC].")
-@click.option(
-    "--lang", type=click.Choice(["zh", "en"]), help="Language [default: the list's first, else zh]."
-)
-@click.pass_context
-def mail(
-    ctx: click.Context,
-    list_name: str,
-    week: str,
-    to: tuple[str, ...],
-    tz: str | None,
-    lang: str | None,
-) -> None:
-    """Send one week's digest by SMTP (multipart: plain text + HTML).
-
-    The SMTP server comes from the config's [smtp] table; the password only from
-    $LORE_DIGEST_SMTP_PASSWORD.
-    """
-    from lore_digest.deliver import mail_week
-    from lore_digest.errors import UsageError
-    from lore_digest.runner import make_summarizer
-
-    settings = ctx.obj.settings
-    if settings.smtp is None:
-        raise UsageError(f"`mail` needs an [smtp] table in the config ({ctx.obj.config})")
-    conf = settings.lists.get(list_name)
-    with _open_store(ctx) as store:
-        llm = make_summarizer(store, list_name, settings.summarizer_for(list_name))
-        try:
-            message_id = mail_week(
-                store,
-                list_name,
-                week,
-                list(to),
-                settings.smtp,
-                tz=tz or (conf.timezone if conf else "UTC"),
-                lang=lang or (conf.languages[0] if conf else "zh"),
-                summarizer=llm,
-            )
-        finally:
-            llm.close()
-    out.print(
-        f"sent {list_name} {week} to {', '.join(to)} (Message-ID {message_id})", highlight=False
-    )
-
-
 @cli.command("lists")
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.option(
+    "--remove", "remove", metavar="NAME", help="Delete this list and all its mail from the store."
+)
+@_json_option
+@_store_options
 @click.pass_context
-def lists_command(ctx: click.Context, as_json: bool) -> None:
-    """Show the lists in the store, their mail count and date range."""
-    rows = []
+def lists_command(ctx: click.Context, remove: str | None, as_json: bool) -> None:
+    """Show the lists in the store, their mail count and date range (or remove one)."""
+    if remove is not None:
+        with _writing_store(ctx) as store:
+            info = store.get_list(remove)
+            if info is None:
+                known = ", ".join(i.name for i in store.lists()) or "none"
+                raise UsageError(f"unknown list {remove!r} (known: {known})")
+            count = store.remove_list(info.id)
+        if as_json:
+            click.echo(json.dumps({"removed": remove, "messages": count}, indent=2))
+        else:
+            _say(f"removed {remove} ({plural(count, 'mail')})")
+        return
+    rows: list[dict[str, Any]] = []
     with _open_store(ctx) as store:
         for info in store.lists():
             span = store.date_range(info.id)
@@ -578,12 +804,8 @@ def lists_command(ctx: click.Context, as_json: bool) -> None:
                 {
                     "name": info.name,
                     "messages": store.count_messages(info.id),
-                    "first": datetime.fromtimestamp(span[0], UTC).date().isoformat()
-                    if span
-                    else None,
-                    "last": datetime.fromtimestamp(span[1], UTC).date().isoformat()
-                    if span
-                    else None,
+                    "first": _day(span[0]) if span else None,
+                    "last": _day(span[1]) if span else None,
                     "url_base": info.url_base,
                     "source": info.source,
                 }
@@ -592,28 +814,40 @@ def lists_command(ctx: click.Context, as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     if not rows:
-        out.print("the store is empty: run `lore-digest sync --mirror …` first")
+        _say("the store is empty: run `lore-digest sync --mirror …` first")
     for row in rows:
-        out.print(
-            f"{row['name']}: {row['messages']} mails, {row['first']} → {row['last']} ({row['source']})",
-            highlight=False,
+        _say(
+            f"{row['name']}: {plural(row['messages'], 'mail')}, "
+            f"{row['first']} → {row['last']} ({row['source']})"
         )
 
 
-@cli.command()
-@click.option("--list", "list_name", required=True, metavar="NAME", help="List to check.")
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
-@click.pass_context
-def doctor(ctx: click.Context, list_name: str, as_json: bool) -> None:
-    """List the mail that was not stored as-is: duplicates, unparsable, repaired."""
-    from lore_digest.errors import UsageError
+def _day(utc: int) -> str:
+    return datetime.fromtimestamp(utc, UTC).date().isoformat()
 
+
+@cli.command()
+@click.option("--list", "list_name", metavar="NAME", help="List to check [default: every list].")
+@_json_option
+@_store_options
+@click.pass_context
+def doctor(ctx: click.Context, list_name: str | None, as_json: bool) -> None:
+    """Check the store, and list the mail that was not stored as-is: duplicates,
+    unparsable, repaired."""
     with _open_store(ctx) as store:
-        info = store.get_list(list_name)
-        if info is None:
-            raise UsageError(f"unknown list {list_name!r}")
-        logged = store.ingest_log(info.id)
-        repaired = store.repaired(info.id)
+        problems = store.integrity_problems()
+        if problems:
+            raise StoreError(
+                f"store {store.path} is damaged: {'; '.join(problems)}; "
+                "sync the lists into a new store (--db NEW) and remove this one"
+            )
+        infos = store.lists()
+        if list_name is not None:
+            infos = [i for i in infos if i.name == list_name]
+            if not infos:
+                raise UsageError(f"unknown list {list_name!r}")
+        logged = [entry for info in infos for entry in store.ingest_log(info.id)]
+        repaired = [entry for info in infos for entry in store.repaired(info.id)]
     if as_json:
         click.echo(
             json.dumps(
@@ -628,11 +862,14 @@ def doctor(ctx: click.Context, list_name: str, as_json: bool) -> None:
             )
         )
         return
-    out.print(f"{len(logged)} mails not stored as messages, {len(repaired)} stored with repairs")
+    _say(
+        f"store ok; {plural(len(logged), 'mail')} not stored as messages, "
+        f"{len(repaired)} stored with repairs"
+    )
     for kind, mid, source, reason in logged:
-        out.print(f"  {kind}: {mid or '-'} ({source}): {reason}", highlight=False)
+        _say(f"  {kind}: {mid or '-'} ({source}): {reason}")
     for mid, reasons in repaired[:200]:
-        out.print(f"  repaired: {mid}: {reasons}", highlight=False)
+        _say(f"  repaired: {mid}: {reasons}")
 
 
 @cli.command()
@@ -642,21 +879,22 @@ def doctor(ctx: click.Context, list_name: str, as_json: bool) -> None:
     default="demo-report",
     show_default=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Where to write the demo report.",
+    help="Where to write the demo report and site.",
 )
-@_report_lang
-def demo(out_dir: Path, lang: str) -> None:
+@_lang_option
+def demo(out_dir: Path, langs: str) -> None:
     """Generate a small realistic list, sync it into a throwaway store, write its report and site.
 
     Works offline with no data: a quick look at what lore-digest produces.
     """
     from lore_digest.demo.run import run_demo
+    from lore_digest.fsutil import ensure_writable_dir
 
-    *reports, index = run_demo(out_dir, lang=lang)
-    out.print("demo report written:")
+    *reports, index = run_demo(ensure_writable_dir(out_dir), langs=parse_languages(langs))
+    _say("demo report written:")
     for path in reports:
-        out.print(f"  {path}", highlight=False)
-    out.print(f"demo site: {index}", highlight=False)
+        _say(f"  {path}")
+    _say(f"demo site: {index}")
 
 
 def main() -> None:

@@ -23,22 +23,16 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from functools import cache
 from html import escape
-from typing import TYPE_CHECKING
 
 import nh3
 from markdown_it import MarkdownIt
 
+from lore_digest.digest import Digest, WeekSpec
 from lore_digest.errors import LoreDigestError, UsageError
-from lore_digest.facts.week import iso_week_window
-from lore_digest.report.build import ReportBuilder
 from lore_digest.report.markdown import render_markdown
 from lore_digest.report.model import Report
 from lore_digest.settings import SMTP_PASSWORD_ENV, SmtpSettings, parse_mailbox
 from lore_digest.vocabulary import check_list_name
-
-if TYPE_CHECKING:
-    from lore_digest.store.db import Store
-    from lore_digest.summarize.base import Summarizer
 
 LIST_HEADER = "X-Lore-Digest-List"
 WEEK_HEADER = "X-Lore-Digest-Week"
@@ -352,26 +346,22 @@ def send_digest(
 
 
 def mail_week(
-    store: Store,
-    list_name: str,
-    week: str,
+    digest: Digest,
+    week: WeekSpec,
     to: Sequence[str],
     smtp: SmtpSettings,
     *,
-    tz: str = "UTC",
     lang: str = "zh",
-    summarizer: Summarizer | None = None,
     password: str | None = None,
-    now: datetime | None = None,
     ssl_context: ssl.SSLContext | None = None,
 ) -> str:
-    """Build one week's report from the store (offline prose unless a summarizer is given)
-    and mail it; a week that has not ended yet is sent marked as in progress."""
-    window = iso_week_window(week, tz)
-    moment = now or datetime.now(UTC)
-    report = ReportBuilder(store, list_name).build(
-        window, lang=lang, now=moment, summarizer=summarizer
-    )
+    """Mail one week's digest as the Digest makes it; returns the Message-ID.
+
+    A week that has not ended yet is sent marked as in progress.
+    """
+    window = digest.window(week)
+    moment = digest.now()
+    report = digest.week(window, lang=lang)
     return send_digest(
         report,
         to=to,

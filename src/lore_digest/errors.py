@@ -17,3 +17,7 @@ class StoreError(LoreDigestError):
 
 class UsageError(LoreDigestError):
     """Arguments that parse but make no sense together (bad week, unknown list, bad tz)."""
+
+
+class OutputError(LoreDigestError):
+    """An output file or directory cannot be written (read-only, missing, not a directory)."""

@@ -12,13 +12,40 @@ import re
 import tempfile
 from pathlib import Path
 
+from lore_digest.errors import OutputError
+
 # ".NAME.PID.RANDOM.tmp": the pid tells a dead writer's leftover from a live one's file.
 _TEMP = re.compile(r"^\..+\.(\d+)\.[A-Za-z0-9_]+\.tmp$")
 _swept: set[Path] = set()  # directories already cleaned by this process
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write `text` (UTF-8) to `path` via a temp file in the same dir, fsync, then rename."""
+    """Write `text` (UTF-8) to `path` via a temp file in the same dir, fsync, then rename.
+
+    Raises OutputError (one line naming the path) when the file cannot be written.
+    """
+    try:
+        _write_atomic(path, text)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def ensure_writable_dir(path: Path) -> Path:
+    """Create `path` if needed and prove a file can be made in it, before long work starts.
+
+    Raises OutputError saying why not (read-only, not a directory, a pseudo-filesystem).
+    """
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f".probe.{os.getpid()}.", suffix=".tmp", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(f"cannot write into {path}: {exc.strerror or exc}") from exc
+    return path
+
+
+def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.parent not in _swept:
         remove_stale_temps(path.parent)

@@ -26,10 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lore_digest.deliver import PartialDelivery, mark_in_progress, send_digest
+from lore_digest.digest import Digest, DigestSettings
 from lore_digest.errors import LoreDigestError, SourceError
-from lore_digest.facts.week import Window, iso_week_window, last_complete_week, week_of
 from lore_digest.fsutil import write_atomic
-from lore_digest.report.build import ReportBuilder
 from lore_digest.report.jsonout import report_dict
 from lore_digest.report.markdown import render_markdown
 from lore_digest.report.model import Report
@@ -38,11 +37,8 @@ from lore_digest.settings import (
     ListSettings,
     Settings,
     SmtpSettings,
-    SummarizerSettings,
 )
 from lore_digest.store.db import Store
-from lore_digest.summarize.base import Summarizer
-from lore_digest.summarize.factory import make_summarizer as factory_make_summarizer
 
 if TYPE_CHECKING:
     import ssl
@@ -176,22 +172,6 @@ def remove_stale_in_progress(reports_dir: Path, list_name: str, current: str) ->
 # -- steps ----------------------------------------------------------------------------------
 
 
-def make_summarizer(store: Store, list_name: str, settings: SummarizerSettings) -> Summarizer:
-    """The summariser the settings ask for (offline: facts-only prose)."""
-    info = store.get_list(list_name)
-    return factory_make_summarizer(
-        settings.backend,
-        store=store,
-        list_id=info.id if info is not None else 0,
-        model=settings.model,
-        base_url=settings.base_url,
-        timeout=settings.timeout,
-        concurrency=settings.concurrency,
-        budget_tokens=settings.budget_tokens,
-        max_tokens_run=settings.max_tokens_run,
-    )
-
-
 def sync_list(
     store: Store,
     name: str,
@@ -227,12 +207,6 @@ def sync_list(
     return result.as_dict() if hasattr(result, "as_dict") else {"result": str(result)}
 
 
-def _weeks_with_mail(store: Store, list_id: int, tz: str) -> list[str]:
-    """ISO weeks (in the list's zone) with at least one mail, oldest first."""
-    stamps = {m.date_utc for m in store.messages_between(list_id, 0, 2**62)}
-    return sorted({week_of(datetime.fromtimestamp(s, UTC), tz) for s in stamps})
-
-
 def _first_week(conf: ListSettings) -> str | None:
     """The ISO week of `since` (a calendar day is in the same ISO week in every zone)."""
     if conf.since is None:
@@ -242,45 +216,29 @@ def _first_week(conf: ListSettings) -> str | None:
 
 
 class _ListJob:
-    """One list's run: the builder (and its revision index) is shared by every week."""
+    """One list's run: every week comes from one Digest (one zone, one summariser)."""
 
-    def __init__(
-        self,
-        store: Store,
-        name: str,
-        conf: ListSettings,
-        now: datetime,
-        summarizer: Summarizer,
-        log: Log,
-    ) -> None:
-        self.store = store
-        self.name = name
+    def __init__(self, digest: Digest, conf: ListSettings, log: Log) -> None:
+        self.digest = digest
+        self.name = digest.list_name
         self.conf = conf
-        self.now = now
-        self.summarizer = summarizer
+        self.now = digest.now()
         self.log = log
-        self.builder = ReportBuilder(store, name)
-        self.built: dict[tuple[str, str], Report] = {}  # complete weeks built this run
-
-    def build(self, window: Window, lang: str) -> Report:
-        options: dict[str, Any] = {"lang": lang, "now": self.now}
-        if self.summarizer is not None:
-            options["summarizer"] = self.summarizer
-        return self.builder.build(window, **options)
+        self.built: dict[tuple[str, str], Report] = {}  # the last complete week, built now
 
     def complete_weeks(self) -> list[str]:
         """Weeks with mail that ended before `now`, from `since` on."""
-        tz, first = self.conf.timezone, _first_week(self.conf)
+        first = _first_week(self.conf)
         return [
             label
-            for label in _weeks_with_mail(self.store, self.builder.info.id, tz)
-            if iso_week_window(label, tz).end <= self.now and (first is None or label >= first)
+            for label in self.digest.weeks_with_mail()
+            if self.digest.window(label).end <= self.now and (first is None or label >= first)
         ]
 
     def write_complete(self, result: ListRun) -> None:
         """Report every finished week (and language) that has no report file yet."""
         reports = self.conf.reports_dir
-        last = last_complete_week(self.now, self.conf.timezone).label
+        last = self.digest.last_complete_week().label
         for label in self.complete_weeks():
             todo = [
                 lang
@@ -288,7 +246,7 @@ class _ListJob:
                 if not is_reported(reports, self.name, label, lang)
             ]
             for lang in todo:
-                report = self.build(iso_week_window(label, self.conf.timezone), lang)
+                report = self.digest.week(label, lang=lang)
                 result.files += write_report(report, reports, FORMATS)
                 if label == last:
                     self.built[(label, lang)] = report
@@ -298,30 +256,22 @@ class _ListJob:
 
     def write_current(self, result: ListRun) -> None:
         """Refresh the week in progress under its own name; drop older in-progress files."""
-        label = week_of(self.now, self.conf.timezone)
+        current = self.digest.current_week()
         first = _first_week(self.conf)
-        if first is None or label >= first:
-            window = iso_week_window(label, self.conf.timezone)
+        if first is None or current.label >= first:
             for lang in self.conf.languages:
-                report = self.build(window, lang)
+                report = self.digest.week(current, lang=lang)
                 result.files += write_in_progress(report, self.conf.reports_dir, self.now)
-            result.current_week = label
-        remove_stale_in_progress(self.conf.reports_dir, self.name, label)
+            result.current_week = current.label
+        remove_stale_in_progress(self.conf.reports_dir, self.name, current.label)
 
     def site(self, result: ListRun) -> None:
-        """Update the HTML site (weeks in UTC, as the site numbers them)."""
+        """Update the HTML site: the same weeks, in the same zone, as the reports."""
         from lore_digest.site.build import build_site
 
-        if self.store.count_messages(self.builder.info.id) == 0:
+        if not self.digest.weeks_with_mail():
             return
-        built = build_site(
-            self.store,
-            self.name,
-            self.conf.site_dir,
-            langs=self.conf.languages,
-            now=self.now,
-            summarizer=self.summarizer,
-        )
+        built = build_site(self.digest, self.conf.site_dir, langs=self.conf.languages)
         result.site_index = built.index
         result.site_files_written = len(built.written)
 
@@ -333,19 +283,19 @@ class _ListJob:
         ssl_context: ssl.SSLContext | None,
     ) -> None:
         """Mail the newly completed week once, in the list's first language."""
-        label = last_complete_week(self.now, self.conf.timezone).label
+        window = self.digest.last_complete_week()
+        label = window.label
         state = load_state(self.conf.output, self.name)
         if label in state["mailed"]:
             return
         first = _first_week(self.conf)
         if first is not None and label < first:
             return
-        window = iso_week_window(label, self.conf.timezone)
-        if not self.store.messages_between(self.builder.info.id, window.start_utc, window.end_utc):
+        if not self.digest.has_mail(window):
             result.mail_note = f"{label} has no mail: nothing to send"
             return
         lang = self.conf.languages[0]
-        report = self.built.get((label, lang)) or self.build(window, lang)
+        report = self.built.get((label, lang)) or self.digest.week(window, lang=lang)
         partial: PartialDelivery | None = None
         try:
             message_id = send_digest(
@@ -404,30 +354,26 @@ def run_list(
     except Exception as exc:
         failed("sync", exc)
         return result
-    summarizer = None
     try:
-        summarizer = make_summarizer(store, name, settings.summarizer_for(name))
-        job = _ListJob(store, name, conf, now, summarizer, log)
-        try:
-            job.write_complete(result)
-            job.write_current(result)
-        except Exception as exc:
-            failed("report", exc)
-            return result
-        try:
-            job.site(result)
-        except Exception as exc:
-            failed("site", exc)
-        if conf.recipients and settings.smtp is not None:
+        with Digest(store, name, DigestSettings.for_list(settings, name, now=now)) as digest:
+            job = _ListJob(digest, conf, log)
             try:
-                job.mail(result, settings.smtp, password, ssl_context)
+                job.write_complete(result)
+                job.write_current(result)
             except Exception as exc:
-                failed("mail", exc)
+                failed("report", exc)
+                return result
+            try:
+                job.site(result)
+            except Exception as exc:
+                failed("site", exc)
+            if conf.recipients and settings.smtp is not None:
+                try:
+                    job.mail(result, settings.smtp, password, ssl_context)
+                except Exception as exc:
+                    failed("mail", exc)
     except Exception as exc:
         failed("report", exc)
-    finally:
-        if summarizer is not None:
-            summarizer.close()
     return result
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "SeriesKey",
     "check_list_name",
     "estimate_tokens",
+    "format_counted",
     "is_bot",
     "is_syzbot",
     "lang_suffix",
@@ -181,6 +182,21 @@ def lang_suffix(lang: str) -> str:
 def plural(count: int, one: str, many: str | None = None) -> str:
     """ "1 mail", "2 mails": English words that follow a number."""
     return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
+def format_counted(text: str, **values: object) -> str:
+    """`str.format` that also knows English plural endings, for the language tables.
+
+    For every integer value X the text may use {X_s} ("" for 1, else "s") and {X_ies}
+    ("y" for 1, else "ies"): "{count} mail{count_s}", "{n} repl{n_ies}". Languages
+    without plural forms (zh) simply do not use them.
+    """
+    endings: dict[str, object] = {}
+    for name, value in values.items():
+        if isinstance(value, int) and not isinstance(value, bool):
+            endings[f"{name}_s"] = "" if value == 1 else "s"
+            endings[f"{name}_ies"] = "y" if value == 1 else "ies"
+    return text.format(**endings, **values)
 
 
 # -- tokens -------------------------------------------------------------------------------

@@ -1,20 +1,22 @@
-"""`lore-digest demo`: generated list → mbox → throwaway store → report, all offline."""
+"""`lore-digest demo`: generated list → mbox → throwaway store → report and site, offline."""
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from lore_digest.demo.generator import generate_demo_list, write_mbox
-from lore_digest.facts.week import iso_week_window, week_of
-from lore_digest.report.build import build_report
+from lore_digest.digest import Digest, DigestSettings
+from lore_digest.facts.week import week_of
 from lore_digest.report.write import write_report
 from lore_digest.site.build import build_site
 from lore_digest.store.db import Store
 from lore_digest.sync import sync_mbox
 
 DEMO_LIST = "demo-kvmarm"
+SITE_LANGS = ("zh", "en")
 
 
 def demo_week(now: datetime) -> datetime:
@@ -24,19 +26,24 @@ def demo_week(now: datetime) -> datetime:
     return datetime(monday.year, monday.month, monday.day, tzinfo=UTC)
 
 
-def run_demo(out_dir: Path, *, lang: str = "zh", now: datetime | None = None) -> list[Path]:
-    """Build the demo report and its HTML site (zh + en) into `out_dir`.
+def run_demo(
+    out_dir: Path, *, langs: Sequence[str] = ("zh",), now: datetime | None = None
+) -> list[Path]:
+    """Build the demo report (in each of `langs`) and its HTML site (zh + en) into `out_dir`.
 
-    Returns the report files, then the site's index.html.
+    Goes through the same Digest as `report` and `site` do. Returns the report files,
+    then the site's index.html.
     """
     start = demo_week(now or datetime.now(UTC))
     mails = generate_demo_list(start, list_name=DEMO_LIST)
+    files: list[Path] = []
     with tempfile.TemporaryDirectory(prefix="lore-digest-demo-") as tmp:
         mbox = Path(tmp) / f"{DEMO_LIST}.mbox"
         write_mbox(mails, mbox)
         with Store.open(Path(tmp) / "demo.sqlite3") as store:
             sync_mbox(store, mbox, DEMO_LIST)
-            window = iso_week_window(week_of(start), "UTC")
-            report = build_report(store, DEMO_LIST, window, lang=lang, now=now)
-            site = build_site(store, DEMO_LIST, out_dir / "site", langs=("zh", "en"), now=now)
-    return [*write_report(report, out_dir, ["md", "json"]), site.index]
+            with Digest(store, DEMO_LIST, DigestSettings(now=now)) as digest:
+                for report in digest.weeks([week_of(start)], langs):
+                    files += write_report(report, out_dir, ["md", "json"])
+                site = build_site(digest, out_dir / "site", langs=SITE_LANGS)
+    return [*files, site.index]

@@ -57,8 +57,12 @@ def iso_week_window(week: str, tz: str = "UTC") -> Window:
     except ValueError as exc:
         raise UsageError(f"bad week {week!r}: {year} has no week {number}") from exc
     zone = get_zone(tz)
-    start = datetime.combine(monday, datetime.min.time(), tzinfo=zone)
-    end = datetime.combine(monday + timedelta(days=7), datetime.min.time(), tzinfo=zone)
+    try:
+        start = datetime.combine(monday, datetime.min.time(), tzinfo=zone)
+        end = datetime.combine(monday + timedelta(days=7), datetime.min.time(), tzinfo=zone)
+        int(end.timestamp())
+    except (OverflowError, ValueError, OSError):
+        raise UsageError(f"week {week!r} is out of range (the calendar ends in 9999)") from None
     return Window(start, end, f"{year}-W{number:02d}")
 
 
@@ -72,8 +76,14 @@ def date_window(since: str, until: str, tz: str = "UTC") -> Window:
     if last < first:
         raise UsageError(f"--until {until} is before --since {since}")
     zone = get_zone(tz)
-    start = datetime.combine(first, datetime.min.time(), tzinfo=zone)
-    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+    try:
+        start = datetime.combine(first, datetime.min.time(), tzinfo=zone)
+        end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+        int(start.timestamp()) + int(end.timestamp())
+    except (OverflowError, ValueError, OSError):
+        raise UsageError(
+            f"dates {since}..{until} are out of range (the calendar ends on 9999-12-30)"
+        ) from None
     return Window(start, end, f"{first.isoformat()}_{last.isoformat()}")
 
 
@@ -83,6 +93,36 @@ def last_complete_week(now: datetime, tz: str = "UTC") -> Window:
     previous = local.date() - timedelta(days=7)
     year, number, _ = previous.isocalendar()
     return iso_week_window(f"{year}-W{number:02d}", tz)
+
+
+def week_window_of(moment: datetime, tz: str = "UTC") -> Window:
+    """The ISO week (in zone `tz`) that contains `moment`."""
+    return iso_week_window(week_of(moment, tz), tz)
+
+
+def week_labels(spec: str) -> list[str]:
+    """ "2022-W18,2022-W19" or a range "2022-W10..2022-W19" → normalised labels, in order.
+
+    Raises UsageError for a bad label, a range that runs backwards, or no week at all.
+    """
+    labels: list[str] = []
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        if ".." in part:
+            first, _, last = part.partition("..")
+            start, end = iso_week_window(first), iso_week_window(last)
+            if end.start < start.start:
+                raise UsageError(f"week range {part!r} runs backwards")
+            day = start.start
+            while day <= end.start:
+                labels.append(week_of(day))
+                day += timedelta(days=7)
+        else:
+            labels.append(iso_week_window(part).label)
+    if not labels:
+        raise UsageError(f"no week in {spec!r}: expected e.g. 2022-W19 or 2022-W18,2022-W19")
+    return list(dict.fromkeys(labels))
 
 
 def week_of(moment: datetime, tz: str = "UTC") -> str:

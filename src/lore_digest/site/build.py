@@ -16,22 +16,22 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from lore_digest.digest import Digest
 from lore_digest.errors import UsageError
-from lore_digest.facts.week import iso_week_window, week_of
 from lore_digest.fsutil import write_atomic
-from lore_digest.report.build import ReportBuilder
+from lore_digest.report.jsonout import render_json
 from lore_digest.report.model import Report
 from lore_digest.site.digest import content_hash, week_digest
 from lore_digest.site.feed import render_feed
 from lore_digest.site.render import SiteRenderer, WeekLink, WeekNav
 from lore_digest.site.search import index_json, index_script, search_index
 from lore_digest.site.touched import changed_messages, weeks_touched
-from lore_digest.store.db import Store, StoredMessage
+from lore_digest.store.db import StoredMessage
 from lore_digest.vocabulary import check_list_name, lang_suffix, parse_languages
 
 MANIFEST = ".lore-digest-site.json"
@@ -50,6 +50,7 @@ class SiteResult:
     skipped_unchanged: int = 0
     index: Path = Path("index.html")
     weeks_rebuilt: list[str] = field(default_factory=list)  # weeks whose report was rebuilt
+    empty_weeks: list[str] = field(default_factory=list)  # asked for, but without mail: left out
 
 
 def _sha(text: str) -> str:
@@ -78,38 +79,24 @@ def static_text(name: str) -> str:
     return resources.files("lore_digest.site").joinpath("static", name).read_text("utf-8")
 
 
-def mail_weeks(messages: Iterable[StoredMessage]) -> list[str]:
-    """ISO weeks (UTC) that have mail, oldest first."""
-    return sorted({week_of(datetime.fromtimestamp(m.date_utc, UTC)) for m in messages})
-
-
 class _SiteBuild:
     """One run of `build_site`: state shared by its steps."""
 
-    def __init__(
-        self,
-        store: Store,
-        list_name: str,
-        out_dir: Path,
-        langs: tuple[str, ...],
-        now: datetime | None,
-        summarizer: Any,
-    ) -> None:
+    def __init__(self, digest: Digest, out_dir: Path, langs: tuple[str, ...]) -> None:
+        list_name = digest.list_name
         try:
             check_list_name(list_name)
         except ValueError:
             raise UsageError(f"list name {list_name!r} cannot name a file of the site") from None
-        self.builder = ReportBuilder(store, list_name)
-        self.store = store
+        self.digest = digest
         self.list_name = list_name
         self.out = out_dir
         self.langs = langs
-        self.now = now
-        self.summarizer = summarizer
         self.renderer = SiteRenderer(list_name, langs)
         self.result = SiteResult(index=out_dir / "index.html")
+        # A new time zone moves every week's boundaries: nothing of the old site stays.
         self.key = _sha(
-            _json([FORMAT, code_fingerprint(), list_name, self.builder.info.url_base, langs])
+            _json([FORMAT, code_fingerprint(), list_name, digest.info.url_base, langs, digest.tz])
         )
         self.old = self._load_manifest()
         self.valid = self.old.get("key") == self.key
@@ -173,10 +160,7 @@ class _SiteBuild:
         """The report of a week; the index's week is kept, not every week (memory)."""
         cached = self.reports.get((label, lang))
         if cached is None:
-            options: dict[str, Any] = {"lang": lang, "now": self.now}
-            if self.summarizer is not None:
-                options["summarizer"] = self.summarizer
-            cached = self.builder.build(iso_week_window(label), **options)
+            cached = self.digest.week(label, lang=lang)
             if label == self.keep:
                 self.reports[(label, lang)] = cached
         return cached
@@ -201,10 +185,12 @@ class _SiteBuild:
             nav = self.nav(site_weeks, label, lang)
             page_key = _sha(_json([content_hash(report), *_labels(nav)]))
             rel = self.renderer.week_file(label, lang)
-            if self._fresh(rel, page_key):
+            data = self.renderer.week_json_file(label, lang)
+            if self._fresh(rel, page_key) and self._fresh(data, page_key):
                 self.result.skipped_unchanged += 1
                 continue
             self._write(rel, self.renderer.week(report, nav), page_key)
+            self._write(data, render_json(report), page_key)
             entry["pages"][lang] = {
                 "key": page_key,
                 "generated_at": report.generated_at.isoformat(),
@@ -291,39 +277,43 @@ class _SiteBuild:
 
 
 def build_site(
-    store: Store,
-    list_name: str,
+    digest: Digest,
     out_dir: Path,
     *,
     langs: Sequence[str] = ("zh",),
     weeks: Sequence[str] | None = None,
-    now: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
     force: bool = False,
-    summarizer: Any = None,
 ) -> SiteResult:
-    """Build or update the HTML site of `list_name` in `out_dir`.
+    """Build or update the HTML site of the Digest's list in `out_dir`.
 
-    `weeks` None means every ISO week (UTC) that has mail; given weeks are added to (or
-    refreshed in) the site, other weeks already built stay. `force` rebuilds every
-    requested week's report (pages are still written only when they differ).
-    `summarizer` is handed to `ReportBuilder.build` for LLM summaries.
+    Every week is the Digest's: its time zone, its summariser, its clock. `weeks` None
+    means every ISO week that has mail; given weeks are added to (or refreshed in) the
+    site, other weeks already built stay; a given week without mail is left out (and
+    listed in `empty_weeks`), so no page of the site points at an empty week. `force`
+    rebuilds every requested week's report (files are still written only when they
+    differ). Beside each week page its report is published as JSON.
     """
-    run = _SiteBuild(store, list_name, out_dir, parse_languages(tuple(langs)), now, summarizer)
-    messages = store.messages_between(run.builder.info.id, 0, 2**62)
-    with_mail = mail_weeks(messages)
-    requested = with_mail if weeks is None else sorted({iso_week_window(w).label for w in weeks})
+    run = _SiteBuild(digest, out_dir, parse_languages(tuple(langs)))
+    messages = digest.store.messages_between(digest.info.id, 0, 2**62)
+    with_mail = sorted({digest.week_of(m.date_utc) for m in messages})
+    if weeks is None:
+        requested = with_mail
+    else:
+        asked = sorted({digest.window(w).label for w in weeks})
+        requested = [w for w in asked if w in with_mail]
+        run.result.empty_weeks = [w for w in asked if w not in with_mail]
     if not run.valid:  # new code or options: every week of the old site is out of date
-        requested = sorted(set(requested) | set(run.old.get("weeks", {})))
+        requested = sorted(set(requested) | (set(run.old.get("weeks", {})) & set(with_mail)))
     if not requested:
-        raise UsageError(f"list {list_name!r} has no mail yet: nothing to build")
-    site_weeks = sorted(set(requested) | set(run.weeks))
+        raise UsageError(_nothing_to_build(digest, weeks))
+    site_weeks = sorted((set(requested) | set(run.weeks)) & set(with_mail))
     run.keep = site_weeks[-1]
     stale = set(run.old.get("stale", [])) if run.valid else set()
     if run.valid:
         changed, previous = changed_messages(messages, run.old_state())
         if changed or previous:
-            stale |= weeks_touched(run.builder, messages, changed, previous)
+            stale |= weeks_touched(digest, messages, changed, previous)
     old_pages = {
         label: {lang: run.weeks.get(label, {}).get("pages", {}).get(lang) for lang in run.langs}
         for label in site_weeks
@@ -332,7 +322,9 @@ def build_site(
     for label in site_weeks:
         if label in requested:
             missing = label not in run.weeks or any(
-                page is None or not (out_dir / run.renderer.week_file(label, lang)).is_file()
+                page is None
+                or not (out_dir / run.renderer.week_file(label, lang)).is_file()
+                or not (out_dir / run.renderer.week_json_file(label, lang)).is_file()
                 for lang, page in old_pages[label].items()
             )
             rebuild = force or missing or label in stale
@@ -343,7 +335,12 @@ def build_site(
             candidates.append(label)
         else:
             run.result.skipped_unchanged += len(run.langs)
-            run.produced.update(run.renderer.week_file(label, lang) for lang in run.langs)
+            for lang in run.langs:
+                run.produced.add(run.renderer.week_file(label, lang))
+                run.produced.add(run.renderer.week_json_file(label, lang))
+    for label in list(run.weeks):
+        if label not in site_weeks:  # no mail any more (re-threaded, removed): drop it
+            del run.weeks[label]
     for done, label in enumerate(candidates, 1):
         run.build_week(label, site_weeks)
         run.result.weeks_rebuilt.append(label)
@@ -356,6 +353,21 @@ def build_site(
         run.weeks[label]["nav"] = _labels(run.nav(site_weeks, label, run.langs[0]))
     run.save_manifest(messages, (stale & set(site_weeks)) - set(candidates))
     return run.result
+
+
+def _nothing_to_build(digest: Digest, weeks: Sequence[str] | None) -> str:
+    """Why no week can be built: no mail at all, or none in the weeks asked for."""
+    span = digest.date_range()
+    if span is None:
+        return (
+            f"list {digest.list_name!r} has no mail yet: nothing to build (run `lore-digest sync`)"
+        )
+    first, last = (d.date().isoformat() for d in span)
+    asked = ", ".join(weeks or ())
+    return (
+        f"no mail of {digest.list_name} in {asked} ({digest.tz}): "
+        f"its mail runs from {first} to {last}"
+    )
 
 
 def _labels(nav: WeekNav) -> list[str | None]:

@@ -212,6 +212,10 @@ class SiteRenderer:
         """File name of a week page, relative to the site root."""
         return f"{self.list_name}-{label}{lang_suffix(lang)}.html"
 
+    def week_json_file(self, label: str, lang: str) -> str:
+        """File name of a week's report JSON beside its page (as `report` names it)."""
+        return f"{self.list_name}-{label}{lang_suffix(lang)}.json"
+
     def _page(self, kind: str, lang: str, title: str, root: str, path: str) -> Page:
         """`path` is a format string with {suffix}, relative to the page's own folder."""
         others = tuple(

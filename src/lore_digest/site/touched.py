@@ -23,26 +23,16 @@ tests/test_site.py compares an updated site with a fresh build to catch a missin
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
 
-from lore_digest.facts.week import week_of
+from lore_digest.digest import Digest
+from lore_digest.facts.revisions import RevisionIndex
 from lore_digest.mail.subject import parse_subject
-from lore_digest.report.build import ReportBuilder
 from lore_digest.report.highlights import WAITING_HORIZON_DAYS
 from lore_digest.store.db import StoredMessage
 from lore_digest.vocabulary import SERIES_SPREAD_S
 
 DAY = 86400
 FOREVER = 2**62
-
-
-def _week(utc: int) -> str:
-    return week_of(datetime.fromtimestamp(utc, UTC))
-
-
-def _monday(utc: int) -> date:
-    day = datetime.fromtimestamp(utc, UTC).date()
-    return day - timedelta(days=day.weekday())
 
 
 class _Indexes:
@@ -62,18 +52,20 @@ class _Indexes:
 
 
 def weeks_touched(
-    builder: ReportBuilder,
+    digest: Digest,
     messages: Sequence[StoredMessage],
     changed: Iterable[StoredMessage],
     previous: Mapping[int, tuple[int | None, int]] | None = None,
 ) -> set[str]:
-    """ISO weeks (UTC) whose report may differ after `changed` mail appeared or moved.
+    """ISO weeks (in the Digest's zone) whose report may differ after `changed` mail
+    appeared or moved.
 
     `messages` is all current mail of the list, `changed` the new or re-threaded part of
     it, `previous` maps a pk to its (thread id, date) before the change, for mail that
     moved to another thread or disappeared (pks absent from `messages`).
     """
     index = _Indexes(messages)
+    _week = digest.week_of
     weeks: set[str] = set()
     previous = previous or {}
     last_utc = max((m.date_utc for m in messages), default=0)
@@ -95,13 +87,11 @@ def weeks_touched(
                 m.date_utc for m in thread if m.pk != exclude and m.from_email != first.from_email
             ]
             limit = min(first.date_utc + (WAITING_HORIZON_DAYS + 1) * DAY, *foreign, FOREVER)
-            monday = _monday(since)
-            while True:
-                start = datetime(monday.year, monday.month, monday.day, tzinfo=UTC).timestamp()
-                if start >= limit or start > last_utc:
-                    break
-                weeks.add(_week(int(start)))
-                monday += timedelta(days=7)
+            start = digest.week_start_utc(since)
+            while start < limit and start <= last_utc:
+                weeks.add(_week(start))
+                # The next Monday 00:00: a week is 7 days of 24 h give or take a DST hour.
+                start = digest.week_start_utc(start + 7 * DAY + 3 * 3600)
 
     for pk, (tid, utc) in previous.items():
         weeks.add(_week(utc))
@@ -120,18 +110,18 @@ def weeks_touched(
                 thread_weeks(near.thread_id, utc - SERIES_SPREAD_S)
         if (subject.counter or 0) > 1:
             continue
-        for message_id in _revisions(builder, index, msg):
+        for message_id in _revisions(digest.revisions, index, msg):
             tid = index.thread_of.get(message_id)
             thread_weeks(tid, utc)
             waiting_weeks(tid, utc, msg.pk)
     return weeks
 
 
-def _revisions(builder: ReportBuilder, index: _Indexes, posting: StoredMessage) -> set[str]:
+def _revisions(revisions: RevisionIndex, index: _Indexes, posting: StoredMessage) -> set[str]:
     """Message-IDs of every revision linked to `posting`: its earlier ones, and the newer
     ones followed one by one (a v5 lists v3 through v4, so a late v3 changes v5 too)."""
     found: set[str] = set()
-    chain = builder.revisions.chain(posting, FOREVER)
+    chain = revisions.chain(posting, FOREVER)
     if chain is None:
         return found
     found.update(r.message_id for r in chain.earlier)
@@ -139,7 +129,7 @@ def _revisions(builder: ReportBuilder, index: _Indexes, posting: StoredMessage) 
     while newer is not None and newer.message_id not in found:
         found.add(newer.message_id)
         msg = index.by_id.get(newer.message_id)
-        following = builder.revisions.chain(msg, FOREVER) if msg is not None else None
+        following = revisions.chain(msg, FOREVER) if msg is not None else None
         newer = following.newer if following is not None else None
     return found
 

@@ -88,6 +88,18 @@ def _row_to_message(row: Sequence[object]) -> StoredMessage:
     )
 
 
+def check_store_path(path: Path) -> Path:
+    """`path` if it can be a store: a regular file, or nothing yet (it will be created).
+
+    Checked before anything is opened or locked, so `--db /dev/null` or a directory is one
+    clear error and no side file (`-wal`, `.lock`) is ever created next to it.
+    """
+    if path.exists() and not path.is_file():
+        kind = "a directory" if path.is_dir() else "not a regular file"
+        raise StoreError(f"--db {path} is {kind}: a store is an SQLite file (give a file path)")
+    return path
+
+
 def decompress(data: bytes) -> bytes:
     """Raw mail bytes from their stored form."""
     return _DECOMPRESSOR.decompress(data)
@@ -103,6 +115,7 @@ class Store:
     @classmethod
     def open(cls, path: Path) -> Store:
         """Open (creating and migrating as needed) the store at `path`."""
+        check_store_path(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # The ingest writer thread uses the connection while the caller waits: never both.
@@ -196,6 +209,25 @@ class Store:
             "ON CONFLICT(list_id, repo) DO UPDATE SET last_commit=excluded.last_commit",
             (list_id, repo, commit),
         )
+
+    def remove_list(self, list_id: int) -> int:
+        """Delete a list and everything stored for it; returns how many mails went."""
+        with self.transaction():
+            count = self.count_messages(list_id)
+            self.conn.execute(
+                "DELETE FROM raw_messages WHERE id IN (SELECT id FROM messages WHERE list_id=?)",
+                (list_id,),
+            )
+            for table in ("messages", "ingest_log", "epochs", "report_summaries"):
+                self.conn.execute(f"DELETE FROM {table} WHERE list_id=?", (list_id,))
+            self.conn.execute("DELETE FROM lists WHERE id=?", (list_id,))
+        return count
+
+    def integrity_problems(self, limit: int = 5) -> list[str]:
+        """What SQLite's integrity check finds wrong with the file ([] when it is sound)."""
+        rows = self.conn.execute(f"PRAGMA integrity_check({int(limit)})").fetchall()
+        found = [str(row[0]) for row in rows]
+        return [] if found == ["ok"] else found
 
     # -- ingest -------------------------------------------------------------------------
 
@@ -326,6 +358,13 @@ class Store:
             (list_id, start_utc, end_utc),
         )
         return [_row_to_message(r) for r in rows]
+
+    def message_dates(self, list_id: int) -> list[int]:
+        """The Date (Unix time) of every message of a list, oldest first."""
+        rows = self.conn.execute(
+            "SELECT date_utc FROM messages WHERE list_id=? ORDER BY date_utc", (list_id,)
+        )
+        return [int(row[0]) for row in rows]
 
     def series_candidates(self, list_id: int) -> list[StoredMessage]:
         """Messages that may post a series: a "[" in the subject and no leading "Re:".

@@ -21,7 +21,7 @@ import os
 import shlex
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -75,6 +75,14 @@ def _try_lock(fd: int) -> bool:
     return True
 
 
+def _holder_text(db_path: Path) -> str:
+    """ "lore-digest run (pid 4242)": who holds the lock, as far as the lock file says."""
+    pid, command = read_holder(db_path)
+    if pid is None:
+        return "another lore-digest run (pid unknown)"
+    return f"{command or 'another lore-digest run'} (pid {pid})"
+
+
 def _locked_error(db_path: Path, wait: float | None) -> StoreLocked:
     pid, command = read_holder(db_path)
     holder = "pid unknown" if pid is None else f"pid {pid}: {command}" if command else f"pid {pid}"
@@ -87,13 +95,19 @@ def _locked_error(db_path: Path, wait: float | None) -> StoreLocked:
 
 
 @contextmanager
-def store_lock(db_path: Path, *, wait: float | None) -> Iterator[None]:
+def store_lock(
+    db_path: Path,
+    *,
+    wait: float | None,
+    on_wait: Callable[[str], None] | None = None,
+) -> Iterator[None]:
     """Hold the store's exclusive run lock for the duration of the block.
 
     `wait` is how many seconds to wait for a running holder (None or 0: fail at once).
-    Raises StoreLocked (a StoreError, so the CLI prints one line and exits 1) naming
-    the holder's pid and command. The lock is released when the block ends, and by the
-    kernel if this process dies.
+    `on_wait` is told at once, in one line naming the holder's pid, that we are waiting
+    (a silent pause looks like a hang). Raises StoreLocked (a StoreError, so the CLI
+    prints one line and exits 1) naming the holder's pid and command. The lock is
+    released when the block ends, and by the kernel if this process dies.
     """
     path = lock_path(db_path)
     try:
@@ -104,9 +118,15 @@ def store_lock(db_path: Path, *, wait: float | None) -> Iterator[None]:
     try:
         deadline = None if not wait else time.monotonic() + wait
         delay = _POLL
+        told = False
         while not _try_lock(fd):
             if deadline is None or time.monotonic() >= deadline:
                 raise _locked_error(db_path, wait)
+            if on_wait is not None and not told:
+                on_wait(
+                    f"waiting up to {wait:g} s for {_holder_text(db_path)} to finish with {db_path}"
+                )
+                told = True
             time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, _MAX_POLL)
         os.ftruncate(fd, 0)

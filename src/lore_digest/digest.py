@@ -1,0 +1,220 @@
+"""The one way to get a week of a list: `Digest(store, list_name, settings).week(label)`.
+
+Every output — the Markdown and JSON reports, the HTML site, the mailed digest, `run`
+and the demo — asks a Digest for its weeks and then only renders or delivers the
+`Report` it gets. The Digest owns the three things that made outputs disagree when
+each command wired the pipeline itself:
+
+- the window rule: a week label means Monday 00:00 to Monday 00:00 in the list's time
+  zone (default UTC), in every output;
+- the summariser: made once from the settings, shared by every week it builds, closed
+  once when the Digest is (it is a context manager);
+- the facts: one report builder, whose revision index is built once per Digest.
+
+    with Digest(store, "kvmarm", DigestSettings(tz="Asia/Shanghai")) as digest:
+        report = digest.week("2022-W19", lang="en")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Self
+
+from lore_digest.facts.revisions import RevisionIndex
+from lore_digest.facts.week import (
+    Window,
+    date_window,
+    get_zone,
+    iso_week_window,
+    last_complete_week,
+    week_of,
+    week_window_of,
+)
+from lore_digest.report.build import ReportBuilder
+from lore_digest.report.model import Report
+from lore_digest.settings import Settings, SummarizerSettings
+from lore_digest.store.db import ListInfo, Store
+from lore_digest.summarize.base import Summarizer
+from lore_digest.summarize.factory import make_summarizer
+from lore_digest.vocabulary import DEFAULT_LANGUAGE
+
+__all__ = ["Digest", "DigestSettings", "WeekSpec"]
+
+WeekSpec = str | Window
+"""An ISO week label ("2022-W19"), or a Window already made (explicit dates)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSettings:
+    """How a list's weeks are made: its time zone, who writes the prose, the clock."""
+
+    tz: str = "UTC"
+    summarizer: SummarizerSettings = field(default_factory=SummarizerSettings)
+    now: datetime | None = None  # fixes the clock (tests, `run`); None: the real time
+
+    @classmethod
+    def for_list(
+        cls,
+        settings: Settings,
+        list_name: str,
+        *,
+        tz: str | None = None,
+        summarizer: Mapping[str, Any] | None = None,
+        now: datetime | None = None,
+    ) -> DigestSettings:
+        """The list's settings from the config file, with command-line overrides.
+
+        `tz` None means the list's `timezone` (else UTC); `summarizer` holds the keys of
+        [summarizer] given on the command line (None values are ignored).
+        """
+        listed = settings.lists.get(list_name)
+        zone = tz or (listed.timezone if listed is not None else "UTC")
+        get_zone(zone)  # a typo is a one-line error here, not later
+        chosen = settings.summarizer_for(list_name)
+        overrides = {k: v for k, v in (summarizer or {}).items() if v is not None}
+        if overrides:
+            chosen = chosen.model_copy(update=overrides)
+        return cls(tz=zone, summarizer=chosen, now=now)
+
+
+class Digest:
+    """One list of one store, its weeks made the same way for every output."""
+
+    def __init__(
+        self, store: Store, list_name: str, settings: DigestSettings | None = None
+    ) -> None:
+        self.settings = settings or DigestSettings()
+        get_zone(self.settings.tz)
+        self.store = store
+        self._builder = ReportBuilder(store, list_name)  # UsageError for an unknown list
+        self._summarizer: Summarizer | None = None
+        self._closed = False
+
+    # -- lifetime ---------------------------------------------------------------------
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the summariser (an LLM client's connections), once."""
+        if self._summarizer is not None and not self._closed:
+            self._summarizer.close()
+        self._closed = True
+
+    # -- what it is -------------------------------------------------------------------
+
+    @property
+    def info(self) -> ListInfo:
+        """The list as the store knows it (id, name, archive URL, source)."""
+        return self._builder.info
+
+    @property
+    def list_name(self) -> str:
+        """The list's name."""
+        return self._builder.info.name
+
+    @property
+    def tz(self) -> str:
+        """The IANA time zone every window of this Digest is in."""
+        return self.settings.tz
+
+    @property
+    def summarizer(self) -> Summarizer:
+        """The summariser, made on first use from the settings."""
+        if self._summarizer is None:
+            conf = self.settings.summarizer
+            self._summarizer = make_summarizer(
+                conf.backend,
+                store=self.store,
+                list_id=self.info.id,
+                model=conf.model,
+                base_url=conf.base_url,
+                timeout=conf.timeout,
+                concurrency=conf.concurrency,
+                budget_tokens=conf.budget_tokens,
+                max_tokens_run=conf.max_tokens_run,
+            )
+        return self._summarizer
+
+    @property
+    def revisions(self) -> RevisionIndex:
+        """The list's revision index (built once per Digest)."""
+        return self._builder.revisions
+
+    def now(self) -> datetime:
+        """The clock the Digest reasons with (fixed by the settings, else the real time)."""
+        return (self.settings.now or datetime.now(UTC)).astimezone(UTC)
+
+    # -- windows: the one rule ---------------------------------------------------------
+
+    def window(self, spec: WeekSpec) -> Window:
+        """The window of a week label, in the Digest's time zone (a Window is kept)."""
+        return spec if isinstance(spec, Window) else iso_week_window(spec, self.tz)
+
+    def dates(self, since: str, until: str) -> Window:
+        """The window of two dates (inclusive), in the Digest's time zone."""
+        return date_window(since, until, self.tz)
+
+    def week_of(self, moment: datetime | int) -> str:
+        """The ISO week label of a moment (a datetime or a Unix time) in the time zone."""
+        if isinstance(moment, int):
+            moment = datetime.fromtimestamp(moment, UTC)
+        return week_of(moment, self.tz)
+
+    def week_start_utc(self, utc: int) -> int:
+        """Unix time of the Monday 00:00 (in the time zone) that starts utc's week."""
+        return week_window_of(datetime.fromtimestamp(utc, UTC), self.tz).start_utc
+
+    def last_complete_week(self) -> Window:
+        """The most recent week that has ended at `now`."""
+        return last_complete_week(self.now(), self.tz)
+
+    def current_week(self) -> Window:
+        """The week in progress at `now`."""
+        return week_window_of(self.now(), self.tz)
+
+    def weeks_with_mail(self) -> list[str]:
+        """Every week (in the time zone) with at least one mail, oldest first."""
+        return sorted({self.week_of(utc) for utc in self.store.message_dates(self.info.id)})
+
+    def has_mail(self, window: Window) -> bool:
+        """Whether any mail of the list is dated inside `window`."""
+        return bool(self.store.messages_between(self.info.id, window.start_utc, window.end_utc))
+
+    def date_range(self) -> tuple[datetime, datetime] | None:
+        """First and last mail of the list (by Date), in the time zone; None when empty."""
+        span = self.store.date_range(self.info.id)
+        if span is None:
+            return None
+        zone = get_zone(self.tz)
+        return datetime.fromtimestamp(span[0], zone), datetime.fromtimestamp(span[1], zone)
+
+    # -- reports ------------------------------------------------------------------------
+
+    def week(
+        self,
+        spec: WeekSpec,
+        *,
+        lang: str = DEFAULT_LANGUAGE,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Report:
+        """The report of one week (or window): facts, then the summariser's prose."""
+        return self._builder.build(
+            self.window(spec),
+            lang=lang,
+            now=self.now(),
+            summarizer=self.summarizer,
+            progress=progress,
+        )
+
+    def weeks(self, specs: Iterable[WeekSpec], langs: Iterable[str]) -> Iterator[Report]:
+        """Reports of several weeks, each in every language, week by week."""
+        chosen = tuple(langs)
+        for spec in specs:
+            for lang in chosen:
+                yield self.week(spec, lang=lang)
