@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lore_digest.facts.week import iso_week_window
+from lore_digest.ingest import sync_mirror
 from lore_digest.mail.mime import message_text
 from lore_digest.model import Summary, SummaryItem, Thread
 from lore_digest.report.build import ReportBuilder
@@ -44,7 +45,6 @@ from lore_digest.summarize.prompt import (
     system_prompt,
 )
 from lore_digest.summarize.schema import CitedSentence, LLMSummary
-from lore_digest.sync import sync_mirror
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "kvmarm-0.git"

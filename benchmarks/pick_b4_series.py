@@ -434,7 +434,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="lore-digest-pick-") as tmp:
         db = opts.db
         if db is None:
-            from lore_digest.sync import sync_mirror
+            from lore_digest.ingest import sync_mirror
 
             if not opts.corpus.exists():
                 sys.exit(f"corpus {opts.corpus} not found (expected ../shared/corpus)")

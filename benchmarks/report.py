@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from lore_digest.facts.week import iso_week_window, week_of
+from lore_digest.ingest import sync_mirror
 from lore_digest.report.build import ReportBuilder
 from lore_digest.store.db import Store
-from lore_digest.sync import sync_mirror
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "kvmarm-0.git"

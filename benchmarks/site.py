@@ -22,9 +22,9 @@ from pathlib import Path
 
 from lore_digest.digest import Digest
 from lore_digest.facts.week import iso_week_window
+from lore_digest.ingest import sync_mbox, sync_mirror
 from lore_digest.site import SiteResult, build_site
 from lore_digest.store.db import Store
-from lore_digest.sync import sync_mbox, sync_mirror
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "kvmarm-0.git"

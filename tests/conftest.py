@@ -77,8 +77,8 @@ def corpus_blobs(corpus_git: Path) -> list[tuple[str, bytes]]:
 @pytest.fixture(scope="session")
 def synced_db(corpus_git: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store with the whole corpus synced as list "kvmarm" (built once per session)."""
+    from lore_digest.ingest import sync_mirror
     from lore_digest.store.db import Store
-    from lore_digest.sync import sync_mirror
 
     path = tmp_path_factory.mktemp("store") / "kvmarm.sqlite3"
     with Store.open(path) as store:

@@ -168,6 +168,6 @@ def hostile_mbox() -> bytes:
 
 
 def write_hostile_mbox(path: Path) -> Path:
-    """Write the mbox to `path` (for `lore_digest.sync.sync_mbox`) and return it."""
+    """Write the mbox to `path` (for `lore_digest.ingest.sync_mbox`) and return it."""
     path.write_bytes(hostile_mbox())
     return path

@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("sources",),  # git, mbox, lore HTTP: raw mail and checkpoints
     ("store",),  # SQLite, the only SQL
     ("threading",),  # reply trees, series grouping
-    ("ingest", "sync", "sync_lore"),  # source → store → threads
+    ("ingest",),  # source → store → threads: one ingester for every source
     ("facts",),  # revisions, trailers, status
     ("model",),  # Thread and Summary, shared by summaries and reports
     ("summarize",),  # offline and LLM prose

@@ -34,13 +34,13 @@ from lore_digest.demo.broken import (
     write_broken_mbox,
 )
 from lore_digest.facts.week import iso_week_window
+from lore_digest.ingest import SyncResult, sync_mbox
 from lore_digest.mail.mime import MessageText, message_text
 from lore_digest.report.build import build_report
 from lore_digest.report.jsonout import render_json
 from lore_digest.report.markdown import render_markdown
 from lore_digest.sources.mbox import iter_mbox
 from lore_digest.store.db import Store
-from lore_digest.sync import SyncResult, sync_mbox
 from lore_digest.threading.jwz import ancestors, parent_map, thread_ids
 
 CORPUS = broken_mails()
@@ -302,7 +302,7 @@ _HUGE_CHILD = textwrap.dedent(
     from lore_digest.report.jsonout import render_json
     from lore_digest.report.markdown import render_markdown
     from lore_digest.store.db import Store
-    from lore_digest.sync import sync_mbox
+    from lore_digest.ingest import sync_mbox
 
     work = Path(sys.argv[1])
     mail = huge_mail(int(sys.argv[2]))

@@ -39,9 +39,9 @@ from pathlib import Path
 import pytest
 
 from lore_digest.errors import StoreError
+from lore_digest.ingest import sync_mirror
 from lore_digest.store.db import Store
 from lore_digest.store.lock import StoreLocked, lock_path, read_holder, store_lock
-from lore_digest.sync import sync_mirror
 
 SLICE = 6000  # 3 ingest batches: ~2 s to sync, enough for kills between and inside them
 SEED = 20240607
@@ -253,7 +253,7 @@ def test_kill_between_last_batch_and_threading_is_repaired(
     slice_git: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The one window random kills rarely hit: every batch committed, threads not yet."""
-    import lore_digest.sync as sync
+    import lore_digest.ingest as ingest
 
     db = tmp_path / "store.sqlite3"
 
@@ -261,7 +261,7 @@ def test_kill_between_last_batch_and_threading_is_repaired(
         raise KeyboardInterrupt  # stands for the SIGKILL: nothing after this point runs
 
     with Store.open(db) as store:
-        monkeypatch.setattr(sync, "update_threads", killed)
+        monkeypatch.setattr(ingest, "update_threads", killed)
         with pytest.raises(KeyboardInterrupt):
             sync_mirror(store, str(slice_git), LIST)
         monkeypatch.undo()

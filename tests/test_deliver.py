@@ -42,11 +42,11 @@ from lore_digest.demo.generator import generate_demo_list, write_mbox
 from lore_digest.digest import Digest, DigestSettings
 from lore_digest.errors import UsageError
 from lore_digest.facts.week import iso_week_window
+from lore_digest.ingest import sync_mbox
 from lore_digest.report.build import build_report
 from lore_digest.report.model import Report
 from lore_digest.settings import SMTP_PASSWORD_ENV, SmtpSettings
 from lore_digest.store.db import Store
-from lore_digest.sync import sync_mbox
 
 WEEK_START = datetime(2026, 11, 16, tzinfo=UTC)  # Monday of 2026-W47
 WEEK = "2026-W47"

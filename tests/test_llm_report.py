@@ -13,6 +13,7 @@ import pytest
 
 from fake_llm import FakeLLMServer, user_text
 from lore_digest.facts.week import iso_week_window
+from lore_digest.ingest import sync_mbox
 from lore_digest.report.build import ReportBuilder
 from lore_digest.report.jsonout import report_dict, series_dict
 from lore_digest.report.markdown import render_markdown
@@ -20,7 +21,6 @@ from lore_digest.report.model import Report
 from lore_digest.store.db import Store
 from lore_digest.summarize.clients import AnthropicClient, OpenAICompatibleClient
 from lore_digest.summarize.llm import LLMSettings, LLMSummarizer
-from lore_digest.sync import sync_mbox
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 WEEK = iso_week_window("2022-W19")

@@ -18,15 +18,16 @@ import httpx
 import pytest
 
 from lore_digest.errors import LoreDigestError, SourceError
+from lore_digest.ingest import sync_lore, sync_mirror
+from lore_digest.sources.lore import Covered, WindowPolicy
 from lore_digest.sources.lore_http import (
     USER_AGENT,
     LoreClient,
     normalize_base,
     split_mboxrd,
 )
+from lore_digest.sources.publicinbox import mirror_cache
 from lore_digest.store.db import Store
-from lore_digest.sync import sync_mirror
-from lore_digest.sync_lore import STATE_PREFIX, Covered, WindowPolicy, sync_lore
 from lore_digest.vocabulary import retry_after_seconds
 from publicinbox_server import FaultProxy, Inbox, OverRow, Server, missing_tools, serve
 
@@ -149,8 +150,8 @@ def test_lore_sync_fetches_the_served_inbox_and_dedupes_against_a_mirror(
     info = store.get_list("kvmarm")
     assert info is not None
     assert store.ingest_log(info.id) == []
-    state = store.epoch_state(info.id, STATE_PREFIX + pi_server.url)
-    assert state == "2019-04-01T00:00:00Z..2019-09-01T00:00:00Z"
+    progress = store.lore_progress(info.id, pi_server.url)
+    assert progress is not None and progress[:2] == (_ts(SINCE), _ts(UNTIL))
     assert info.url_base == pi_server.url + "/"
 
 
@@ -257,7 +258,7 @@ def test_an_interrupted_sync_resumes_without_loss_or_duplicates(
         )
     info = store.get_list("kvmarm")
     assert info is not None
-    covered = Covered.decode(store.epoch_state(info.id, STATE_PREFIX + pi_server.url))
+    covered = _covered(store, info.id, pi_server.url)
     assert covered is not None
     assert covered.start == _ts(SINCE) < covered.end < _ts(UNTIL)
     # Windows commit atomically with their progress: the store holds exactly the covered span.
@@ -298,9 +299,9 @@ def test_mirror_url_clones_epochs_over_http_and_fetches_only_new_mail(
     with serve(inbox) as server:
         first = sync_mirror(store, server.url, "kvmarm")
         assert first.new == BASE_COUNT
-        assert first.epochs == [
-            str(tmp_path / "cache" / "lore-digest" / "mirrors" / "kvmarm" / "git" / "0.git")
-        ]
+        cache = tmp_path / "cache" / "lore-digest" / "mirrors"
+        assert first.epochs == [str(mirror_cache(server.url, "kvmarm", cache) / "git" / "0.git")]
+        assert first.epochs[0].startswith(str(cache / "kvmarm-"))
 
         inbox.grow(BASE_COUNT + 300)  # new mail arrives: appended commits, re-indexed
         second = sync_mirror(store, server.url, "kvmarm")
@@ -398,7 +399,7 @@ def test_a_failure_midway_keeps_the_committed_windows(
             )
         info = store.get_list("kvmarm")
         assert info is not None
-        covered = Covered.decode(store.epoch_state(info.id, STATE_PREFIX + proxy.url("kvmarm")))
+        covered = _covered(store, info.id, proxy.url("kvmarm"))
         assert covered == Covered(_ts(SINCE), _ts(SINCE) + 3 * 7 * DAY)
         assert _stored_ids(store) == _received_in(served, covered.start, covered.end)
 
@@ -449,9 +450,75 @@ def test_inbox_urls_are_checked() -> None:
             normalize_base(bad)
 
 
-def test_coverage_state_round_trips() -> None:
-    covered = Covered(_ts(SINCE), _ts(UNTIL) + 1)
-    assert Covered.decode(covered.encode()) == covered
-    assert Covered.decode("garbage") is None
-    assert Covered.decode(None) is None
+def _covered(store: Store, list_id: int, base: str) -> Covered | None:
+    progress = store.lore_progress(list_id, base)
+    if progress is None or progress[0] is None or progress[1] is None:
+        return None
+    return Covered(progress[0], progress[1])
+
+
+def test_progress_kept_in_epochs_by_older_versions_is_migrated(tmp_path: Path) -> None:
+    """Schema 3 moves "lore:"/"lore-threads:" rows of `epochs` into `lore_progress`."""
+    import sqlite3
+
+    from lore_digest.store.schema import MIGRATIONS
+
+    path = tmp_path / "v2.sqlite3"
+    with sqlite3.connect(path) as conn:
+        for number in range(2):
+            conn.executescript(MIGRATIONS[number])
+        conn.execute("PRAGMA user_version=2")
+        conn.execute("INSERT INTO lists(id, name, url_base) VALUES (1, 'kvmarm', 'x')")
+        base = "https://lore.kernel.org/kvmarm"
+        rows = [
+            (f"lore:{base}", "2019-04-01T00:00:00Z..2019-09-01T00:00:00Z"),
+            (f"lore-threads:{base}", "1234"),
+            ("/srv/kvmarm/git/0.git", "a" * 40),
+        ]
+        conn.executemany("INSERT INTO epochs VALUES (1, ?, ?)", rows)
+    with Store.open(path) as store:
+        assert store.lore_progress(1, base) == (_ts(SINCE), _ts(UNTIL), 1234)
+        assert store.epoch_state(1, "/srv/kvmarm/git/0.git") == "a" * 40
+        assert store.epoch_state(1, f"lore:{base}") is None
+    covered = Covered(_ts(SINCE), _ts(UNTIL))
     assert timedelta(seconds=covered.end - covered.start).days == 153
+
+
+class _NoProgress:
+    """A SyncState of a list that has no lore progress recorded (pure planning tests)."""
+
+    def __init__(self, span: tuple[int, int] | None) -> None:
+        self.span = span
+
+    def list_exists(self) -> bool:
+        return self.span is not None
+
+    def epoch_commit(self, repo: str) -> str | None:
+        return None
+
+    def lore_progress(self, base: str) -> None:
+        return None
+
+    def date_range(self) -> tuple[int, int] | None:
+        return self.span
+
+    def settle(self) -> None:
+        pass
+
+    def last_pk(self) -> int:
+        return 7 if self.span else 0
+
+    def orphans(self, after_pk: int) -> list[tuple[str, set[str]]]:
+        return []
+
+
+def test_the_configs_since_starts_only_a_lists_first_fetch() -> None:
+    from lore_digest.sources.lore import LoreSource
+
+    source = LoreSource("https://lore.kernel.org/kvmarm", first_since=SINCE, overlap=timedelta(0))
+    source.plan(_NoProgress(None))  # nothing stored yet: start at `since`
+    assert source._plan is not None and source._plan.start == _ts(SINCE)
+    stored = (_ts(SINCE), _ts(UNTIL))
+    source.plan(_NoProgress(stored))  # mail stored (from a mirror, say): resume after it
+    assert source._plan is not None and source._plan.start == _ts(UNTIL)
+    assert source._watermark == (7, False)  # mirror mail needs no thread completion

@@ -7,10 +7,10 @@ progress, and (a week later) that week becoming complete. Mail goes to aiosmtpd 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
-import sys
-import types
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -23,7 +23,6 @@ pytest.importorskip("aiosmtpd", reason="aiosmtpd is needed for the SMTP tests (t
 from lore_digest.runner import STATE_FILE, RunSummary, run_all
 from lore_digest.settings import Settings, parse_settings
 from lore_digest.store.db import Store
-from lore_digest.sync import sync_mbox
 from test_deliver import SmtpServer, free_port, start_server
 
 SLICE = slice(9000, 9300)  # 2021-02-01 … 2021-02-17
@@ -140,39 +139,51 @@ def test_run_twice_then_a_week_later(
     assert {k: v for k, v in _snapshot(reports).items() if k in before} == before
 
 
-def test_one_broken_list_does_not_stop_the_others(
-    tmp_path: Path, kvmarm_mbox: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(sys.modules, "lore_digest.sync_lore", None)  # an install without it
+def test_one_broken_list_does_not_stop_the_others(tmp_path: Path, kvmarm_mbox: Path) -> None:
+    plain_git = tmp_path / "plain.git"  # a git repository, but no public-inbox
+    subprocess.run(["git", "init", "-q", str(plain_git)], check=True)
+    (plain_git / "README").write_text("not mail\n")
+    git = ["git", "-C", str(plain_git), "-c", "user.name=x", "-c", "user.email=x@example.org"]
+    subprocess.run([*git, "add", "README"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "init"], check=True)
     lists = {
         "broken": {"mbox": "missing.mbox", "output": "out/broken"},
-        "viahttp": {"lore": "https://lore.kernel.org/kvmarm", "output": "out/viahttp"},
+        "notinbox": {"mirror": str(plain_git), "output": "out/notinbox"},
         "kvmarm": {"mbox": str(kvmarm_mbox), "output": "out/kvmarm", "timezone": TZ},
     }
-    summary, lines = _run(_config(tmp_path, lists, None), tmp_path / "s.sqlite3", NOW)
-    broken, viahttp, good = summary.lists
+    store = tmp_path / "s.sqlite3"
+    summary, lines = _run(_config(tmp_path, lists, None), store, NOW)
+    broken, notinbox, good = summary.lists
     assert not summary.ok
     assert broken.errors and broken.errors[0].startswith("sync: lists.broken.mbox:")
-    assert viahttp.errors and "no HTTP source" in viahttp.errors[0]
+    assert "does not exist" in broken.errors[0]
+    assert notinbox.errors and "not a public-inbox archive" in notinbox.errors[0]
+    assert notinbox.errors[0].startswith("sync: lists.notinbox.mirror:")
     assert good.ok and "2021-W06" in good.reported_weeks
     assert (tmp_path / "out/kvmarm/reports/kvmarm-2021-W06.md").is_file()
     assert not (tmp_path / "out/broken/reports").exists()
     assert any(line.startswith("broken: sync failed") for line in lines)
     assert summary.as_dict()["lists"][0]["ok"] is False
+    with Store.open(store) as opened:  # refused sources leave no empty list behind
+        assert [info.name for info in opened.lists()] == ["kvmarm"]
 
 
-def test_lore_source_calls_sync_lore_with_since(
+def test_lore_source_gets_the_configs_since(
     tmp_path: Path, kvmarm_mbox: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls: list[tuple[str, str, dict[str, Any]]] = []
+    """`run` makes a list's source through the registry, like `sync` does."""
+    from lore_digest.sources import registry
+    from lore_digest.sources.mbox import MboxSource
 
-    def sync_lore(store: Store, url: str, name: str, **options: Any) -> Any:
-        calls.append((url, name, options))
-        return sync_mbox(store, kvmarm_mbox, name)
+    calls: list[tuple[str, str | None, dict[str, Any]]] = []
 
-    fake = types.ModuleType("lore_digest.sync_lore")
-    fake.sync_lore = sync_lore  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "lore_digest.sync_lore", fake)
+    def fake_lore(location: str, name: str | None, url_base: str | None, **options: Any) -> Any:
+        calls.append((location, name, options))
+        assert name is not None
+        return MboxSource(kvmarm_mbox, name, url_base=url_base)  # the mail lore would give
+
+    kind = dataclasses.replace(registry.SOURCES["lore"], make=fake_lore)
+    monkeypatch.setitem(registry.SOURCES, "lore", kind)
     lists = {
         "kvmarm": {
             "lore": "https://lore.kernel.org/kvmarm",
@@ -184,14 +195,12 @@ def test_lore_source_calls_sync_lore_with_since(
     settings = _config(tmp_path, lists, None)
     summary, _ = _run(settings, tmp_path / "s.sqlite3", NOW)
     assert summary.ok, summary.as_dict()
-    url = "https://lore.kernel.org/kvmarm"
-    first = {"since": date(2021, 2, 8), "url_base": None, "progress": None}
-    assert calls == [(url, "kvmarm", first)]
+    assert calls == [
+        ("https://lore.kernel.org/kvmarm", "kvmarm", {"first_since": date(2021, 2, 8)})
+    ]
     [run] = summary.lists
     assert run.reported_weeks == ["2021-W06"]  # W05 is before `since`
     assert run.synced is not None and run.synced["new"] == 300
-    _run(settings, tmp_path / "s.sqlite3", NOW)
-    assert calls[1] == (url, "kvmarm", {"url_base": None, "progress": None})  # resumes
 
 
 def test_failed_mail_is_retried_and_deleted_reports_rebuilt(

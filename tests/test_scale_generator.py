@@ -18,11 +18,11 @@ import pytest
 from lore_digest.demo import scale
 from lore_digest.demo.scale import write_scale_epoch
 from lore_digest.facts.week import iso_week_window, week_of
+from lore_digest.ingest import SyncResult, sync_mirror
 from lore_digest.report.build import build_report
 from lore_digest.report.jsonout import render_json
 from lore_digest.report.markdown import render_markdown
 from lore_digest.store.db import Store
-from lore_digest.sync import SyncResult, sync_mirror
 
 COUNT = 2000
 START = datetime(2024, 3, 4, tzinfo=UTC)  # a Monday

@@ -23,12 +23,12 @@ import pytest
 import hostile_mail
 from lore_digest.digest import Digest, DigestSettings
 from lore_digest.facts.week import iso_week_window
+from lore_digest.ingest import sync_mbox
 from lore_digest.report.build import ReportBuilder
 from lore_digest.site import SiteResult, build_site, weeks_touched
 from lore_digest.site.build import MANIFEST
 from lore_digest.site.render import summary_html
 from lore_digest.store.db import Store
-from lore_digest.sync import sync_mbox
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 WEEKS = ("2022-W18", "2022-W19", "2022-W20")

@@ -18,10 +18,10 @@ import pytest
 
 import hostile_mail
 from lore_digest.digest import Digest, DigestSettings
+from lore_digest.ingest import sync_mbox
 from lore_digest.site import build_site
 from lore_digest.site.serve import make_server
 from lore_digest.store.db import Store
-from lore_digest.sync import sync_mbox
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [

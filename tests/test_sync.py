@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from lore_digest.errors import SourceError
-from lore_digest.sources.publicinbox import default_list_name, local_epochs
+from lore_digest.ingest import sync_mbox, sync_mirror
+from lore_digest.sources.publicinbox import default_list_name, local_epochs, mirror_cache
 from lore_digest.store.db import Store
-from lore_digest.sync import sync_mbox, sync_mirror
 
 
 def _git(*args: str) -> str:
@@ -106,9 +106,8 @@ def test_clone_from_url(corpus_git: Path, tmp_path: Path, monkeypatch: pytest.Mo
     with Store.open(tmp_path / "s.db") as store:
         result = sync_mirror(store, corpus_git.resolve().as_uri(), "kvmarm")
         assert result.new == 18727
-        assert (
-            tmp_path / "cache" / "lore-digest" / "mirrors" / "kvmarm" / "git" / "0.git"
-        ).is_dir()
+        cache = tmp_path / "cache" / "lore-digest" / "mirrors"
+        assert (mirror_cache(corpus_git.resolve().as_uri(), "kvmarm", cache) / "git/0.git").is_dir()
         assert sync_mirror(store, corpus_git.resolve().as_uri(), "kvmarm").new == 0
 
 

@@ -390,18 +390,19 @@ def _warn_empty(digest: Any, label: str) -> None:
 # -- sync -------------------------------------------------------------------------------
 
 
+def _source_options(command: F) -> F:
+    """One option per kind of source in the registry: --mirror, --mbox, --lore."""
+    from lore_digest.sources.registry import SOURCES
+
+    for kind in reversed(list(SOURCES.values())):
+        command = click.option(f"--{kind.key}", kind.key, metavar=kind.metavar, help=kind.help)(
+            command
+        )
+    return command
+
+
 @cli.command()
-@click.option(
-    "--mirror",
-    metavar="PATH_OR_URL",
-    help="public-inbox v2 inbox dir, one epoch .git, or a git URL to clone/fetch.",
-)
-@click.option("--mbox", type=click.Path(path_type=Path), help="An mbox file or a maildir.")
-@click.option(
-    "--lore",
-    metavar="URL",
-    help="lore over HTTP (e.g. https://lore.kernel.org/kvmarm): search + thread mboxes, no mirror needed.",
-)
+@_source_options
 @click.option(
     "--since",
     metavar="YYYY-MM-DD",
@@ -410,10 +411,8 @@ def _warn_empty(digest: Any, label: str) -> None:
 @click.option("--until", metavar="YYYY-MM-DD", help="With --lore: up to this date.")
 @click.option(
     "--delay",
-    default=1.0,
-    show_default=True,
     type=click.FloatRange(0),
-    help="With --lore: seconds between requests (be polite).",
+    help="With --lore: seconds between requests (be polite) [default: 1].",
 )
 @click.option(
     "--list",
@@ -431,54 +430,52 @@ def _warn_empty(digest: Any, label: str) -> None:
 @click.pass_context
 def sync(
     ctx: click.Context,
-    mirror: str | None,
-    mbox: Path | None,
-    lore: str | None,
     since: str | None,
     until: str | None,
-    delay: float,
+    delay: float | None,
     list_name: str | None,
     url_base: str | None,
     as_json: bool,
+    **locations: str | None,
 ) -> None:
     """Ingest new mail into the store (incremental, idempotent, safe to interrupt).
 
     Exactly one of --mirror, --mbox or --lore. Re-running fetches/reads only what is new;
     every mail is either stored, or counted as a duplicate/unparsable (see `doctor`).
+    A source that is not what it claims (a git repository that is no public-inbox, a
+    file that is no mbox) is refused before any list is created.
     """
-    from lore_digest.sync import sync_mbox, sync_mirror
+    from lore_digest.ingest import sync as ingest
+    from lore_digest.sources.registry import SOURCES, make_source
 
-    if sum(x is not None for x in (mirror, mbox, lore)) != 1:
-        raise click.UsageError("give exactly one of --mirror, --mbox or --lore")
-    if mbox is not None and not list_name:
-        raise click.UsageError("--mbox needs --list NAME")
-    if (since or until) and lore is None:
-        raise click.UsageError("--since/--until go with --lore")
+    given = [(kind, value) for kind, value in locations.items() if value is not None]
+    if len(given) != 1:
+        names = ", ".join(f"--{k}" for k in SOURCES)
+        raise click.UsageError(f"give exactly one of {names.replace(', --lore', ' or --lore')}")
+    kind, location = given[0]
+    if SOURCES[kind].needs_list and not list_name:
+        raise click.UsageError(f"--{kind} needs --list NAME")
+    source = make_source(
+        kind,
+        location or "",
+        list_name,
+        url_base=url_base,
+        since=_parse_date(since),
+        until=_parse_date(until),
+        delay=delay,
+        on_retry=(
+            (lambda reason, wait: err.print(escape(f"lore: {reason}; retrying in {wait:.0f} s")))
+            if kind == "lore"
+            else None
+        ),
+    )
     with _writing_store(ctx) as store, _progress("ingesting", not as_json) as progress:
-        if mirror is not None:
-            result = sync_mirror(store, mirror, list_name, url_base=url_base, progress=progress)
-        elif lore is not None:
-            from lore_digest.sync_lore import sync_lore
-
-            result = sync_lore(
-                store,
-                lore,
-                list_name,
-                since=_parse_date(since),
-                until=_parse_date(until),
-                url_base=url_base,
-                progress=progress,
-                delay=delay,
-                on_retry=lambda reason, wait: err.print(
-                    escape(f"lore: {reason}; retrying in {wait:.0f} s")
-                ),
-            )
-        else:
-            assert mbox is not None and list_name is not None
-            result = sync_mbox(store, mbox, list_name, url_base=url_base, progress=progress)
+        result = ingest(store, source, progress=progress)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
         return
+    for note in result.notes:
+        _say(f"{result.list_name}: {note}")
     _say(
         f"{result.list_name}: {result.new} new, {result.duplicate} duplicate, "
         f"{result.unparsable} unparsable, {result.known} already stored"

@@ -29,6 +29,7 @@ from lore_digest.deliver import PartialDelivery, mark_in_progress, send_digest
 from lore_digest.digest import Digest, DigestSettings
 from lore_digest.errors import LoreDigestError, SourceError
 from lore_digest.fsutil import write_atomic
+from lore_digest.ingest import sync
 from lore_digest.report.jsonout import report_dict
 from lore_digest.report.markdown import render_markdown
 from lore_digest.report.model import Report
@@ -178,33 +179,14 @@ def sync_list(
     conf: ListSettings,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> dict[str, Any]:
-    """Ingest what is new from the list's one source; returns the sync counts."""
-    from lore_digest.sync import sync_mbox, sync_mirror
+    """Ingest what is new from the list's one source; returns the sync counts.
 
-    common: dict[str, Any] = {"url_base": conf.url_base, "progress": progress}
-    if conf.mirror is not None:
-        return sync_mirror(store, conf.mirror, name, **common).as_dict()
-    if conf.mbox is not None:
-        if not conf.mbox.exists():
-            raise SourceError(f"lists.{name}.mbox: {conf.mbox} does not exist")
-        return sync_mbox(store, conf.mbox, name, **common).as_dict()
-    assert conf.lore is not None
+    A source error names the config key it comes from (lists.NAME.mbox: …).
+    """
     try:
-        from lore_digest.sync_lore import sync_lore
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("lore_digest.sync_lore", "lore_digest"):
-            raise
-        raise SourceError(
-            f"lists.{name}.lore: this lore-digest has no HTTP source for lore yet; "
-            "use mirror = URL (a git clone) or mbox = PATH instead"
-        ) from None
-    options = dict(common)
-    info = store.get_list(name)
-    if conf.since is not None and (info is None or store.count_messages(info.id) == 0):
-        # Only the first fetch starts at `since`; later ones resume where the last ended.
-        options["since"] = conf.since
-    result = sync_lore(store, conf.lore, name, **options)
-    return result.as_dict() if hasattr(result, "as_dict") else {"result": str(result)}
+        return sync(store, conf.source(name), progress=progress).as_dict()
+    except SourceError as exc:
+        raise SourceError(f"lists.{name}.{conf.source_kind}: {exc}") from exc
 
 
 def _first_week(conf: ListSettings) -> str | None:

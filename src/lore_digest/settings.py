@@ -63,11 +63,13 @@ from pydantic_core import PydanticCustomError
 
 from lore_digest.config import DB_ENV, resolve_db_path
 from lore_digest.errors import UsageError
+from lore_digest.sources.base import Source
+from lore_digest.sources.registry import SOURCES, make_source
 from lore_digest.vocabulary import check_list_name
 
 SMTP_PASSWORD_ENV = "LORE_DIGEST_SMTP_PASSWORD"
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
-SOURCE_KEYS = ("mirror", "lore", "mbox")
+SOURCE_KEYS = tuple(SOURCES)  # one key per kind of source: mirror, mbox, lore
 _URL_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^[\w.-]+@[\w.-]+:")
 
 Language = Literal["zh", "en"]
@@ -265,6 +267,15 @@ class ListSettings(BaseModel):
     def source_kind(self) -> str:
         """ "mirror", "lore" or "mbox"."""
         return next(key for key in SOURCE_KEYS if getattr(self, key) is not None)
+
+    def source(self, name: str, **options: object) -> Source:
+        """The list's source, made by the registry like the CLI's (`since` starts a lore
+        list's first fetch; later ones resume where the last ended)."""
+        kind = self.source_kind
+        extra: dict[str, object] = dict(options)
+        if self.since is not None and "first_since" in SOURCES[kind].options:
+            extra["first_since"] = self.since
+        return make_source(kind, getattr(self, kind), name, url_base=self.url_base, **extra)  # type: ignore[arg-type]
 
     @property
     def reports_dir(self) -> Path:

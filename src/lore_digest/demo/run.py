@@ -10,10 +10,10 @@ from pathlib import Path
 from lore_digest.demo.generator import generate_demo_list, write_mbox
 from lore_digest.digest import Digest, DigestSettings
 from lore_digest.facts.week import week_of
+from lore_digest.ingest import sync_mbox
 from lore_digest.report.write import write_report
 from lore_digest.site.build import build_site
 from lore_digest.store.db import Store
-from lore_digest.sync import sync_mbox
 
 DEMO_LIST = "demo-kvmarm"
 SITE_LANGS = ("zh", "en")

@@ -1,20 +1,35 @@
 """public-inbox mirrors: a v2 inbox directory, a single epoch, or a git URL to clone.
 
 Layout (public-inbox-v2-format(5)): `INBOX/git/0.git`, `1.git`, … each epoch a bare repo
-with one commit per message and the raw mail in the blob `m` of that commit's tree.
+with one commit per message and the raw mail in the blob `m` of that commit's tree (a
+commit that deletes a mail has a `d` instead). `MirrorSource` reads such epochs for the
+ingester, each batch ending at a commit it records as the epoch's checkpoint.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlparse
 
 from lore_digest.config import cache_dir
 from lore_digest.errors import SourceError
-from lore_digest.sources.git import is_git_dir, run_git
+from lore_digest.sources.base import Batch, EpochCheckpoint, RawMail, SyncState
+from lore_digest.sources.git import (
+    cat_blobs,
+    commits_since,
+    head_commit,
+    is_ancestor,
+    is_git_dir,
+    run_git,
+)
+from lore_digest.vocabulary import DEFAULT_URL_BASE
+
+BATCH = 2000
 
 _EPOCH_RE = re.compile(r"^(\d+)\.git$")
 _EPOCH_SUFFIX_RE = re.compile(r"-\d+$")
@@ -87,9 +102,31 @@ def _remote_exists(url: str) -> bool:
     return bool(run_git(["ls-remote", url, "HEAD"], check=False).strip())
 
 
+def mirror_cache(url: str, name: str, cache: Path | None = None) -> Path:
+    """Where the clones of an inbox URL are kept: one folder per URL, not per list name,
+    so a list whose --mirror changes gets the new URL's mail, not the old clone's."""
+    root = cache or cache_dir() / "mirrors"
+    digest = hashlib.sha256(url.rstrip("/").encode()).hexdigest()[:12]
+    keyed = root / f"{name}-{digest}"
+    legacy = root / name  # before 0.2 the cache was keyed by the list name alone
+    if not keyed.exists() and _clone_of(legacy, url):
+        legacy.rename(keyed)  # the same URL: keep the clone rather than fetch it again
+    return keyed
+
+
+def _clone_of(folder: Path, url: str) -> bool:
+    """Whether `folder` holds clones (git/0.git …) of the inbox at `url`."""
+    epoch = folder / "git" / "0.git"
+    if not is_git_dir(epoch):
+        return False
+    origin = run_git(["config", "--get", "remote.origin.url"], git_dir=epoch, check=False)
+    url = url.rstrip("/")
+    return origin.strip() in (url, f"{url}/0", f"{url}/0.git")
+
+
 def remote_epochs(url: str, name: str, cache: Path | None = None) -> tuple[Path, ...]:
     """Clone or fetch every epoch of an inbox URL (`…/NAME` → `…/NAME/0`, `/1`, …)."""
-    base = (cache or cache_dir() / "mirrors") / name
+    base = mirror_cache(url, name, cache)
     url = url.rstrip("/")
     last = url.rsplit("/", 1)[-1]
     if last.endswith(".git") or last.isdigit():
@@ -115,4 +152,76 @@ def resolve_mirror(location: str, list_name: str | None = None) -> Mirror:
     """Turn the user's `--mirror` argument into epochs on local disk."""
     name = list_name or default_list_name(location)
     epochs = remote_epochs(location, name) if is_url(location) else local_epochs(Path(location))
+    for epoch in epochs:
+        check_public_inbox(epoch, location)
     return Mirror(name=name, epochs=epochs, origin=location)
+
+
+def check_public_inbox(epoch: Path, location: str) -> None:
+    """SourceError unless `epoch` is empty or its newest commit holds a mail (`m`/`d`).
+
+    Any git repository would otherwise be read as an archive of zero mails and leave
+    an empty list behind; public-inbox writes one mail per commit, as the blob `m`.
+    """
+    head = head_commit(epoch)
+    if head is None:
+        return
+    names = run_git(["ls-tree", "--name-only", head], git_dir=epoch, check=False).split()
+    if "m" not in names and "d" not in names:
+        raise SourceError(
+            f"{location} is a git repository but not a public-inbox archive "
+            "(its commits hold no mail blob `m`)"
+        )
+
+
+class MirrorSource:
+    """A public-inbox mirror (local inbox, one epoch, or a URL to clone) as a Source."""
+
+    kind = "mirror"
+
+    def __init__(
+        self, location: str, list_name: str | None = None, *, url_base: str | None = None
+    ) -> None:
+        self.location = location
+        self.origin = location
+        self.list_name = list_name or default_list_name(location)
+        self.url_base = url_base or DEFAULT_URL_BASE.format(name=self.list_name)
+        self._mirror: Mirror | None = None
+        self._plans: list[tuple[Path, str, list[tuple[str, int]]]] = []
+
+    def prepare(self) -> list[str]:
+        """Clone or fetch (for a URL) and check every epoch; returns their paths."""
+        self._mirror = resolve_mirror(self.location, self.list_name)
+        return [str(epoch.resolve()) for epoch in self._mirror.epochs]
+
+    def plan(self, state: SyncState) -> int | None:
+        """The commits of each epoch after its checkpoint; their count."""
+        assert self._mirror is not None, "prepare() first"
+        self._plans = []
+        for epoch in self._mirror.epochs:
+            key = str(epoch.resolve())
+            head = head_commit(epoch)
+            last = state.epoch_commit(key)
+            if head is None or head == last:
+                continue
+            # After a purge or rewrite the old tip is gone: rescan; dedupe keeps it idempotent.
+            since = last if last and is_ancestor(epoch, last, head) else None
+            self._plans.append((epoch, key, commits_since(epoch, since, head)))
+        return sum(len(commits) for _, _, commits in self._plans)
+
+    def batches(self, state: SyncState) -> Iterator[Batch]:
+        """Blobs of the planned commits, BATCH at a time, each ending at its commit."""
+        if not self._plans and not state.list_exists():
+            yield Batch(())  # an empty inbox is still a list
+        for epoch, key, commits in self._plans:
+            times = dict(commits)
+            specs = [f"{sha}:m" for sha, _ in commits]
+            batch: list[RawMail] = []
+            for spec, data in cat_blobs(epoch, specs):
+                sha = spec[:-2]
+                batch.append(RawMail(f"{epoch.name}:{sha}", data, times[sha]))
+                if len(batch) >= BATCH:
+                    yield Batch(batch, EpochCheckpoint(key, sha))
+                    batch = []
+            if batch:
+                yield Batch(batch, EpochCheckpoint(key, batch[-1].ref.rsplit(":", 1)[1]))

@@ -218,7 +218,7 @@ class Store:
                 "DELETE FROM raw_messages WHERE id IN (SELECT id FROM messages WHERE list_id=?)",
                 (list_id,),
             )
-            for table in ("messages", "ingest_log", "epochs", "report_summaries"):
+            for table in ("messages", "ingest_log", "epochs", "lore_progress", "report_summaries"):
                 self.conn.execute(f"DELETE FROM {table} WHERE list_id=?", (list_id,))
             self.conn.execute("DELETE FROM lists WHERE id=?", (list_id,))
         return count
@@ -228,6 +228,48 @@ class Store:
         rows = self.conn.execute(f"PRAGMA integrity_check({int(limit)})").fetchall()
         found = [str(row[0]) for row in rows]
         return [] if found == ["ok"] else found
+
+    def lore_progress(
+        self, list_id: int, base: str
+    ) -> tuple[int | None, int | None, int | None] | None:
+        """(covered_start, covered_end, threads_done_pk) of an inbox read over HTTP, or None."""
+        row = self.conn.execute(
+            "SELECT covered_start, covered_end, threads_done_pk FROM lore_progress"
+            " WHERE list_id=? AND base=?",
+            (list_id, base),
+        ).fetchone()
+        return None if row is None else (row[0], row[1], row[2])
+
+    def set_lore_progress(
+        self,
+        list_id: int,
+        base: str,
+        *,
+        covered: tuple[int, int] | None = None,
+        threads_done_pk: int | None = None,
+    ) -> None:
+        """Record lore progress (None keeps a value); inside the batch's transaction."""
+        self.conn.execute(
+            "INSERT INTO lore_progress(list_id, base, covered_start, covered_end, threads_done_pk)"
+            " VALUES (?,?,?,?,?) ON CONFLICT(list_id, base) DO UPDATE SET"
+            " covered_start=coalesce(excluded.covered_start, covered_start),"
+            " covered_end=coalesce(excluded.covered_end, covered_end),"
+            " threads_done_pk=coalesce(excluded.threads_done_pk, threads_done_pk)",
+            (
+                list_id,
+                base,
+                covered[0] if covered else None,
+                covered[1] if covered else None,
+                threads_done_pk,
+            ),
+        )
+
+    def last_pk(self, list_id: int) -> int:
+        """The store id of the list's newest stored mail (0 when none)."""
+        row = self.conn.execute(
+            "SELECT max(id) FROM messages WHERE list_id=?", (list_id,)
+        ).fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
 
     # -- ingest -------------------------------------------------------------------------
 

@@ -73,6 +73,30 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX report_summaries_by_end ON report_summaries(list_id, thread_root, lang, end_utc);
     """,
+    # 3: lore-over-HTTP progress in a table of its own (it used to be "lore:" and
+    # "lore-threads:" rows of `epochs`, whose columns mean a git commit): the
+    # Received-time range already fetched, as Unix times, and the store id up to which
+    # threads were completed. The old rows are converted and removed.
+    """
+    CREATE TABLE lore_progress (
+        list_id INTEGER NOT NULL REFERENCES lists(id),
+        base TEXT NOT NULL,
+        covered_start INTEGER,
+        covered_end INTEGER,
+        threads_done_pk INTEGER,
+        PRIMARY KEY (list_id, base)
+    );
+    INSERT INTO lore_progress(list_id, base, covered_start, covered_end)
+        SELECT list_id, substr(repo, 6),
+               CAST(strftime('%s', substr(last_commit, 1, 19)) AS INTEGER),
+               CAST(strftime('%s', substr(last_commit, instr(last_commit, '..') + 2, 19)) AS INTEGER)
+        FROM epochs WHERE repo LIKE 'lore:%' AND instr(last_commit, '..') > 0;
+    INSERT INTO lore_progress(list_id, base, threads_done_pk)
+        SELECT list_id, substr(repo, 14), CAST(last_commit AS INTEGER)
+        FROM epochs WHERE repo LIKE 'lore-threads:%' AND last_commit GLOB '[0-9]*'
+        ON CONFLICT(list_id, base) DO UPDATE SET threads_done_pk = excluded.threads_done_pk;
+    DELETE FROM epochs WHERE repo LIKE 'lore:%' OR repo LIKE 'lore-threads:%';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
