@@ -1,10 +1,11 @@
 # Two entry points on a fresh Debian machine with Python >= 3.11 and git:
-#   make demo   -> .venv, install, offline demo report
-#   make test   -> .venv, install with test extras, ruff + mypy + pytest
-PYTHON ?= python3
-VENV   ?= .venv
-BIN     = $(VENV)/bin
-STAMP   = $(VENV)/.installed
+#   make demo   -> .venv, install (runtime dependencies only), offline demo report and site
+#   make test   -> .venv, install with the test extras, ruff + mypy + pytest
+PYTHON  ?= python3
+VENV    ?= .venv
+BIN      = $(VENV)/bin
+RUNTIME  = $(VENV)/.installed-runtime
+TESTING  = $(VENV)/.installed-test
 
 .PHONY: demo test lint bench clean test-deps
 
@@ -12,14 +13,20 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || { echo "python3 -m venv failed: on Debian run 'apt-get install python3-venv'"; exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+# What `lore-digest` itself needs: no pytest, playwright, mypy or b4.
+$(RUNTIME): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUNTIME)
 
-demo: $(STAMP)
+# The runtime plus the test extras (pyproject.toml [project.optional-dependencies] test).
+$(TESTING): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(TESTING) $(RUNTIME)
+
+demo: $(RUNTIME)
 	$(BIN)/lore-digest demo --out demo-report
 
-lint: $(STAMP)
+lint: $(TESTING)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
@@ -32,7 +39,7 @@ test-deps:
 test: lint test-deps
 	$(BIN)/pytest -q
 
-bench: $(STAMP)
+bench: $(RUNTIME)
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/report.py
 	$(BIN)/python benchmarks/llm_cost.py

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/scale.py [--sizes 20000,50000,100000] [--cache DIR] [--runs 1]
 
 The real kvmarm epoch (18,728 mails) cannot show whether ingest stays linear, so the
-epochs come from `lore_digest.demo.scale` (~7 KB a mail, ~100 a day, series, reviews,
+epochs come from `tests/scale_list.py` (~7 KB a mail, ~100 a day, series, reviews,
 replies). They are cached under --cache (default: a folder in the temp dir), keyed by
 size, seed and the generator's source, so re-runs only time lore-digest.
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import os
 import resource
 import shutil
@@ -31,10 +30,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 CLI = [sys.executable, "-m", "lore_digest"]
+# The generator is test code, not part of the installed package.
+TESTS = Path(__file__).resolve().parents[1] / "tests"
+GENERATOR = TESTS / "scale_list.py"
 # Generated in a child: on Linux a child's peak RSS counts this process's RSS at fork,
 # so this one must stay small for the per-process figures to mean anything.
 GENERATE = (
-    "import sys; from pathlib import Path; from lore_digest.demo.scale import write_scale_epoch;"
+    "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[4]);"
+    " from scale_list import write_scale_epoch;"
     " write_scale_epoch(Path(sys.argv[1]), int(sys.argv[2]), seed=int(sys.argv[3]))"
 )
 RATIO_TARGET = 6.0
@@ -43,9 +46,7 @@ REPORT_TARGET = 2.0
 
 def generator_key(seed: int) -> str:
     """Changes when the generator's code or seed does: a stale cached epoch is not reused."""
-    spec = importlib.util.find_spec("lore_digest.demo.scale")
-    assert spec is not None and spec.origin is not None
-    source = Path(spec.origin).read_bytes()
+    source = GENERATOR.read_bytes()
     return f"s{seed}-{hashlib.sha256(source).hexdigest()[:12]}"
 
 
@@ -55,7 +56,9 @@ def epoch(cache: Path, count: int, seed: int) -> tuple[Path, float | None]:
     if path.is_dir():
         return path, None
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", GENERATE, str(path), str(count), str(seed)], check=True)
+    subprocess.run(
+        [sys.executable, "-c", GENERATE, str(path), str(count), str(seed), str(TESTS)], check=True
+    )
     return path, time.perf_counter() - start
 
 

@@ -1,6 +1,6 @@
 """Hostile mail end to end: ingest, doctor, threading and a report over the broken corpus.
 
-The corpus (lore_digest.demo.broken) holds one mail per way a mail can be wrong. Each
+The corpus (tests/broken_mail.py) holds one mail per way a mail can be wrong. Each
 must end where its `expect` says — stored, stored with a repair noted, or logged as
 duplicate / unparsable, or counted as known — through both mbox and maildir, and nothing
 downstream (threading, report building, rendering) may crash or loop on what was stored.
@@ -23,8 +23,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from lore_digest.cli import cli
-from lore_digest.demo.broken import (
+from broken_mail import (
     LIST,
     WEEK,
     BrokenMail,
@@ -33,6 +32,7 @@ from lore_digest.demo.broken import (
     write_broken_maildir,
     write_broken_mbox,
 )
+from lore_digest.cli import cli
 from lore_digest.facts.week import iso_week_window
 from lore_digest.ingest import SyncResult, sync_mbox
 from lore_digest.mail.mime import MessageText, message_text
@@ -291,11 +291,13 @@ def test_report_markdown_has_no_control_characters(ingested: Ingested) -> None:
 
 # -- memory -------------------------------------------------------------------------------
 
+TESTS = Path(__file__).resolve().parent
 _HUGE_CHILD = textwrap.dedent(
     """
     import json, resource, sys, tempfile
     from pathlib import Path
-    from lore_digest.demo.broken import LIST, WEEK, huge_mail, write_broken_mbox
+    sys.path.insert(0, sys.argv[3])  # the tests folder: the generator is test code
+    from broken_mail import LIST, WEEK, huge_mail, write_broken_mbox
     from lore_digest.facts.week import iso_week_window
     from lore_digest.mail.mime import message_text
     from lore_digest.report.build import build_report
@@ -333,7 +335,7 @@ def test_huge_mail_memory_stays_bounded(tmp_path: Path) -> None:
     out_path = tmp_path / "child.out"
     with out_path.open("wb") as out:
         child = subprocess.Popen(
-            [sys.executable, "-c", _HUGE_CHILD, str(tmp_path), str(HUGE_SIZE)],
+            [sys.executable, "-c", _HUGE_CHILD, str(tmp_path), str(HUGE_SIZE), str(TESTS)],
             stdout=out,
             stderr=subprocess.STDOUT,
         )

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from lore_digest.demo import scale
-from lore_digest.demo.scale import write_scale_epoch
+import scale_list as scale
 from lore_digest.facts.week import iso_week_window, week_of
 from lore_digest.ingest import SyncResult, sync_mirror
 from lore_digest.report.build import build_report
 from lore_digest.report.jsonout import render_json
 from lore_digest.report.markdown import render_markdown
 from lore_digest.store.db import Store
+from scale_list import write_scale_epoch
 
 COUNT = 2000
 START = datetime(2024, 3, 4, tzinfo=UTC)  # a Monday
