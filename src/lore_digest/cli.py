@@ -85,8 +85,7 @@ class _Command(click.Group):
 
 
 def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {escape(' '.join(message.split()))}")
-    sys.exit(1)
+    _fail_with(1, message)
 
 
 def _damaged_store(ctx: click.Context, exc: sqlite3.DatabaseError) -> str:
@@ -204,7 +203,11 @@ def _writing_store(ctx: click.Context) -> Iterator[Store]:
 
 @contextmanager
 def _progress(label: str, enabled: bool) -> Iterator[Callable[[int, int | None], None]]:
-    """A rich progress bar fed by the API's (done, total) callback; silent when disabled."""
+    """A rich progress bar fed by the API's (done, total) callback; silent when disabled.
+
+    The bar appears with the first report of progress, so a command that fails while
+    checking its input prints its one error line and no empty bar.
+    """
     if not enabled:
         yield lambda done, total: None
         return
@@ -214,13 +217,20 @@ def _progress(label: str, enabled: bool) -> Iterator[Callable[[int, int | None],
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=err, transient=False) as bar:
-        task = bar.add_task(label, total=None)
+    bar = Progress(*columns, console=err, transient=False)
+    task: list[Any] = []
 
-        def update(done: int, total: int | None) -> None:
-            bar.update(task, completed=done, total=total)
+    def update(done: int, total: int | None) -> None:
+        if not task:
+            bar.start()
+            task.append(bar.add_task(label, total=None))
+        bar.update(task[0], completed=done, total=total)
 
+    try:
         yield update
+    finally:
+        if task:
+            bar.stop()
 
 
 # -- options several commands share, defined once ------------------------------------------
@@ -895,5 +905,21 @@ def demo(out_dir: Path, langs: str) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli()
+    """Console-script entry point: a command line that does not parse is one line too."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        err.print("aborted")
+        sys.exit(1)
+    except click.ClickException as exc:
+        hint = ""
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            hint = f" (see `{exc.ctx.command_path} --help`)"
+        _fail_with(exc.exit_code, exc.format_message() + hint)
+
+
+def _fail_with(code: int, message: str) -> None:
+    err.print(f"[bold red]error:[/] {escape(' '.join(message.split()))}")
+    sys.exit(code)

@@ -184,7 +184,7 @@ def plural(count: int, one: str, many: str | None = None) -> str:
     return f"{count} {one if count == 1 else (many or one + 's')}"
 
 
-def format_counted(text: str, **values: object) -> str:
+def format_counted(template: str, /, **values: object) -> str:
     """`str.format` that also knows English plural endings, for the language tables.
 
     For every integer value X the text may use {X_s} ("" for 1, else "s") and {X_ies}
@@ -196,7 +196,7 @@ def format_counted(text: str, **values: object) -> str:
         if isinstance(value, int) and not isinstance(value, bool):
             endings[f"{name}_s"] = "" if value == 1 else "s"
             endings[f"{name}_ies"] = "y" if value == 1 else "ies"
-    return text.format(**endings, **values)
+    return template.format(**endings, **values)
 
 
 # -- tokens -------------------------------------------------------------------------------

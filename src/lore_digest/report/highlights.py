@@ -10,7 +10,7 @@ from lore_digest.facts.status import Status
 from lore_digest.facts.week import Window
 from lore_digest.model import Thread
 from lore_digest.report.model import HighlightItem, Highlights, Reviewer
-from lore_digest.vocabulary import REVIEW_TRAILERS, is_bot
+from lore_digest.vocabulary import REVIEW_TRAILERS, is_bot, plural
 
 WAITING_DAYS = 14  # a series nobody but its author answered for this long is "waiting"
 WAITING_HORIZON_DAYS = 90  # older silent series are considered abandoned, not waiting
@@ -30,7 +30,7 @@ def _applied(threads: Sequence[Thread], window: Window) -> list[HighlightItem]:
         if applied is not None:
             detail = applied.branch or ""
             if applied.commits:
-                detail += f" ({len(applied.commits)} commits)"
+                detail += f" ({plural(len(applied.commits), 'commit')})"
         out.append(HighlightItem(t.subject, t.id, t.url, detail.strip()))
     return out
 

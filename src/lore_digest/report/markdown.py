@@ -11,7 +11,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from lore_digest.report.labels import CATEGORY_LABELS, LABELS, STATUS_LABELS
 from lore_digest.report.model import Report
 from lore_digest.summarize.i18n import PHRASES
-from lore_digest.vocabulary import VERDICT_TRAILERS
+from lore_digest.vocabulary import VERDICT_TRAILERS, format_counted
 
 # Characters that would turn mail text into Markdown markup (links, emphasis, HTML, tables).
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
@@ -34,6 +34,7 @@ def _environment() -> Environment:
     )
     env.filters["md"] = md_escape
     env.globals["review_kinds"] = VERDICT_TRAILERS
+    env.filters["counted"] = format_counted
     env.filters["utcdate"] = lambda utc: datetime.fromtimestamp(utc, UTC).strftime("%Y-%m-%d")
     return env
 

@@ -18,7 +18,7 @@ from markupsafe import escape
 
 from lore_digest.report.labels import LABELS
 from lore_digest.site.render import SITE_LABELS
-from lore_digest.vocabulary import lang_suffix
+from lore_digest.vocabulary import format_counted, lang_suffix
 
 ENTRY_THREADS = 10
 # XML 1.0 forbids these; lxml refuses to serialise them, and mail subjects can hold them.
@@ -69,8 +69,8 @@ def render_feed(
         items = "".join(
             f"<li>{escape(xml_text(t['subject']))} ({int(t['mails'])})</li>" for t in threads
         )
-        figures = site["week_figures"].format(
-            messages=digest["messages"], threads=digest["threads"]
+        figures = format_counted(
+            site["week_figures"], messages=int(digest["messages"]), threads=int(digest["threads"])
         )
         entry.content(f"<p>{escape(figures)}</p><ul>{items}</ul>", type="html")
     return fg.atom_str(pretty=True).decode("utf-8")

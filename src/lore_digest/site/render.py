@@ -26,7 +26,7 @@ from lore_digest.report.labels import CATEGORY_LABELS, LABELS, STATUS_LABELS
 from lore_digest.report.model import Report
 from lore_digest.site.digest import series_slug, thread_anchor
 from lore_digest.summarize.i18n import PHRASES
-from lore_digest.vocabulary import VERDICT_TRAILERS, lang_suffix
+from lore_digest.vocabulary import VERDICT_TRAILERS, format_counted, lang_suffix
 
 SITE_LABELS: dict[str, dict[str, str]] = {
     "zh": {
@@ -64,7 +64,7 @@ SITE_LABELS: dict[str, dict[str, str]] = {
         "weeks": "Weeks",
         "previous_weeks": "Previous weeks",
         "all_weeks": "All weeks",
-        "week_figures": "{messages} mails, {threads} threads",
+        "week_figures": "{messages} mail{messages_s}, {threads} thread{threads_s}",
         "series_page": "series page",
         "author": "Author",
         "latest": "Latest",
@@ -146,6 +146,7 @@ def environment() -> Environment:
         utcdate=utcdate,
         anchor=thread_anchor,
         series_slug=series_slug,
+        counted=format_counted,
     )
     env.globals["review_kinds"] = VERDICT_TRAILERS
     return env

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lore_digest.errors import UsageError
-from lore_digest.vocabulary import LANGUAGES
+from lore_digest.vocabulary import LANGUAGES, format_counted
 
 PHRASES: dict[str, dict[str, str]] = {
     "zh": {
@@ -50,10 +50,10 @@ PHRASES: dict[str, dict[str, str]] = {
         "this_week": "This week",
         "patches_in_series": "Series of {total} patches",
         "no_history": "New this week; no earlier mail.",
-        "history_mails": "{count} earlier mails (since {first}) from {people}.",
-        "week_mails": "{count} mails this week from {people}.",
+        "history_mails": "{count} earlier mail{count_s} (since {first}) from {people}.",
+        "week_mails": "{count} mail{count_s} this week from {people}.",
         "week_posted": "Posted this week: {what}.",
-        "week_replies": "{count} replies from {people}.",
+        "week_replies": "{count} repl{count_ies} from {people}.",
         "no_week_replies": "No replies from others yet this week.",
         "says": "{who} wrote: “{text}”",
         "no_prose": "(the first mail has no prose)",
@@ -74,13 +74,13 @@ PHRASES: dict[str, dict[str, str]] = {
         "asked": "{who} asked: “{text}”",
         "applied": "{who} applied it{branch}{commits}.",
         "applied_branch": " to {branch}",
-        "applied_commits": " ({count} commits)",
+        "applied_commits": " ({count} commit{count_s})",
         "naked": "{who} NAKed it.",
         "superseded": "Superseded by v{version}.",
         "changes_requested": "Changes were requested and the author agreed to rework it.",
         "pulled": "The pull request was merged.",
         "no_review_yet": "Patches without Reviewed-by/Acked-by yet: {patches}.",
-        "waiting_days": "waiting {days} days",
+        "waiting_days": "waiting {days} day{days_s}",
     },
 }
 
@@ -93,8 +93,8 @@ def check_lang(lang: str) -> str:
 
 
 def phrase(lang: str, key: str, **values: object) -> str:
-    """A fixed phrase in `lang`, formatted."""
-    return PHRASES[lang][key].format(**values)
+    """A fixed phrase in `lang`, formatted (English plural endings included)."""
+    return format_counted(PHRASES[lang][key], **values)
 
 
 def people(lang: str, names: list[str], limit: int = 5) -> str:
