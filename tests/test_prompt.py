@@ -310,6 +310,24 @@ def test_prompts_are_deterministic(w19: list[Thread]) -> None:
     assert first == again
 
 
+def test_prompts_do_not_depend_on_the_report_json(
+    w19: list[Thread], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change of the JSON report must not change prompts (nor invalidate the cache):
+    prompts come from summarize.serialize, never from report.jsonout."""
+    from lore_digest.report import jsonout
+
+    thread, mails = _thread(w19, MEMSTATS)
+    before = _single((thread, mails))
+
+    def changed(*_: object) -> dict[str, object]:
+        raise AssertionError("the prompt read the report's JSON")
+
+    for name in ("series_dict", "thread_dict", "report_dict", "summary_dict"):
+        monkeypatch.setattr(jsonout, name, changed)
+    assert _single((thread, mails)) == before
+
+
 def test_parse_output_accepts_fenced_json() -> None:
     labels = {"m1": "a@x", "m2": "b@x"}
     text = (

@@ -111,6 +111,59 @@ def test_clone_from_url(corpus_git: Path, tmp_path: Path, monkeypatch: pytest.Mo
         assert sync_mirror(store, corpus_git.resolve().as_uri(), "kvmarm").new == 0
 
 
+def _slice(corpus_git: Path, dest: Path, commits: int) -> str:
+    """A bare clone of the corpus whose history ends after `commits` commits; its URL."""
+    subprocess.run(["git", "clone", "-q", "--bare", str(corpus_git), str(dest)], check=True)
+    revs = subprocess.run(
+        ["git", "--git-dir", str(dest), "rev-list", "--reverse", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    head = subprocess.run(
+        ["git", "--git-dir", str(dest), "symbolic-ref", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    subprocess.run(
+        ["git", "--git-dir", str(dest), "update-ref", head, revs[commits - 1]], check=True
+    )
+    return dest.resolve().as_uri()
+
+
+def test_a_changed_mirror_url_is_noticed_and_used(
+    corpus_git: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clone cache is per URL: a list whose --mirror moves reads the new URL's mail
+    (a cache per list name would keep fetching the old remote and find nothing new)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    old_url = _slice(corpus_git, tmp_path / "old" / "kvmarm.git", 300)
+    new_url = _slice(corpus_git, tmp_path / "new" / "kvmarm.git", 500)
+    with Store.open(tmp_path / "s.db") as store:
+        assert sync_mirror(store, old_url, "kvmarm").new == 300
+        moved = sync_mirror(store, new_url, "kvmarm")
+        assert (moved.new, moved.known) == (200, 300)
+        assert moved.notes == [f"source changed: was {old_url}, now {new_url}"]
+        info = store.get_list("kvmarm")
+        assert info is not None and info.source == new_url
+        assert sync_mirror(store, new_url, "kvmarm").new == 0
+    mirrors = sorted(p.name for p in (tmp_path / "cache" / "lore-digest" / "mirrors").iterdir())
+    assert len(mirrors) == 2 and all(name.startswith("kvmarm-") for name in mirrors)
+
+
+def test_clone_cache_of_older_versions_is_reused(corpus_git: Path, tmp_path: Path) -> None:
+    """A clone kept under mirrors/NAME (before the cache was per URL) is moved, not
+    cloned again, when it is a clone of the same URL."""
+    url = _slice(corpus_git, tmp_path / "src" / "kvmarm.git", 50)
+    legacy = tmp_path / "mirrors" / "kvmarm" / "git" / "0.git"
+    subprocess.run(["git", "clone", "-q", "--mirror", url, str(legacy)], check=True)
+    keyed = mirror_cache(url, "kvmarm", tmp_path / "mirrors")
+    assert (keyed / "git" / "0.git").is_dir() and not legacy.exists()
+    other = mirror_cache("https://example.org/other", "kvmarm", tmp_path / "mirrors")
+    assert other != keyed and not other.exists()
+
+
 def test_mbox_and_maildir(corpus_blobs: list[tuple[str, bytes]], tmp_path: Path) -> None:
     sample = [raw for _, raw in corpus_blobs[:200]]
     mbox_path = tmp_path / "list.mbox"
