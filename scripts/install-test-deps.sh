@@ -9,13 +9,15 @@
 #                         here so a partial install is repaired
 #   git                   mirrors are git repositories
 #   chromium              the site's browser tests (driven by playwright, never downloaded)
+#   fonts-wqy-microhei    a CJK and an emoji font, so the browser tests lay out the zh pages
+#   fonts-noto-color-emoji  with real glyph widths (and screenshots show text, not boxes)
 #
 # apt-get runs only when something is missing: as root directly, otherwise through sudo
 # when available. When nothing can be installed it says so and exits 0: the tests that need
 # a package then skip with a message naming this script.
 set -u
 
-PACKAGES=(public-inbox libsearch-xapian-perl xapian-tools git chromium)
+PACKAGES=(public-inbox libsearch-xapian-perl xapian-tools git chromium fonts-wqy-microhei fonts-noto-color-emoji)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
