@@ -15,9 +15,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from lore_digest.facts.week import iso_week_window, week_of
+from lore_digest.digest import Digest
+from lore_digest.facts.week import week_of
 from lore_digest.ingest import sync_mirror
-from lore_digest.report.build import ReportBuilder
 from lore_digest.store.db import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,24 +53,24 @@ def main() -> None:
         with Store.open(tmp / "s.sqlite3") as store:
             sync_mirror(store, str(opts.corpus), "kvmarm")
             start = time.perf_counter()
-            builder = ReportBuilder(store, "kvmarm")
-            report = builder.build(iso_week_window(opts.week))
+            digest = Digest(store, "kvmarm")
+            report = digest.week(opts.week)
             one = time.perf_counter() - start
             print(
-                f"facts + offline summary for {opts.week} (fresh builder, index included): {one:.2f} s "
+                f"facts + offline summary for {opts.week} (fresh Digest, index included): {one:.2f} s "
                 f"({report.stats.messages} mails, {report.stats.threads} threads)"
             )
             start = time.perf_counter()
-            builder.build(iso_week_window(opts.week))
-            print(f"same week again with a warm builder: {time.perf_counter() - start:.2f} s")
+            digest.week(opts.week)
+            print(f"same week again with a warm Digest: {time.perf_counter() - start:.2f} s")
             weeks = all_weeks(store, "kvmarm")
             start = time.perf_counter()
-            builder = ReportBuilder(store, "kvmarm")
+            digest = Digest(store, "kvmarm")
             mails = 0
             slowest = (0.0, "")
             for label in weeks:
                 t0 = time.perf_counter()
-                mails += builder.build(iso_week_window(label)).stats.messages
+                mails += digest.week(label).stats.messages
                 slowest = max(slowest, (time.perf_counter() - t0, label))
             total = time.perf_counter() - start
             print(

@@ -33,10 +33,9 @@ from broken_mail import (
     write_broken_mbox,
 )
 from lore_digest.cli import cli
-from lore_digest.facts.week import iso_week_window
+from lore_digest.digest import Digest
 from lore_digest.ingest import SyncResult, sync_mbox
 from lore_digest.mail.mime import MessageText, message_text
-from lore_digest.report.build import build_report
 from lore_digest.report.jsonout import render_json
 from lore_digest.report.markdown import render_markdown
 from lore_digest.sources.mbox import iter_mbox
@@ -270,7 +269,7 @@ def test_threading_terminates_on_loops(ingested: Ingested) -> None:
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_report_over_the_broken_week_builds_and_renders(ingested: Ingested, lang: str) -> None:
     with Store.open(ingested.db) as store:
-        report = build_report(store, LIST, iso_week_window(WEEK), lang=lang)
+        report = Digest(store, LIST).week(WEEK, lang=lang)
     markdown = render_markdown(report)
     data = json.loads(render_json(report))
     assert report.stats.messages >= 25
@@ -283,7 +282,7 @@ def test_report_over_the_broken_week_builds_and_renders(ingested: Ingested, lang
 
 def test_report_markdown_has_no_control_characters(ingested: Ingested) -> None:
     with Store.open(ingested.db) as store:
-        report = build_report(store, LIST, iso_week_window(WEEK), lang="en")
+        report = Digest(store, LIST).week(WEEK, lang="en")
     markdown = render_markdown(report)
     found = sorted(_CONTROL & set(markdown))
     assert not found, [hex(ord(c)) for c in found]
@@ -299,8 +298,8 @@ _HUGE_CHILD = textwrap.dedent(
     sys.path.insert(0, sys.argv[3])  # the tests folder: the generator is test code
     from broken_mail import LIST, WEEK, huge_mail, write_broken_mbox
     from lore_digest.facts.week import iso_week_window
+    from lore_digest.digest import Digest
     from lore_digest.mail.mime import message_text
-    from lore_digest.report.build import build_report
     from lore_digest.report.jsonout import render_json
     from lore_digest.report.markdown import render_markdown
     from lore_digest.store.db import Store
@@ -313,7 +312,7 @@ _HUGE_CHILD = textwrap.dedent(
     del mail
     with Store.open(work / "huge.sqlite3") as store:
         result = sync_mbox(store, work / "huge.mbox", LIST)
-        report = build_report(store, LIST, iso_week_window(WEEK), lang="en")
+        report = Digest(store, LIST).week(WEEK, lang="en")
         md, js = render_markdown(report), render_json(report)
     # VmHWM is this process image's own peak: rusage's ru_maxrss would also carry the
     # pytest parent's pages from before exec (hundreds of MB in a full test session).

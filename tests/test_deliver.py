@@ -41,9 +41,7 @@ from lore_digest.deliver import (
 from lore_digest.demo.generator import generate_demo_list, write_mbox
 from lore_digest.digest import Digest, DigestSettings
 from lore_digest.errors import UsageError
-from lore_digest.facts.week import iso_week_window
 from lore_digest.ingest import sync_mbox
-from lore_digest.report.build import build_report
 from lore_digest.report.model import Report
 from lore_digest.settings import SMTP_PASSWORD_ENV, SmtpSettings
 from lore_digest.store.db import Store
@@ -175,10 +173,8 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def reports(demo_store: Path) -> dict[str, Report]:
     """The week's report in both languages."""
     with Store.open(demo_store) as store:
-        window = iso_week_window(WEEK, "UTC")
-        return {
-            lang: build_report(store, LIST, window, lang=lang, now=NOW) for lang in ("en", "zh")
-        }
+        digest = Digest(store, LIST, DigestSettings(now=NOW))
+        return {lang: digest.week(WEEK, lang=lang) for lang in ("en", "zh")}
 
 
 # -- the message ---------------------------------------------------------------------------

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from lore_digest.digest import Digest, DigestSettings
 from lore_digest.errors import UsageError
 from lore_digest.facts.week import iso_week_window
 from lore_digest.mail.subject import parse_subject
-from lore_digest.report.build import ReportBuilder, build_report
+from lore_digest.report.build import ReportBuilder
 from lore_digest.report.jsonout import report_dict
 from lore_digest.report.markdown import render_markdown
 from lore_digest.report.model import Report
@@ -28,7 +29,7 @@ ITS = "[PATCH v3 0/4] KVM: arm64: vgic: Misc ITS fixes"
 @pytest.fixture(scope="module")
 def w19(synced_db: Path) -> Report:
     with Store.open(synced_db) as store:
-        return build_report(store, "kvmarm", iso_week_window("2022-W19"), now=NOW)
+        return Digest(store, "kvmarm", DigestSettings(now=NOW)).week("2022-W19")
 
 
 def test_w19_counts_match_public_inbox(w19: Report) -> None:
@@ -121,9 +122,8 @@ def test_markdown_lists_every_mail_with_local_times(w19: Report) -> None:
 
 def test_time_zone_moves_the_window(synced_db: Path) -> None:
     with Store.open(synced_db) as store:
-        shanghai = build_report(
-            store, "kvmarm", iso_week_window("2022-W19", "Asia/Shanghai"), lang="en", now=NOW
-        )
+        settings = DigestSettings(tz="Asia/Shanghai", now=NOW)
+        shanghai = Digest(store, "kvmarm", settings).week("2022-W19", lang="en")
     assert shanghai.start.isoformat() == "2022-05-09T00:00:00+08:00"
     for thread in shanghai.threads:
         for m in thread.window_messages:
@@ -167,7 +167,7 @@ def test_write_report_files(w19: Report, tmp_path: Path) -> None:
 
 def test_unknown_list_is_a_usage_error(synced_store: Store) -> None:
     with pytest.raises(UsageError, match="unknown list"):
-        build_report(synced_store, "nope", iso_week_window("2022-W19"))
+        Digest(synced_store, "nope")
 
 
 @pytest.mark.parametrize("week", ["2022-W54", "22-W1", "2022W", "yesterday"])

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 import scale_list as scale
-from lore_digest.facts.week import iso_week_window, week_of
+from lore_digest.digest import Digest
+from lore_digest.facts.week import week_of
 from lore_digest.ingest import SyncResult, sync_mirror
-from lore_digest.report.build import build_report
 from lore_digest.report.jsonout import render_json
 from lore_digest.report.markdown import render_markdown
 from lore_digest.store.db import Store
@@ -145,7 +145,7 @@ def test_busiest_week_reports_series_reviews_and_applied(
         everything = store.messages_between(info.id, 0, 2**62)
         weeks = Counter(week_of(datetime.fromtimestamp(m.date_utc, UTC)) for m in everything)
         week, mails = weeks.most_common(1)[0]
-        report = build_report(store, "scale", iso_week_window(week), lang="en")
+        report = Digest(store, "scale").week(week, lang="en")
     assert report.stats.messages == mails
     assert sum(c.messages for c in report.stats.categories.values()) == mails
     series = [t.series for t in report.threads if t.series is not None]

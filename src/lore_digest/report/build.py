@@ -269,19 +269,3 @@ def _stats(threads: list[Thread]) -> ReportStats:
         large_threads=sum(1 for t in threads if len(t.window_messages) > LARGE_THREAD),
         categories=per_category,
     )
-
-
-def build_report(
-    store: Store,
-    list_name: str,
-    window: Window,
-    *,
-    lang: str = "zh",
-    now: datetime | None = None,
-    summarizer: Summarizer | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> Report:
-    """The complete report of one list for one window (see ReportBuilder.build)."""
-    return ReportBuilder(store, list_name).build(
-        window, lang=lang, now=now, summarizer=summarizer, progress=progress
-    )
