@@ -32,7 +32,7 @@ from lore_digest.errors import LoreDigestError, UsageError
 from lore_digest.report.markdown import render_markdown
 from lore_digest.report.model import Report
 from lore_digest.settings import SMTP_PASSWORD_ENV, SmtpSettings, parse_mailbox
-from lore_digest.vocabulary import check_list_name
+from lore_digest.vocabulary import LANGUAGE_TAGS, check_list_name
 
 LIST_HEADER = "X-Lore-Digest-List"
 WEEK_HEADER = "X-Lore-Digest-Week"
@@ -127,7 +127,7 @@ line-height: 1.5; max-width: 60em; margin: 0 auto; padding: 0 1em;">
 def markdown_to_html(markdown: str, *, title: str, lang: str) -> str:
     """A whole HTML document of the Markdown, sanitised (the body comes from list mail)."""
     body = _cleaner().clean(_markdown_it().render(markdown))
-    html_lang = "zh-CN" if lang == "zh" else "en"
+    html_lang = LANGUAGE_TAGS.get(lang, lang)
     return _HTML_PAGE.format(lang=html_lang, title=escape(title), body=body)
 
 

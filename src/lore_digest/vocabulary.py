@@ -29,6 +29,8 @@ __all__ = [
     "DEFAULT_LANGUAGE",
     "DEFAULT_URL_BASE",
     "LANGUAGES",
+    "LANGUAGE_NAMES",
+    "LANGUAGE_TAGS",
     "NAK_TRAILER",
     "NOT_FOR_REVIEW",
     "REVIEW_TRAILERS",
@@ -159,6 +161,12 @@ LANGUAGES: Final = ("zh", "en")
 """Languages a report can be written in; the first is the default."""
 
 DEFAULT_LANGUAGE: Final = LANGUAGES[0]
+
+LANGUAGE_TAGS: Final = {"zh": "zh-CN", "en": "en"}
+"""BCP 47 tags for HTML `lang` and mail `Content-Language`: the digest is Simplified Chinese."""
+
+LANGUAGE_NAMES: Final = {"zh": "中文", "en": "English"}
+"""Each language in its own words, for a language switch."""
 
 
 def parse_languages(spec: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:

@@ -26,7 +26,13 @@ from lore_digest.report.labels import CATEGORY_LABELS, LABELS, STATUS_LABELS
 from lore_digest.report.model import Report
 from lore_digest.site.digest import series_slug, thread_anchor
 from lore_digest.summarize.i18n import PHRASES
-from lore_digest.vocabulary import VERDICT_TRAILERS, format_counted, lang_suffix
+from lore_digest.vocabulary import (
+    LANGUAGE_NAMES,
+    LANGUAGE_TAGS,
+    VERDICT_TRAILERS,
+    format_counted,
+    lang_suffix,
+)
 
 SITE_LABELS: dict[str, dict[str, str]] = {
     "zh": {
@@ -78,8 +84,6 @@ SITE_LABELS: dict[str, dict[str, str]] = {
         "legend_empty": "no report",
     },
 }
-LANG_NAMES = {"zh": "中文", "en": "English"}
-HTML_LANGS = {"zh": "zh-CN", "en": "en"}
 
 _SAFE_SCHEMES = ("http://", "https://")
 _MD = MarkdownIt("commonmark", {"html": False})
@@ -180,7 +184,7 @@ class Page:
     @property
     def html_lang(self) -> str:
         """BCP 47 tag for <html lang>."""
-        return HTML_LANGS.get(self.lang, self.lang)
+        return LANGUAGE_TAGS.get(self.lang, self.lang)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +225,9 @@ class SiteRenderer:
         """`path` is a format string with {suffix}, relative to the page's own folder."""
         others = tuple(
             OtherLang(
-                path.format(suffix=lang_suffix(o)), LANG_NAMES.get(o, o), HTML_LANGS.get(o, o)
+                path.format(suffix=lang_suffix(o)),
+                LANGUAGE_NAMES.get(o, o),
+                LANGUAGE_TAGS.get(o, o),
             )
             for o in self.langs
             if o != lang
