@@ -247,3 +247,112 @@ def test_piped_output_is_not_wrapped_and_plurals_are_right(db: Path, tmp_path: P
     assert " mails in " in result.stdout and " threads" in result.stdout
     listed = cli("--db", db, "lists").stdout
     assert " mails, " in listed and "1 mails" not in listed
+
+
+# -- found by trying it as a new user --------------------------------------------------
+
+
+def test_bad_urls_and_unreachable_servers(db: Path, tmp_path: Path) -> None:
+    assert_one_line(cli("--db", db, "sync", "--lore", "http://[::1"), "not a valid URL")
+    assert_one_line(cli("--db", db, "sync", "--lore", "http://127.0.0.1:99999/x"), "valid URL")
+    gone = f"file://{tmp_path}/nonexistent/path.git"
+    line = assert_one_line(cli("--db", db, "sync", "--mirror", gone), "does not appear")
+    assert "and the repository exists" not in line  # git's hint, not its reason
+    refused = cli("--db", db, "sync", "--mirror", "http://127.0.0.1:1/kvmarm")
+    assert_one_line(refused, "cannot reach http://127.0.0.1:1/kvmarm/0")
+    assert _lists(db) == [LIST]
+
+
+def test_a_typo_leaves_no_store_and_no_lock(tmp_path: Path) -> None:
+    fresh = tmp_path / "fresh.sqlite3"
+    empty = tmp_path / "empty.mbox"
+    empty.write_bytes(b"")
+    for args in (
+        ["sync", "--mirror", tmp_path / "nope"],
+        ["sync", "--mbox", empty, "--list", "x"],
+        ["sync", "--mirror", ""],
+        ["report", "--list", "x"],
+        ["site", "--list", "x"],
+        ["doctor"],
+    ):
+        assert_one_line(cli("--db", fresh, *args))
+    listed = cli("--db", tmp_path / "no" / "such" / "dir.sqlite3", "lists", "--json")
+    assert listed.returncode == 0 and listed.stdout.strip() == "[]"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.mbox"]
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "x y", "-x"])
+def test_list_names_that_cannot_name_files(db: Path, tmp_path: Path, name: str) -> None:
+    mbox = tmp_path / "one.mbox"
+    write_mbox(generate_demo_list(WEEK_START, list_name="one")[:1], mbox)
+    assert_one_line(cli("--db", db, "sync", "--mbox", mbox, "--list", name), "list name")
+    assert _lists(db) == [LIST]
+
+
+def test_more_impossible_input(db: Path, tmp_path: Path) -> None:
+    backwards = ["--since", "2022-05-01", "--until", "2022-04-01"]
+    lore = cli("--db", db, "sync", "--lore", "http://127.0.0.1:1/kvmarm", *backwards)
+    assert_one_line(lore, "before --since")
+    huge = cli("--db", db, "report", "--list", LIST, "--week", "2022-W10..9022-W19")
+    assert_one_line(huge, "more than 2000 weeks")
+    assert_one_line(
+        cli("--db", db, "report", "--list", LIST, "--week", "2022-W19.."), "FIRST..LAST"
+    )
+    assert_one_line(cli("--db", db, "report", "--list", LIST, "--tz", ""), "unknown time zone")
+    dates = cli(
+        "--db", db, "report", "--list", LIST, "--since", "2022-13-01", "--until", "2022-12-31"
+    )
+    assert_one_line(dates, "'2022-13-01'")
+    shown = cli("--db", db, "serve", tmp_path)
+    assert_one_line(shown, "no index.html")
+    assert shown.stdout == ""  # never "serving …" for a server that does not run
+
+
+def test_a_range_skips_its_empty_weeks(db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = cli(
+        "--db", db, "report", "--list", LIST, "--week", "2026-W30..2026-W47", "--out", out,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "of the range without mail skipped" in result.stderr
+    written = sorted(p.name for p in out.iterdir())
+    assert f"{LIST}-{WEEK}.md" in written and len(written) < 2 * 18
+
+
+def _config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_config_problems_are_one_line(db: Path, tmp_path: Path) -> None:
+    shared = _config(
+        tmp_path,
+        '[lists.one]\nmbox = "a"\noutput = "out"\n[lists.two]\nmbox = "b"\noutput = "out"\n',
+    )
+    line = assert_one_line(cli("--db", db, "--config", shared, "run"), "lists.two.output")
+    assert "lists.one.output" in line
+    typed = _config(tmp_path, '[lists.x]\nmbox = "a"\noutput = 3\n')
+    line = assert_one_line(cli("--db", db, "--config", typed, "run"), "lists.x.output")
+    assert "class" not in line
+    env = {**os.environ, "LORE_DIGEST_CONFIG": str(tmp_path / "missing.toml")}
+    missing = subprocess.run(
+        [sys.executable, "-m", "lore_digest", "--db", str(db), "lists"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+    assert_one_line(missing, "does not exist")
+
+
+def test_mail_never_sends_an_empty_week(db: Path, tmp_path: Path) -> None:
+    smtp = _config(
+        tmp_path,
+        '[smtp]\nhost = "127.0.0.1"\nport = 1\nsecurity = "none"\nfrom = "d@example.org"\n',
+    )
+    result = cli(
+        "--db", db, "--config", smtp, "mail", "--list", LIST, "--week", "2030-W01",
+        "--to", "x@example.org",
+    )  # fmt: skip
+    assert_one_line(result, "nothing to send", "2030-W01")

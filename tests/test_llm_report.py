@@ -202,3 +202,34 @@ def test_bad_config_names_the_key(tmp_path: Path) -> None:
         load_settings(config)
     message = str(excinfo.value)
     assert "summarizer.backend" in message and "summarizer.concurency" in message
+
+
+def test_cli_says_when_summaries_fell_back(synced_db: Path, tmp_path: Path) -> None:
+    """A model that refuses every call is said on the terminal, not only in the report."""
+    import os
+    import subprocess
+    import sys
+
+    db = tmp_path / "cli.sqlite3"
+    shutil.copy(synced_db, db)
+    with FakeLLMServer("openai") as server:
+        server.script(*["401"] * 40)
+        env = dict(os.environ, OPENAI_API_KEY=KEY, OPENAI_BASE_URL=server.url)
+        result = subprocess.run(
+            [
+                sys.executable, "-m", "lore_digest", "report", "--db", str(db),
+                "--list", "kvmarm", "--week", "2022-W19", "--lang", "en",
+                "--summarizer", "openai", "--out", str(tmp_path / "out"),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    warning = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert warning == [
+        "warning: 14 summaries fell back to the offline summary: "
+        "The model service refused the credentials; facts-only summary shown."
+    ], result.stderr
+    assert KEY not in result.stdout + result.stderr

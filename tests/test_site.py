@@ -553,3 +553,29 @@ def test_incremental_site_equals_a_fresh_build(synced_store: Store, tmp_path: Pa
         if (fresh / p).is_file() and (fresh / p).read_bytes() != (out / p).read_bytes()
     ]
     assert differ == []
+
+
+def test_an_interrupted_build_resumes_where_it_stopped(synced_db: Path, tmp_path: Path) -> None:
+    """Ctrl-C (or any failure) during a long build keeps what was rendered: the next build
+    renders only the weeks left, and ends with the same site as an uninterrupted one."""
+    store_path = copy_store(synced_db, tmp_path / "copy.sqlite3")
+    out, fresh = tmp_path / "site", tmp_path / "fresh"
+    weeks = ("2022-W15", "2022-W16", "2022-W17", "2022-W18", "2022-W19", "2022-W20")
+
+    def stop_after_three(done: int, total: int) -> None:
+        if done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build(store_path, out, weeks=weeks, progress=stop_after_three)
+    resumed = build(store_path, out, weeks=weeks)
+    assert resumed.weeks_rebuilt == list(weeks[3:])
+    build(store_path, fresh, weeks=weeks)
+    pages = sorted(p.relative_to(fresh) for p in fresh.rglob("*") if p.name != MANIFEST)
+    assert pages == sorted(p.relative_to(out) for p in out.rglob("*") if p.name != MANIFEST)
+    differ = [
+        p
+        for p in pages
+        if (fresh / p).is_file() and (fresh / p).read_bytes() != (out / p).read_bytes()
+    ]
+    assert differ == []

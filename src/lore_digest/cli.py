@@ -30,7 +30,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lore_digest import __version__
-from lore_digest.config import DB_ENV, config_path
+from lore_digest.config import CONFIG_ENV, DB_ENV, config_path
 from lore_digest.errors import LoreDigestError, StoreError, UsageError
 from lore_digest.settings import Settings, effective_db_path, load_settings
 from lore_digest.store.db import Store, check_store_path
@@ -116,7 +116,10 @@ class _Context:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = load_settings(self.config, required=self.config_option is not None)
+            # A file named on the command line or in $LORE_DIGEST_CONFIG must exist; only
+            # the default one may be missing (then every setting is its default).
+            named = self.config_option is not None or bool(os.environ.get(CONFIG_ENV))
+            self._settings = load_settings(self.config, required=named)
         return self._settings
 
     @property
@@ -185,19 +188,33 @@ def _obj(ctx: click.Context) -> _Context:
     return ctx.find_object(_Context) or ctx.ensure_object(_Context)
 
 
+def _existing_store(ctx: click.Context, list_name: str | None = None) -> Path:
+    """The store's path, which must exist: reading commands never create an empty store
+    (a mistyped --db would otherwise look like an empty list and litter the disk)."""
+    db = _obj(ctx).db
+    if not db.exists():
+        what = f"unknown list {list_name!r}: " if list_name else ""
+        raise UsageError(f"{what}no store at {db} yet: run `lore-digest sync` first (or give --db)")
+    return db
+
+
 def _open_store(ctx: click.Context) -> Store:
-    return Store.open(_obj(ctx).db)
+    return Store.open(_existing_store(ctx))
 
 
 @contextmanager
-def _writing_store(ctx: click.Context) -> Iterator[Store]:
-    """The store under the run lock: a second writer says at once that it waits, then
-    waits (WRITER_LOCK_WAIT_S), then stops with one clear line."""
-    db = _obj(ctx).db
-    with (
-        store_lock(db, wait=WRITER_LOCK_WAIT_S, on_wait=lambda line: err.print(escape(line))),
-        Store.open(db) as store,
-    ):
+def _locked(db: Path) -> Iterator[None]:
+    """The run lock: a second writer says at once that it waits, then waits
+    (WRITER_LOCK_WAIT_S), then stops with one clear line."""
+    with store_lock(db, wait=WRITER_LOCK_WAIT_S, on_wait=lambda line: err.print(escape(line))):
+        yield
+
+
+@contextmanager
+def _writing_store(ctx: click.Context, list_name: str | None = None) -> Iterator[Store]:
+    """An existing store, opened under the run lock."""
+    db = _existing_store(ctx, list_name)
+    with _locked(db), Store.open(db) as store:
         yield store
 
 
@@ -221,6 +238,8 @@ def _progress(label: str, enabled: bool) -> Iterator[Callable[[int, int | None],
     task: list[Any] = []
 
     def update(done: int, total: int | None) -> None:
+        if not task and done == 0 and total == 0:
+            return  # nothing to do: no "0/0" bar
         if not task:
             bar.start()
             task.append(bar.add_task(label, total=None))
@@ -347,9 +366,9 @@ def _parse_date(value: str | None) -> date | None:
 
 def _check_date_range(weeks: tuple[str, ...], since: str | None, until: str | None) -> None:
     """A window is either --week or a --since/--until pair, never both or half a pair."""
-    if weeks and (since or until):
+    if weeks and (since is not None or until is not None):
         raise click.UsageError("use either --week or --since/--until")
-    if bool(since) != bool(until):
+    if (since is None) != (until is None):
         raise click.UsageError("--since and --until go together")
 
 
@@ -360,6 +379,19 @@ def _week_labels(weeks: tuple[str, ...]) -> list[str]:
     for spec in weeks:
         labels += week_labels(spec)
     return list(dict.fromkeys(labels))
+
+
+def _ranged(weeks: tuple[str, ...]) -> set[str]:
+    """The labels that come from a FIRST..LAST range (not named one by one)."""
+    from lore_digest.facts.week import week_labels
+
+    return {
+        label
+        for spec in weeks
+        for part in spec.split(",")
+        if ".." in part
+        for label in week_labels(part)
+    }
 
 
 def _output_dir(ctx: click.Context, given: Path | None, list_name: str, kind: str) -> Path:
@@ -375,6 +407,14 @@ def _output_dir(ctx: click.Context, given: Path | None, list_name: str, kind: st
     return ensure_writable_dir(given)
 
 
+def _check_zone(tz: str | None) -> None:
+    """A mistyped --tz is said before anything else is looked at."""
+    if tz is not None:
+        from lore_digest.facts.week import get_zone
+
+        get_zone(tz)
+
+
 def _open_digest(
     ctx: click.Context, store: Store, list_name: str, tz: str | None, overrides: dict[str, Any]
 ) -> Any:
@@ -382,6 +422,12 @@ def _open_digest(
 
     settings = DigestSettings.for_list(_obj(ctx).settings, list_name, tz=tz, summarizer=overrides)
     return Digest(store, list_name, settings)
+
+
+def _warn_fallbacks(digest: Any) -> None:
+    """An LLM that could not write a summary is said here, not only inside the report."""
+    for note, count in digest.fallbacks.most_common():
+        _warn(f"{plural(count, 'summary', 'summaries')} fell back to the offline summary: {note}")
 
 
 def _warn_empty(digest: Any, label: str) -> None:
@@ -479,8 +525,12 @@ def sync(
             else None
         ),
     )
-    with _writing_store(ctx) as store, _progress("ingesting", not as_json) as progress:
-        result = ingest(store, source, progress=progress)
+    db = _obj(ctx).db  # a --db that can be no store is said first
+    source.check()  # a typo leaves nothing behind: no store, no lock file
+    with _locked(db):
+        source.prepare()  # may clone or fetch; a refused source creates no store
+        with Store.open(db) as store, _progress("ingesting", not as_json) as progress:
+            result = ingest(store, source, progress=progress)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
         return
@@ -542,17 +592,29 @@ def report(
     chosen = parse_formats(formats)
     languages = parse_languages(langs)
     _check_date_range(weeks, since, until)
+    _check_zone(tz)
     labels = _week_labels(weeks) if weeks else []
     overrides = _summarizer_overrides(options)
     written: list[dict[str, Any]] = []
-    with _writing_store(ctx) as store, _open_digest(ctx, store, list_name, tz, overrides) as digest:
+    with (
+        _writing_store(ctx, list_name) as store,
+        _open_digest(ctx, store, list_name, tz, overrides) as digest,
+    ):
         target = _output_dir(ctx, out_dir, list_name, "reports")
-        if since and until:
+        if since is not None and until is not None:
             windows = [digest.dates(since, until)]
         elif labels:
             windows = [digest.window(label) for label in labels]
         else:
             windows = [digest.last_complete_week()]
+        if any(".." in spec for spec in weeks):
+            # A range is a way to say "the weeks in between": its empty weeks are skipped.
+            kept = [w for w in windows if w.label not in _ranged(weeks) or digest.has_mail(w)]
+            if len(kept) < len(windows):
+                _warn(
+                    f"{plural(len(windows) - len(kept), 'week')} of the range without mail skipped"
+                )
+            windows = kept
         llm = digest.settings.summarizer.backend != "offline"
         for window in windows:
             if not digest.has_mail(window):
@@ -579,6 +641,7 @@ def report(
                     )
                     for path in paths:
                         _say(f"  wrote {path}")
+        _warn_fallbacks(digest)
     if as_json:
         files = [f for item in written for f in item["files"]]
         click.echo(json.dumps({"list": list_name, "files": files, "reports": written}, indent=2))
@@ -625,16 +688,21 @@ def site(
 
     languages = parse_languages(langs)
     _check_date_range(weeks, since, until)
+    _check_zone(tz)
     selected = _week_labels(weeks) if weeks else None
-    if since and until:
+    if since is not None and until is not None:
         selected = weeks_between(since, until)
     overrides = _summarizer_overrides(options)
-    with _writing_store(ctx) as store, _open_digest(ctx, store, list_name, tz, overrides) as digest:
+    with (
+        _writing_store(ctx, list_name) as store,
+        _open_digest(ctx, store, list_name, tz, overrides) as digest,
+    ):
         target = _output_dir(ctx, out_dir, list_name, "site")
         with _progress("rendering weeks", not as_json) as progress:
             result = build_site(
                 digest, target, langs=languages, weeks=selected, force=force, progress=progress
             )
+        _warn_fallbacks(digest)
     for label in result.empty_weeks:
         _warn(f"{list_name} has no mail in {label}: the site leaves that week out")
     if as_json:
@@ -705,12 +773,21 @@ def mail(
     listed = settings.lists.get(list_name)
     languages = parse_languages(langs or (listed.languages[0] if listed else DEFAULT_LANGUAGE))
     labels = _week_labels(weeks)
+    _check_zone(tz)
     overrides = _summarizer_overrides(options)
     sent: list[dict[str, str]] = []
-    with _writing_store(ctx) as store, _open_digest(ctx, store, list_name, tz, overrides) as digest:
+    with (
+        _writing_store(ctx, list_name) as store,
+        _open_digest(ctx, store, list_name, tz, overrides) as digest,
+    ):
+        empty = [label for label in labels if not digest.has_mail(digest.window(label))]
+        if empty:
+            span = digest.date_range()
+            known = f"; its mail runs from {span[0].date()} to {span[1].date()}" if span else ""
+            raise UsageError(
+                f"no mail of {list_name} in {', '.join(empty)} ({digest.tz}): nothing to send{known}"
+            )
         for label in labels:
-            if not digest.has_mail(digest.window(label)):
-                _warn_empty(digest, label)
             for lang in languages:
                 message_id = mail_week(digest, label, list(to), settings.smtp, lang=lang)
                 sent.append({"week": label, "lang": lang, "message_id": message_id})
@@ -719,6 +796,7 @@ def mail(
                         f"sent {list_name} {label} ({lang}) to {', '.join(to)} "
                         f"(Message-ID {message_id})"
                     )
+        _warn_fallbacks(digest)
     if as_json:
         click.echo(json.dumps({"list": list_name, "to": list(to), "sent": sent}, indent=2))
 
@@ -737,10 +815,11 @@ def mail(
 )
 def serve(directory: Path, port: int) -> None:
     """Preview a built site on http://127.0.0.1:PORT/ (Ctrl-C to stop)."""
-    from lore_digest.site.serve import serve as serve_site
+    from lore_digest.site.serve import make_server, run_server
 
-    _say(f"serving {directory} on http://127.0.0.1:{port}/ (Ctrl-C to stop)")
-    serve_site(directory, port)
+    server = make_server(directory, port)  # checks the site and the port first
+    _say(f"serving {directory} on http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C to stop)")
+    run_server(server)
 
 
 @cli.command()
@@ -804,6 +883,13 @@ def lists_command(ctx: click.Context, remove: str | None, as_json: bool) -> None
             _say(f"removed {remove} ({plural(count, 'mail')})")
         return
     rows: list[dict[str, Any]] = []
+    db = _obj(ctx).db
+    if not db.exists():  # nothing to list, and nothing to create
+        if as_json:
+            click.echo("[]")
+        else:
+            _say(f"no store at {db} yet: run `lore-digest sync --mirror …` first")
+        return
     with _open_store(ctx) as store:
         for info in store.lists():
             span = store.date_range(info.id)
@@ -850,9 +936,10 @@ def doctor(ctx: click.Context, list_name: str | None, as_json: bool) -> None:
             )
         infos = store.lists()
         if list_name is not None:
+            known = ", ".join(i.name for i in infos) or "none"
             infos = [i for i in infos if i.name == list_name]
             if not infos:
-                raise UsageError(f"unknown list {list_name!r}")
+                raise UsageError(f"unknown list {list_name!r} (known: {known})")
         logged = [entry for info in infos for entry in store.ingest_log(info.id)]
         repaired = [entry for info in infos for entry in store.repaired(info.id)]
     if as_json:
@@ -897,7 +984,8 @@ def demo(out_dir: Path, langs: str) -> None:
     from lore_digest.demo.run import run_demo
     from lore_digest.fsutil import ensure_writable_dir
 
-    *reports, index = run_demo(ensure_writable_dir(out_dir), langs=parse_languages(langs))
+    languages = parse_languages(langs)  # before anything is created
+    *reports, index = run_demo(ensure_writable_dir(out_dir), langs=languages)
     _say("demo report written:")
     for path in reports:
         _say(f"  {path}")
@@ -910,9 +998,9 @@ def main() -> None:
         cli.main(standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.Abort:
-        err.print("aborted")
-        sys.exit(1)
+    except click.Abort:  # what click makes of Ctrl-C (or EOF at a prompt)
+        err.print("interrupted")
+        sys.exit(130)
     except click.ClickException as exc:
         hint = ""
         if isinstance(exc, click.UsageError) and exc.ctx is not None:

@@ -17,11 +17,13 @@ each command wired the pipeline itself:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Self
 
+from lore_digest.errors import UsageError
 from lore_digest.facts.revisions import RevisionIndex
 from lore_digest.facts.week import (
     Window,
@@ -38,7 +40,7 @@ from lore_digest.settings import Settings, SummarizerSettings
 from lore_digest.store.db import ListInfo, Store
 from lore_digest.summarize.base import Summarizer
 from lore_digest.summarize.factory import make_summarizer
-from lore_digest.vocabulary import DEFAULT_LANGUAGE
+from lore_digest.vocabulary import DEFAULT_LANGUAGE, check_list_name
 
 __all__ = ["Digest", "DigestSettings", "WeekSpec"]
 
@@ -70,7 +72,7 @@ class DigestSettings:
         [summarizer] given on the command line (None values are ignored).
         """
         listed = settings.lists.get(list_name)
-        zone = tz or (listed.timezone if listed is not None else "UTC")
+        zone = tz if tz is not None else (listed.timezone if listed is not None else "UTC")
         get_zone(zone)  # a typo is a one-line error here, not later
         chosen = settings.summarizer_for(list_name)
         overrides = {k: v for k, v in (summarizer or {}).items() if v is not None}
@@ -89,8 +91,13 @@ class Digest:
         get_zone(self.settings.tz)
         self.store = store
         self._builder = ReportBuilder(store, list_name)  # UsageError for an unknown list
+        try:
+            check_list_name(list_name)
+        except ValueError as exc:
+            raise UsageError(f"{exc}; remove it with `lore-digest lists --remove`") from None
         self._summarizer: Summarizer | None = None
         self._closed = False
+        self.fallbacks: Counter[str] = Counter()  # why summaries fell back to the offline one
 
     # -- lifetime ---------------------------------------------------------------------
 
@@ -204,13 +211,17 @@ class Digest:
         progress: Callable[[int, int], None] | None = None,
     ) -> Report:
         """The report of one week (or window): facts, then the summariser's prose."""
-        return self._builder.build(
+        report = self._builder.build(
             self.window(spec),
             lang=lang,
             now=self.now(),
             summarizer=self.summarizer,
             progress=progress,
         )
+        for thread in report.threads:
+            if thread.summary is not None and thread.summary.note:
+                self.fallbacks[thread.summary.note] += 1
+        return report
 
     def weeks(self, specs: Iterable[WeekSpec], langs: Iterable[str]) -> Iterator[Report]:
         """Reports of several weeks, each in every language, week by week."""

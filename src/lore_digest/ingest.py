@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import zstandard
 
+from lore_digest.errors import UsageError
 from lore_digest.mail.headers import MessageHeaders, UnparsableMessage, parse_headers
 from lore_digest.sources.base import (
     Batch,
@@ -39,6 +40,7 @@ from lore_digest.sources.mbox import MboxSource
 from lore_digest.sources.publicinbox import MirrorSource
 from lore_digest.store.db import NewMessage, Store, decompress
 from lore_digest.threading.jwz import thread_ids
+from lore_digest.vocabulary import check_list_name
 
 __all__ = ["SyncResult", "sync", "sync_lore", "sync_mbox", "sync_mirror", "update_threads"]
 
@@ -322,6 +324,10 @@ def sync(store: Store, source: Source, *, progress: ProgressCallback | None = No
     The source checks itself first (and clones or fetches a remote mirror); then each
     batch it yields is committed with its checkpoint; then the list is re-threaded.
     """
+    try:
+        check_list_name(source.list_name)
+    except ValueError as exc:
+        raise UsageError(f"{exc}: choose another with --list NAME") from None
     result = SyncResult(list_name=source.list_name)
     result.epochs = source.prepare()
     known = store.get_list(source.list_name)

@@ -40,6 +40,7 @@ from lore_digest.settings import (
     SmtpSettings,
 )
 from lore_digest.store.db import Store
+from lore_digest.vocabulary import plural
 
 if TYPE_CHECKING:
     import ssl
@@ -332,7 +333,7 @@ def run_list(
     try:
         report_sync = (lambda d, t: progress(f"{name}: sync", d, t)) if progress else None
         result.synced = sync_list(store, name, conf, report_sync)
-        log(f"{name}: {result.synced.get('new', 0)} new mails")
+        log(f"{name}: {plural(int(result.synced.get('new', 0) or 0), 'new mail')}")
     except Exception as exc:
         failed("sync", exc)
         return result

@@ -304,6 +304,21 @@ class Settings(BaseModel):
         return None if value is None else _local_path(value, info)
 
     @model_validator(mode="after")
+    def _one_output_per_list(self) -> Settings:
+        seen: dict[Path, str] = {}
+        for name, conf in self.lists.items():
+            where = conf.output.resolve()
+            if where in seen:
+                raise PydanticCustomError(
+                    "shared_output",
+                    "lists.{name}.output: the same directory as lists.{other}.output "
+                    "(each list needs its own: the site's index and feed are per list)",
+                    {"name": name, "other": seen[where]},
+                )
+            seen[where] = name
+        return self
+
+    @model_validator(mode="after")
     def _smtp_for_recipients(self) -> Settings:
         mailing = [name for name, conf in self.lists.items() if conf.recipients]
         if mailing and self.smtp is None:
@@ -348,7 +363,8 @@ def _where(loc: tuple[int | str, ...]) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
-            text += f".{part}" if text else str(part)
+            name = part if part else '""'  # an empty table name, as TOML writes it
+            text += f".{name}" if text else name
     return text
 
 
@@ -357,6 +373,10 @@ def _describe(err: Any) -> str:
     message = str(err["msg"])
     if err["type"] == "extra_forbidden":
         message = "unknown key (misspelt, or not valid in this table)"
+    elif err["type"] in ("model_type", "model_attributes_type", "dict_type"):
+        message = "must be a table ([name] or {key = value})"
+    elif err["type"] == "path_type":
+        message = "must be a path (a string)"
     elif err["type"] == "value_error":
         message = str(err.get("ctx", {}).get("error", message))
     if err["type"] == "recipient":  # the index belongs to the key path, not the message

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from lore_digest.errors import UsageError
 
 _WEEK_RE = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)
+MAX_RANGE_WEEKS = 2000  # ~38 years: more than any list has; a longer range is a typo
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,16 +64,19 @@ def iso_week_window(week: str, tz: str = "UTC") -> Window:
         int(end.timestamp())
     except (OverflowError, ValueError, OSError):
         raise UsageError(f"week {week!r} is out of range (the calendar ends in 9999)") from None
-    return Window(start, end, f"{year}-W{number:02d}")
+    return Window(start, end, f"{year:04d}-W{number:02d}")
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise UsageError(f"bad date {value!r}: {exc} (expected YYYY-MM-DD)") from None
 
 
 def date_window(since: str, until: str, tz: str = "UTC") -> Window:
     """From `since` 00:00 to the end of `until` (both YYYY-MM-DD, inclusive) in zone `tz`."""
-    try:
-        first = date.fromisoformat(since)
-        last = date.fromisoformat(until)
-    except ValueError as exc:
-        raise UsageError(f"bad date: {exc} (expected YYYY-MM-DD)") from exc
+    first, last = _date(since), _date(until)
     if last < first:
         raise UsageError(f"--until {until} is before --since {since}")
     zone = get_zone(tz)
@@ -111,9 +115,17 @@ def week_labels(spec: str) -> list[str]:
             continue
         if ".." in part:
             first, _, last = part.partition("..")
+            if not first.strip() or not last.strip():
+                raise UsageError(
+                    f"bad week range {part!r}: expected FIRST..LAST, e.g. 2022-W10..2022-W19"
+                )
             start, end = iso_week_window(first), iso_week_window(last)
             if end.start < start.start:
                 raise UsageError(f"week range {part!r} runs backwards")
+            if (end.start - start.start).days // 7 >= MAX_RANGE_WEEKS:
+                raise UsageError(
+                    f"week range {part!r} covers more than {MAX_RANGE_WEEKS} weeks: a typo?"
+                )
             day = start.start
             while day <= end.start:
                 labels.append(week_of(day))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,6 +38,7 @@ from lore_digest.vocabulary import check_list_name, lang_suffix, parse_languages
 MANIFEST = ".lore-digest-site.json"
 FORMAT = 1
 PREVIOUS_ON_INDEX = 12
+CHECKPOINT_S = 10.0  # how often a long build records how far it got
 STATIC_FILES = ("site.css", "search.js", "favicon.svg")
 # Modules whose code decides what a report says or how a page looks.
 _CODE_PACKAGES = ("facts", "mail", "report", "site", "summarize", "threading")
@@ -341,16 +343,26 @@ def build_site(
     for label in list(run.weeks):
         if label not in site_weeks:  # no mail any more (re-threaded, removed): drop it
             del run.weeks[label]
-    for done, label in enumerate(candidates, 1):
-        run.build_week(label, site_weeks)
-        run.result.weeks_rebuilt.append(label)
-        if progress is not None:
-            progress(done, len(candidates))
+    last_save = time.monotonic()
+    try:
+        for done, label in enumerate(candidates, 1):
+            run.build_week(label, site_weeks)
+            # Weeks not rebuilt keep the links they were rendered with.
+            run.weeks[label]["nav"] = _labels(run.nav(site_weeks, label, run.langs[0]))
+            run.result.weeks_rebuilt.append(label)
+            if progress is not None:
+                progress(done, len(candidates))
+            if time.monotonic() - last_save > CHECKPOINT_S:
+                # An interrupted build resumes here: what is left is recorded as stale.
+                run.save_manifest(messages, (stale | set(candidates[done:])) & set(site_weeks))
+                last_save = time.monotonic()
+    except BaseException:
+        built = set(run.result.weeks_rebuilt)
+        run.save_manifest(messages, (stale | set(candidates)) & set(site_weeks) - built)
+        raise
     # Cheap when nothing changed: only pages whose inputs differ are rendered and written.
     run.aggregates(site_weeks)
     run.remove_leftovers(run.old.get("files", {}))
-    for label in candidates:  # weeks not rebuilt keep the links they were rendered with
-        run.weeks[label]["nav"] = _labels(run.nav(site_weeks, label, run.langs[0]))
     run.save_manifest(messages, (stale & set(site_weeks)) - set(candidates))
     return run.result
 

@@ -52,8 +52,12 @@ def make_server(out_dir: Path, port: int = 8000) -> http.server.ThreadingHTTPSer
         raise UsageError(f"cannot listen on {HOST}:{port}: {exc}") from exc
 
 
+def run_server(server: http.server.ThreadingHTTPServer) -> None:
+    """Serve until interrupted (Ctrl-C is how a preview ends: not an error)."""
+    with server, contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+
+
 def serve(out_dir: Path, port: int = 8000) -> None:
     """Serve the site in `out_dir` on http://127.0.0.1:`port`/ until interrupted."""
-    # Ctrl-C is how a preview ends: not an error.
-    with make_server(out_dir, port) as server, contextlib.suppress(KeyboardInterrupt):
-        server.serve_forever()
+    run_server(make_server(out_dir, port))

@@ -111,6 +111,11 @@ class Source(Protocol):
     origin: str  # what the user gave (path or URL), recorded as the list's source
     url_base: str  # where the list's mail is read on the web
 
+    def check(self) -> None:
+        """Cheap checks needing no network (a path exists and is what it claims): run
+        before any file, lock or store is created, so a typo leaves nothing behind."""
+        ...
+
     def prepare(self) -> list[str]:
         """Check (and clone or fetch) before any list exists; SourceError when unusable.
 

@@ -23,11 +23,19 @@ def run_git(args: Sequence[str], *, git_dir: Path | None = None, check: bool = T
             "git is not installed (it is needed to read public-inbox mirrors)"
         ) from exc
     if check and proc.returncode != 0:
-        message = proc.stderr.strip().splitlines()
         raise SourceError(
-            f"git {' '.join(args[:2])} failed: {message[-1] if message else proc.returncode}"
+            f"git {' '.join(args[:2])} failed: {git_reason(proc.stderr, proc.returncode)}"
         )
     return proc.stdout
+
+
+def git_reason(stderr: str, returncode: int) -> str:
+    """The line of git's stderr that says what went wrong: the first "fatal:" one (git
+    adds hints after it, such as "Please make sure you have the correct access rights")."""
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    fatal = [line for line in lines if line.startswith(("fatal:", "error:"))]
+    reason = (fatal or lines or [f"exit status {returncode}"])[0]
+    return reason.removeprefix("fatal: ").removeprefix("error: ")
 
 
 def is_git_dir(path: Path) -> bool:

@@ -127,8 +127,15 @@ class LoreSource:
         self._plan: _Plan | None = None
         self._watermark: tuple[int, bool] = (0, False)  # (pk, already recorded)
 
+    def check(self) -> None:
+        """The URL was checked when the source was made; the dates are checked here."""
+        since, until = self.since, self.until
+        if since is not None and until is not None and _timestamp(until) < _timestamp(since):
+            raise SourceError(f"--until {until} is before --since {since}")
+
     def prepare(self) -> list[str]:
         """Nothing to fetch before the first search: the search itself is the probe."""
+        self.check()
         return [self.base]
 
     def plan(self, state: SyncState) -> int | None:

@@ -63,7 +63,11 @@ class _Retryable(Exception):
 
 def normalize_base(url: str) -> str:
     """`https://lore.kernel.org/kvmarm/` → `https://lore.kernel.org/kvmarm` (checked)."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 (raises ValueError for a port out of range)
+    except ValueError as exc:
+        raise SourceError(f"not a valid URL: {url!r} ({exc})") from None
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise SourceError(f"not an http(s) URL of a public-inbox: {url!r}")
     if parts.query or parts.fragment:

@@ -68,9 +68,15 @@ class MboxSource:
         self.list_name = list_name
         self.url_base = url_base or DEFAULT_URL_BASE.format(name=list_name)
 
+    def check(self) -> None:
+        """Refuse what is no mbox or maildir before any file is created."""
+        if not self.origin.strip():
+            raise SourceError("the mbox location is empty: give a file or a maildir")
+        check_mbox(self.path)
+
     def prepare(self) -> list[str]:
         """Check that the path is an mbox or a maildir before any list is created."""
-        check_mbox(self.path)
+        self.check()
         return [str(self.path)]
 
     def plan(self, state: SyncState) -> int | None:

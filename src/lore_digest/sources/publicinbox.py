@@ -8,9 +8,11 @@ ingester, each batch ending at a commit it records as the epoch's checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -22,6 +24,7 @@ from lore_digest.sources.base import Batch, EpochCheckpoint, RawMail, SyncState
 from lore_digest.sources.git import (
     cat_blobs,
     commits_since,
+    git_reason,
     head_commit,
     is_ancestor,
     is_git_dir,
@@ -89,17 +92,38 @@ def local_epochs(path: Path) -> tuple[Path, ...]:
 def _clone_or_fetch(url: str, dest: Path) -> None:
     if is_git_dir(dest):
         run_git(["fetch", "--quiet", "--prune", "origin", "+refs/*:refs/*"], git_dir=dest)
-    else:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(dest.name + ".partial")
-        if tmp.exists():
-            shutil.rmtree(tmp)
+        return
+    made = [p for p in (dest.parent, *dest.parent.parents) if not p.exists()]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    try:
         run_git(["clone", "--quiet", "--mirror", url, str(tmp)])
-        tmp.rename(dest)  # a half-cloned epoch never looks complete
+    except SourceError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        for folder in made:  # leave no empty cache folders behind a failed clone
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+    tmp.rename(dest)  # a half-cloned epoch never looks complete
 
 
 def _remote_exists(url: str) -> bool:
-    return bool(run_git(["ls-remote", url, "HEAD"], check=False).strip())
+    """Whether the epoch at `url` exists; SourceError when the server cannot be asked.
+
+    A missing epoch is how the list of epochs ends (…/kvmarm/1 after …/kvmarm/0), so
+    "not found" is an answer; a refused connection or a DNS failure is not.
+    """
+    proc = subprocess.run(
+        ["git", "ls-remote", url, "HEAD"], capture_output=True, text=True, check=False
+    )
+    if proc.returncode == 0:
+        return bool(proc.stdout.strip())
+    reason = git_reason(proc.stderr, proc.returncode)
+    if "not found" in reason or "does not appear to be a git repository" in reason:
+        return False
+    raise SourceError(f"cannot reach {url}: {reason}")
 
 
 def mirror_cache(url: str, name: str, cache: Path | None = None) -> Path:
@@ -189,9 +213,18 @@ class MirrorSource:
         self._mirror: Mirror | None = None
         self._plans: list[tuple[Path, str, list[tuple[str, int]]]] = []
 
+    def check(self) -> None:
+        """A local mirror is checked whole (it costs nothing); a URL only for its form."""
+        if not self.location.strip():
+            raise SourceError("the mirror location is empty: give a path or a URL")
+        if not is_url(self.location):
+            for epoch in local_epochs(Path(self.location)):
+                check_public_inbox(epoch, self.location)
+
     def prepare(self) -> list[str]:
         """Clone or fetch (for a URL) and check every epoch; returns their paths."""
-        self._mirror = resolve_mirror(self.location, self.list_name)
+        if self._mirror is None:
+            self._mirror = resolve_mirror(self.location, self.list_name)
         return [str(epoch.resolve()) for epoch in self._mirror.epochs]
 
     def plan(self, state: SyncState) -> int | None:

@@ -97,6 +97,11 @@ def check_store_path(path: Path) -> Path:
     if path.exists() and not path.is_file():
         kind = "a directory" if path.is_dir() else "not a regular file"
         raise StoreError(f"--db {path} is {kind}: a store is an SQLite file (give a file path)")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise StoreError(f"--db {path}: {parent} is a file, not a directory")
+            break
     return path
 
 
@@ -128,7 +133,12 @@ class Store:
                 raise StoreError(f"{path} is not a lore-digest store ({exc})") from exc
             raise StoreError(f"cannot open store {path}: {exc}") from exc
         except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open store {path}: {exc}") from exc
+            hint = (
+                " (a store needs a writable file and folder: SQLite keeps -wal and -shm beside it)"
+                if "unable to open" in str(exc) or isinstance(exc, PermissionError)
+                else ""
+            )
+            raise StoreError(f"cannot open store {path}: {exc}{hint}") from exc
         store = cls(conn, path)
         store._migrate()
         return store
