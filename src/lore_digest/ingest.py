@@ -18,11 +18,9 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import zstandard
 
 from lore_digest.errors import UsageError
@@ -35,9 +33,6 @@ from lore_digest.sources.base import (
     RawMail,
     Source,
 )
-from lore_digest.sources.lore import DEFAULT_OVERLAP, LoreSource, WindowPolicy
-from lore_digest.sources.mbox import MboxSource
-from lore_digest.sources.publicinbox import MirrorSource
 from lore_digest.store.db import NewMessage, Store, decompress
 from lore_digest.threading.jwz import thread_ids
 from lore_digest.vocabulary import check_list_name
@@ -366,6 +361,8 @@ def sync_mirror(
     progress: ProgressCallback | None = None,
 ) -> SyncResult:
     """Ingest what is new in a public-inbox mirror (path or URL)."""
+    from lore_digest.sources.publicinbox import MirrorSource
+
     return sync(store, MirrorSource(location, list_name, url_base=url_base), progress=progress)
 
 
@@ -378,6 +375,8 @@ def sync_mbox(
     progress: ProgressCallback | None = None,
 ) -> SyncResult:
     """Ingest an mbox file or maildir; re-running it stores nothing twice."""
+    from lore_digest.sources.mbox import MboxSource
+
     return sync(store, MboxSource(path, list_name, url_base=url_base), progress=progress)
 
 
@@ -386,29 +385,11 @@ def sync_lore(
     url: str,
     list_name: str | None = None,
     *,
-    since: date | datetime | None = None,
-    until: date | datetime | None = None,
     progress: ProgressCallback | None = None,
-    client: httpx.Client | None = None,
-    delay: float = 1.0,
-    url_base: str | None = None,
-    overlap: timedelta = DEFAULT_OVERLAP,
-    windows: WindowPolicy | None = None,
-    fetch_threads: bool = True,
     **options: Any,
 ) -> SyncResult:
-    """Fetch a list's mail from a public-inbox over HTTP (see `sources.lore.LoreSource`)."""
-    source = LoreSource(
-        url,
-        list_name,
-        url_base=url_base,
-        since=since,
-        until=until,
-        client=client,
-        delay=delay,
-        overlap=overlap,
-        windows=windows,
-        fetch_threads=fetch_threads,
-        **options,
-    )
-    return sync(store, source, progress=progress)
+    """Fetch a list's mail from a public-inbox over HTTP; `options` are those of
+    `sources.lore.LoreSource` (since, until, delay, windows, client, …)."""
+    from lore_digest.sources.lore import LoreSource  # and with it, an HTTP client
+
+    return sync(store, LoreSource(url, list_name, **options), progress=progress)

@@ -40,7 +40,7 @@ from lore_digest.settings import (
     SmtpSettings,
 )
 from lore_digest.store.db import Store
-from lore_digest.vocabulary import plural
+from lore_digest.vocabulary import lang_suffix, plural
 
 if TYPE_CHECKING:
     import ssl
@@ -120,7 +120,7 @@ def report_file_stem(list_name: str, label: str, lang: str, *, in_progress: bool
     them; the week in progress gets `.in-progress` so that its file never counts as the
     finished week's report."""
     marker = IN_PROGRESS if in_progress else ""
-    return f"{list_name}-{label}{marker}{'' if lang == 'zh' else '.' + lang}"
+    return f"{list_name}-{label}{marker}{lang_suffix(lang)}"
 
 
 def is_reported(reports_dir: Path, list_name: str, label: str, lang: str) -> bool:

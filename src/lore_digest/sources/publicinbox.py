@@ -218,8 +218,10 @@ class MirrorSource:
         if not self.location.strip():
             raise SourceError("the mirror location is empty: give a path or a URL")
         if not is_url(self.location):
-            for epoch in local_epochs(Path(self.location)):
+            epochs = local_epochs(Path(self.location))
+            for epoch in epochs:
                 check_public_inbox(epoch, self.location)
+            self._mirror = Mirror(self.list_name, epochs, self.location)  # prepared, too
 
     def prepare(self) -> list[str]:
         """Clone or fetch (for a URL) and check every epoch; returns their paths."""

@@ -16,9 +16,9 @@ from typing import Any
 
 from lore_digest.errors import UsageError
 from lore_digest.sources.base import Source
-from lore_digest.sources.lore import LoreSource
-from lore_digest.sources.mbox import MboxSource
-from lore_digest.sources.publicinbox import MirrorSource
+
+# The kinds' modules are imported when a source is made: reading the config (which only
+# needs the keys) must not load an HTTP client.
 
 __all__ = ["SOURCES", "SourceKind", "make_source"]
 
@@ -36,16 +36,22 @@ class SourceKind:
 
 
 def _mirror(location: str, list_name: str | None, url_base: str | None, **_: Any) -> Source:
+    from lore_digest.sources.publicinbox import MirrorSource
+
     return MirrorSource(location, list_name, url_base=url_base)
 
 
 def _mbox(location: str, list_name: str | None, url_base: str | None, **_: Any) -> Source:
+    from lore_digest.sources.mbox import MboxSource
+
     if not list_name:
         raise UsageError("an mbox source needs a list name (--list NAME)")
     return MboxSource(Path(location), list_name, url_base=url_base)
 
 
 def _lore(location: str, list_name: str | None, url_base: str | None, **options: Any) -> Source:
+    from lore_digest.sources.lore import LoreSource
+
     return LoreSource(location, list_name, url_base=url_base, **options)
 
 
