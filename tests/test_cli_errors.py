@@ -356,3 +356,44 @@ def test_mail_never_sends_an_empty_week(db: Path, tmp_path: Path) -> None:
         "--to", "x@example.org",
     )  # fmt: skip
     assert_one_line(result, "nothing to send", "2030-W01")
+
+
+def test_site_and_report_default_to_the_lists_configured_languages(
+    db: Path, tmp_path: Path
+) -> None:
+    """`site --list NAME` into run's tree must not throw away the languages run built."""
+    config = _config(
+        tmp_path,
+        f'[lists.{LIST}]\nmbox = "unused.mbox"\noutput = "out"\nlanguages = ["zh", "en"]\n',
+    )
+    built = cli("--db", db, "--config", config, "site", "--list", LIST, "--week", WEEK)
+    assert built.returncode == 0, built.stderr
+    site = tmp_path / "out" / "site"
+    assert (site / f"{LIST}-{WEEK}.html").is_file() and (site / f"{LIST}-{WEEK}.en.html").is_file()
+    made = cli("--db", db, "--config", config, "report", "--list", LIST, "--week", WEEK)
+    assert made.returncode == 0, made.stderr
+    assert sorted(p.name for p in (tmp_path / "out" / "reports").iterdir()) == [
+        f"{LIST}-{WEEK}.en.json",
+        f"{LIST}-{WEEK}.en.md",
+        f"{LIST}-{WEEK}.json",
+        f"{LIST}-{WEEK}.md",
+    ]
+
+
+def test_the_sites_json_of_a_week_in_progress_says_so(db: Path, tmp_path: Path) -> None:
+    import json
+
+    from lore_digest.digest import Digest, DigestSettings
+    from lore_digest.site.build import build_site
+    from lore_digest.store.db import Store
+
+    out = tmp_path / "site"
+    wednesday = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
+    later = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    with Store.open(db) as store:
+        build_site(Digest(store, LIST, DigestSettings(now=wednesday)), out, weeks=[WEEK])
+        data = json.loads((out / f"{LIST}-{WEEK}.json").read_text("utf-8"))
+        assert data["in_progress"] is True and data["as_of"].startswith("2026-11-18")
+        ended = build_site(Digest(store, LIST, DigestSettings(now=later)), out, weeks=[WEEK])
+    assert ended.weeks_rebuilt == [WEEK]  # rendered again once the week has ended
+    assert "in_progress" not in json.loads((out / f"{LIST}-{WEEK}.json").read_text("utf-8"))

@@ -19,6 +19,7 @@ import pytest
 
 from lore_digest.errors import LoreDigestError, SourceError
 from lore_digest.ingest import sync_lore, sync_mirror
+from lore_digest.sources.base import LoreCheckpoint
 from lore_digest.sources.lore import Covered, WindowPolicy
 from lore_digest.sources.lore_http import (
     USER_AGENT,
@@ -522,3 +523,31 @@ def test_the_configs_since_starts_only_a_lists_first_fetch() -> None:
     source.plan(_NoProgress(stored))  # mail stored (from a mirror, say): resume after it
     assert source._plan is not None and source._plan.start == _ts(UNTIL)
     assert source._watermark == (7, False)  # mirror mail needs no thread completion
+
+
+class _Covered(_NoProgress):
+    """A list whose lore progress covers [start, end)."""
+
+    def __init__(self, start: int, end: int) -> None:
+        super().__init__((start, end))
+        self.range = (start, end)
+
+    def lore_progress(self, base: str) -> LoreCheckpoint:  # type: ignore[override]
+        return LoreCheckpoint(base, self.range[0], self.range[1], 3)
+
+
+def test_earlier_mail_asked_for_grows_the_coverage_backwards() -> None:
+    from lore_digest.sources.lore import LoreSource
+
+    june, july = _ts(date(2019, 6, 1)), _ts(date(2019, 7, 1))
+    source = LoreSource("https://lore.kernel.org/kvmarm", since=SINCE, until=UNTIL)
+    source.plan(_Covered(june, july))
+    plan = source._plan
+    assert plan is not None
+    assert (plan.low, plan.start, plan.known_end, plan.joins_at) == (
+        _ts(SINCE),
+        _ts(SINCE),
+        july,
+        june,
+    )
+    assert source._watermark == (3, True)

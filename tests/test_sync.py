@@ -217,3 +217,39 @@ def test_bad_mirror_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(SourceError, match="neither"):
         local_epochs(tmp_path / "empty")
+
+
+def test_a_custom_url_base_is_kept_and_changed_only_when_given(
+    corpus_blobs: list[tuple[str, bytes]], tmp_path: Path
+) -> None:
+    box = mailbox.mbox(tmp_path / "l.mbox")
+    for _, raw in corpus_blobs[:20]:
+        box.add(raw)
+    box.close()
+    custom = "https://mail.example.org/kvmarm/"
+    with Store.open(tmp_path / "s.db") as store:
+        sync_mbox(store, tmp_path / "l.mbox", "kvmarm", url_base=custom)
+        again = sync_mbox(store, tmp_path / "l.mbox", "kvmarm")  # nothing new, no --url-base
+        assert again.new == 0 and again.notes == []
+        info = store.get_list("kvmarm")
+        assert info is not None and info.url_base == custom
+        moved = "https://archive.example.org/kvmarm/"
+        sync_mbox(store, tmp_path / "l.mbox", "kvmarm", url_base=moved)  # still nothing new
+        info = store.get_list("kvmarm")
+        assert info is not None and info.url_base == moved
+
+
+def test_a_moved_old_clone_keeps_its_checkpoint(
+    corpus_git: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clone of an older version (mirrors/NAME) is moved to mirrors/NAME-<hash>: its
+    epochs resume from the checkpoint kept under the old path, nothing is read again."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    url = _slice(corpus_git, tmp_path / "src" / "kvmarm.git", 80)
+    legacy = tmp_path / "cache" / "lore-digest" / "mirrors" / "kvmarm" / "git" / "0.git"
+    subprocess.run(["git", "clone", "-q", "--mirror", url, str(legacy)], check=True)
+    with Store.open(tmp_path / "s.db") as store:
+        assert sync_mirror(store, str(legacy), "kvmarm").new == 80  # as the old cache did
+        resumed = sync_mirror(store, url, "kvmarm")
+    assert (resumed.new, resumed.known) == (0, 0)
+    assert not legacy.exists()

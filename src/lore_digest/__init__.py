@@ -17,7 +17,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__version__ = "0.2.0"
+from lore_digest.version import __version__
 
 # Loaded on first use: `import lore_digest` (and every `lore-digest --help`) stays cheap.
 _FACE = {

@@ -22,19 +22,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from lore_digest import __version__
 from lore_digest.config import CONFIG_ENV, DB_ENV, config_path
 from lore_digest.errors import LoreDigestError, StoreError, UsageError
 from lore_digest.settings import Settings, effective_db_path, load_settings
 from lore_digest.store.db import Store, check_store_path
 from lore_digest.store.lock import store_lock
+from lore_digest.version import __version__
 from lore_digest.vocabulary import DEFAULT_LANGUAGE, parse_languages, plural
 
 RUN_LOCK_WAIT_S = 60.0
@@ -44,6 +44,9 @@ DEBUG_ENV = "LORE_DIGEST_DEBUG"
 # soft_wrap: output piped to a file or a pager keeps its lines whole (rich would wrap at 80).
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 out = Console(soft_wrap=True, highlight=False)
+
+if TYPE_CHECKING:
+    from lore_digest.digest import Digest
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -262,11 +265,20 @@ def _list_option(help_text: str) -> Callable[[F], F]:
 _lang_option = click.option(
     "--lang",
     "langs",
-    default=DEFAULT_LANGUAGE,
-    show_default=True,
     metavar="LANGS",
-    help="Language(s), comma-separated: zh, en or zh,en (one output each).",
+    help="Language(s), comma-separated: zh, en or zh,en (one output each) [default: the "
+    "list's languages in the config, else zh].",
 )
+
+
+def _languages(ctx: click.Context, langs: str | None, list_name: str | None) -> tuple[str, ...]:
+    """--lang, else the list's configured languages (what `run` writes), else zh."""
+    if langs is not None:
+        return parse_languages(langs)
+    listed = _obj(ctx).settings.lists.get(list_name) if list_name else None
+    return tuple(listed.languages) if listed is not None else (DEFAULT_LANGUAGE,)
+
+
 _tz_option = click.option(
     "--tz",
     metavar="ZONE",
@@ -417,20 +429,20 @@ def _check_zone(tz: str | None) -> None:
 
 def _open_digest(
     ctx: click.Context, store: Store, list_name: str, tz: str | None, overrides: dict[str, Any]
-) -> Any:
+) -> Digest:
     from lore_digest.digest import Digest, DigestSettings
 
     settings = DigestSettings.for_list(_obj(ctx).settings, list_name, tz=tz, summarizer=overrides)
     return Digest(store, list_name, settings)
 
 
-def _warn_fallbacks(digest: Any) -> None:
+def _warn_fallbacks(digest: Digest) -> None:
     """An LLM that could not write a summary is said here, not only inside the report."""
     for note, count in digest.fallbacks.most_common():
         _warn(f"{plural(count, 'summary', 'summaries')} fell back to the offline summary: {note}")
 
 
-def _warn_empty(digest: Any, label: str) -> None:
+def _warn_empty(digest: Digest, label: str) -> None:
     """An empty window is worth a line: the user may have mistyped the week or the zone."""
     span = digest.date_range()
     if span is None:
@@ -464,7 +476,9 @@ def _source_options(command: F) -> F:
     metavar="YYYY-MM-DD",
     help="With --lore: fetch mail received since this date [default: resume, else 4 weeks].",
 )
-@click.option("--until", metavar="YYYY-MM-DD", help="With --lore: up to this date.")
+@click.option(
+    "--until", metavar="YYYY-MM-DD", help="With --lore: up to this date (00:00 UTC, not included)."
+)
 @click.option(
     "--delay",
     type=click.FloatRange(0),
@@ -572,7 +586,7 @@ def report(
     since: str | None,
     until: str | None,
     tz: str | None,
-    langs: str,
+    langs: str | None,
     formats: str,
     out_dir: Path | None,
     as_json: bool,
@@ -590,7 +604,7 @@ def report(
     from lore_digest.report.write import parse_formats, write_report
 
     chosen = parse_formats(formats)
-    languages = parse_languages(langs)
+    languages = _languages(ctx, langs, list_name)
     _check_date_range(weeks, since, until)
     _check_zone(tz)
     labels = _week_labels(weeks) if weeks else []
@@ -667,7 +681,7 @@ def site(
     ctx: click.Context,
     list_name: str,
     out_dir: Path | None,
-    langs: str,
+    langs: str | None,
     weeks: tuple[str, ...],
     since: str | None,
     until: str | None,
@@ -686,7 +700,7 @@ def site(
     from lore_digest.facts.week import weeks_between
     from lore_digest.site.build import build_site
 
-    languages = parse_languages(langs)
+    languages = _languages(ctx, langs, list_name)
     _check_date_range(weeks, since, until)
     _check_zone(tz)
     selected = _week_labels(weeks) if weeks else None
@@ -703,8 +717,13 @@ def site(
                 digest, target, langs=languages, weeks=selected, force=force, progress=progress
             )
         _warn_fallbacks(digest)
-    for label in result.empty_weeks:
+    ranged = _ranged(weeks)
+    named_empty = [label for label in result.empty_weeks if label not in ranged]
+    for label in named_empty:
         _warn(f"{list_name} has no mail in {label}: the site leaves that week out")
+    if len(named_empty) < len(result.empty_weeks):
+        skipped = len(result.empty_weeks) - len(named_empty)
+        _warn(f"{plural(skipped, 'week')} of the range without mail skipped")
     if as_json:
         click.echo(
             json.dumps(
@@ -773,6 +792,7 @@ def mail(
     listed = settings.lists.get(list_name)
     languages = parse_languages(langs or (listed.languages[0] if listed else DEFAULT_LANGUAGE))
     labels = _week_labels(weeks)
+    ranged = _ranged(weeks)
     _check_zone(tz)
     overrides = _summarizer_overrides(options)
     sent: list[dict[str, str]] = []
@@ -781,7 +801,13 @@ def mail(
         _open_digest(ctx, store, list_name, tz, overrides) as digest,
     ):
         empty = [label for label in labels if not digest.has_mail(digest.window(label))]
-        if empty:
+        skipped = [label for label in empty if label in ranged]  # a range's empty weeks
+        if skipped:
+            _warn(f"{plural(len(skipped), 'week')} of the range without mail skipped")
+        named = [label for label in empty if label not in ranged]  # never an empty digest
+        labels = [label for label in labels if label not in empty]
+        if named or not labels:
+            empty = named or skipped
             span = digest.date_range()
             known = f"; its mail runs from {span[0].date()} to {span[1].date()}" if span else ""
             raise UsageError(
@@ -984,7 +1010,7 @@ def demo(out_dir: Path, langs: str) -> None:
     from lore_digest.demo.run import run_demo
     from lore_digest.fsutil import ensure_writable_dir
 
-    languages = parse_languages(langs)  # before anything is created
+    languages = parse_languages(langs) if langs else (DEFAULT_LANGUAGE,)  # before any file
     *reports, index = run_demo(ensure_writable_dir(out_dir), langs=languages)
     _say("demo report written:")
     for path in reports:

@@ -132,7 +132,9 @@ class Digest:
 
     @property
     def summarizer(self) -> Summarizer:
-        """The summariser, made on first use from the settings."""
+        """The summariser, made on first use from the settings (not after `close`)."""
+        if self._closed:
+            raise RuntimeError("this Digest is closed: open a new one")
         if self._summarizer is None:
             conf = self.settings.summarizer
             self._summarizer = make_summarizer(

@@ -168,7 +168,10 @@ class _Ingester:
         """The list's id: the first batch creates the list (or records its URL and source)."""
         if self.list_id is None or not self._listed:
             info = self.store.ensure_list(
-                self.source.list_name, self.source.url_base, self.source.origin
+                self.source.list_name,
+                self.source.url_base,
+                self.source.origin,
+                self.source.default_url_base,
             )
             self.list_id, self._listed = info.id, True
         return self.list_id
@@ -326,8 +329,14 @@ def sync(store: Store, source: Source, *, progress: ProgressCallback | None = No
     result = SyncResult(list_name=source.list_name)
     result.epochs = source.prepare()
     known = store.get_list(source.list_name)
-    if known is not None and known.source and known.source != source.origin:
-        result.notes.append(f"source changed: was {known.source}, now {source.origin}")
+    if known is not None:
+        if known.source and known.source != source.origin:
+            result.notes.append(f"source changed: was {known.source}, now {source.origin}")
+        # Recorded now, not with a first batch that an up-to-date source never yields.
+        with store.transaction():
+            store.ensure_list(
+                source.list_name, source.url_base, source.origin, source.default_url_base
+            )
     ingester = _Ingester(store, source, result)
     done = 0
     try:

@@ -30,7 +30,7 @@ from lore_digest.digest import Digest, DigestSettings
 from lore_digest.errors import LoreDigestError, SourceError
 from lore_digest.fsutil import write_atomic
 from lore_digest.ingest import sync
-from lore_digest.report.jsonout import report_dict
+from lore_digest.report.jsonout import render_json
 from lore_digest.report.markdown import render_markdown
 from lore_digest.report.model import Report
 from lore_digest.report.write import write_report
@@ -40,7 +40,7 @@ from lore_digest.settings import (
     SmtpSettings,
 )
 from lore_digest.store.db import Store
-from lore_digest.vocabulary import lang_suffix, plural
+from lore_digest.vocabulary import plural, report_stem
 
 if TYPE_CHECKING:
     import ssl
@@ -120,7 +120,7 @@ def report_file_stem(list_name: str, label: str, lang: str, *, in_progress: bool
     them; the week in progress gets `.in-progress` so that its file never counts as the
     finished week's report."""
     marker = IN_PROGRESS if in_progress else ""
-    return f"{list_name}-{label}{marker}{lang_suffix(lang)}"
+    return report_stem(list_name, label + marker, lang)
 
 
 def is_reported(reports_dir: Path, list_name: str, label: str, lang: str) -> bool:
@@ -152,10 +152,9 @@ def write_in_progress(report: Report, reports_dir: Path, now: datetime) -> list[
     """The report of an unfinished week, marked as such in both formats."""
     stem = report_file_stem(report.list_name, report.label, report.lang, in_progress=True)
     markdown = mark_in_progress(render_markdown(report), report, now)
-    data = {**report_dict(report), "in_progress": True, "as_of": now.isoformat()}
     files = {
         reports_dir / f"{stem}.md": markdown,
-        reports_dir / f"{stem}.json": json.dumps(data, ensure_ascii=False, indent=2) + "\n",
+        reports_dir / f"{stem}.json": render_json(report, as_of=now),
     }
     for path, text in files.items():
         write_atomic(path, text)

@@ -9,7 +9,7 @@ not), and outputs disagree. So the rules live here, and the stages import them.
 
 Names follow b4 where b4 has one (`LoreSubject`, trailers, "series", "revision");
 `docs/design.md` lists the words and what they mean. This module sits below every
-stage: it imports only the standard library and the subject parser.
+stage: it imports only the standard library, the typed errors and the subject parser.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ __all__ = [
     "lang_suffix",
     "parse_languages",
     "plural",
+    "report_stem",
     "retry_after_from_headers",
     "retry_after_seconds",
     "same_posting",
@@ -185,6 +186,12 @@ def parse_languages(spec: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
 def lang_suffix(lang: str) -> str:
     """File-name suffix of a language: none for the default, ".en" for English."""
     return "" if lang == DEFAULT_LANGUAGE else f".{lang}"
+
+
+def report_stem(list_name: str, label: str, lang: str) -> str:
+    """A week's file name without extension, the same for the report, the site's page and
+    its JSON: `kvmarm-2022-W19` (zh), `kvmarm-2022-W19.en`."""
+    return f"{list_name}-{label}{lang_suffix(lang)}"
 
 
 def plural(count: int, one: str, many: str | None = None) -> str:

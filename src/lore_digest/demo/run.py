@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from lore_digest.demo.generator import generate_demo_list, write_mbox
 from lore_digest.digest import Digest, DigestSettings
-from lore_digest.facts.week import week_of
+from lore_digest.facts.week import last_complete_week
 from lore_digest.ingest import sync_mbox
 from lore_digest.report.write import write_report
 from lore_digest.site.build import build_site
@@ -17,13 +17,6 @@ from lore_digest.store.db import Store
 
 DEMO_LIST = "demo-kvmarm"
 SITE_LANGS = ("zh", "en")
-
-
-def demo_week(now: datetime) -> datetime:
-    """Monday 00:00 UTC of the last complete ISO week, so the demo looks current."""
-    monday = (now - timedelta(days=7)).date()
-    monday -= timedelta(days=monday.weekday())
-    return datetime(monday.year, monday.month, monday.day, tzinfo=UTC)
 
 
 def run_demo(
@@ -34,8 +27,8 @@ def run_demo(
     Goes through the same Digest as `report` and `site` do. Returns the report files,
     then the site's index.html.
     """
-    start = demo_week(now or datetime.now(UTC))
-    mails = generate_demo_list(start, list_name=DEMO_LIST)
+    week = last_complete_week(now or datetime.now(UTC))  # so the demo looks current
+    mails = generate_demo_list(week.start, list_name=DEMO_LIST)
     files: list[Path] = []
     with tempfile.TemporaryDirectory(prefix="lore-digest-demo-") as tmp:
         mbox = Path(tmp) / f"{DEMO_LIST}.mbox"
@@ -43,7 +36,7 @@ def run_demo(
         with Store.open(Path(tmp) / "demo.sqlite3") as store:
             sync_mbox(store, mbox, DEMO_LIST)
             with Digest(store, DEMO_LIST, DigestSettings(now=now)) as digest:
-                for report in digest.weeks([week_of(start)], langs):
+                for report in digest.weeks([week], langs):
                     files += write_report(report, out_dir, ["md", "json"])
                 site = build_site(digest, out_dir / "site", langs=SITE_LANGS)
     return [*files, site.index]

@@ -144,7 +144,8 @@ def week_of(moment: datetime, tz: str = "UTC") -> str:
 
 
 def weeks_between(since: str, until: str) -> list[str]:
-    """ISO week labels (UTC) covering the dates since..until, inclusive."""
+    """ISO week labels covering the calendar dates since..until, inclusive (a calendar
+    day is in the same ISO week in every zone; the Digest places the weeks in its zone)."""
     window = date_window(since, until)
     labels: list[str] = []
     day = window.start

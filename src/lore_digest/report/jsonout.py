@@ -209,6 +209,13 @@ def report_dict(report: Report) -> dict[str, Any]:
     }
 
 
-def render_json(report: Report) -> str:
-    """The report as pretty-printed UTF-8 JSON text."""
-    return json.dumps(report_dict(report), ensure_ascii=False, indent=2) + "\n"
+def render_json(report: Report, *, as_of: datetime | None = None) -> str:
+    """The report as pretty-printed UTF-8 JSON text.
+
+    With `as_of` (the clock the report was made with) a week that has not ended yet says
+    so: `"in_progress": true` and `"as_of"`, so a script never takes it for the final one.
+    """
+    data = report_dict(report)
+    if as_of is not None and report.end > as_of:
+        data = {**data, "in_progress": True, "as_of": as_of.isoformat()}
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"

@@ -10,7 +10,7 @@ from lore_digest.fsutil import write_atomic
 from lore_digest.report.jsonout import render_json
 from lore_digest.report.markdown import render_markdown
 from lore_digest.report.model import Report
-from lore_digest.vocabulary import lang_suffix
+from lore_digest.vocabulary import report_stem as vocabulary_stem
 
 RENDERERS: dict[str, tuple[str, Callable[[Report], str]]] = {
     "md": (".md", render_markdown),
@@ -29,7 +29,7 @@ def parse_formats(spec: str) -> list[str]:
 
 def report_stem(report: Report) -> str:
     """File name without extension; the language is added when not the default zh."""
-    return f"{report.list_name}-{report.label}{lang_suffix(report.lang)}"
+    return vocabulary_stem(report.list_name, report.label, report.lang)
 
 
 def write_report(report: Report, out_dir: Path, formats: Iterable[str]) -> list[Path]:

@@ -33,7 +33,7 @@ from lore_digest.site.render import SiteRenderer, WeekLink, WeekNav
 from lore_digest.site.search import index_json, index_script, search_index
 from lore_digest.site.touched import changed_messages, weeks_touched
 from lore_digest.store.db import StoredMessage
-from lore_digest.vocabulary import check_list_name, lang_suffix, parse_languages
+from lore_digest.vocabulary import lang_suffix, parse_languages
 
 MANIFEST = ".lore-digest-site.json"
 FORMAT = 1
@@ -41,7 +41,7 @@ PREVIOUS_ON_INDEX = 12
 CHECKPOINT_S = 10.0  # how often a long build records how far it got
 STATIC_FILES = ("site.css", "search.js", "favicon.svg")
 # Modules whose code decides what a report says or how a page looks.
-_CODE_PACKAGES = ("facts", "mail", "report", "site", "summarize", "threading")
+_CODE_SUFFIXES = frozenset({".py", ".j2", ".css", ".js", ".txt", ".md", ".svg"})
 
 
 @dataclass
@@ -64,15 +64,17 @@ def _json(data: object) -> str:
 
 
 def code_fingerprint() -> str:
-    """Hash of the package code and templates that shape a page (stale pages otherwise)."""
-    root = resources.files("lore_digest")
+    """Hash of the package's code, templates and data (stale pages otherwise).
+
+    The whole package, not a list of the stages that shape a page: a rule moved to
+    another module (vocabulary, model, digest) must still make the site rebuild.
+    """
+    base = Path(str(resources.files("lore_digest")))
     digest = hashlib.sha256()
-    for package in _CODE_PACKAGES:
-        base = Path(str(root.joinpath(package)))
-        for path in sorted(base.rglob("*")):
-            if path.is_file() and path.suffix in (".py", ".j2", ".css", ".js", ".txt", ".md"):
-                digest.update(str(path.relative_to(base)).encode())
-                digest.update(path.read_bytes())
+    for path in sorted(base.rglob("*")):
+        if path.is_file() and path.suffix in _CODE_SUFFIXES and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(base)).encode())
+            digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
@@ -85,11 +87,7 @@ class _SiteBuild:
     """One run of `build_site`: state shared by its steps."""
 
     def __init__(self, digest: Digest, out_dir: Path, langs: tuple[str, ...]) -> None:
-        list_name = digest.list_name
-        try:
-            check_list_name(list_name)
-        except ValueError:
-            raise UsageError(f"list name {list_name!r} cannot name a file of the site") from None
+        list_name = digest.list_name  # a name that can name files: the Digest checked it
         self.digest = digest
         self.list_name = list_name
         self.out = out_dir
@@ -103,7 +101,11 @@ class _SiteBuild:
         self.old = self._load_manifest()
         self.valid = self.old.get("key") == self.key
         self.weeks: dict[str, dict[str, Any]] = dict(self.old["weeks"]) if self.valid else {}
-        self.files: dict[str, str] = dict(self.old.get("files", {})) if self.valid else {}
+        # After a change of code or options the old files are still ours: kept with no key,
+        # so they are rewritten when produced and removed when not (even if this build is
+        # interrupted and a later one finishes it).
+        old_files = self.old.get("files", {})
+        self.files: dict[str, str] = dict(old_files) if self.valid else dict.fromkeys(old_files, "")
         self.produced: set[str] = set()
         self.reports: dict[tuple[str, str], Report] = {}
         self.keep: str | None = None  # the one week whose reports the index needs later
@@ -185,18 +187,20 @@ class _SiteBuild:
             if lang == self.langs[0]:
                 entry["digest"] = week_digest(report)
             nav = self.nav(site_weeks, label, lang)
-            page_key = _sha(_json([content_hash(report), *_labels(nav)]))
+            in_progress = report.end > self.digest.now()  # its JSON says so, until it ends
+            page_key = _sha(_json([content_hash(report), *_labels(nav), in_progress]))
             rel = self.renderer.week_file(label, lang)
             data = self.renderer.week_json_file(label, lang)
             if self._fresh(rel, page_key) and self._fresh(data, page_key):
                 self.result.skipped_unchanged += 1
                 continue
             self._write(rel, self.renderer.week(report, nav), page_key)
-            self._write(data, render_json(report), page_key)
+            self._write(data, render_json(report, as_of=self.digest.now()), page_key)
             entry["pages"][lang] = {
                 "key": page_key,
                 "generated_at": report.generated_at.isoformat(),
             }
+            entry["in_progress"] = in_progress
         self.weeks[label] = entry
 
     # -- pages across weeks ---------------------------------------------------------------
@@ -312,6 +316,19 @@ def build_site(
     site_weeks = sorted((set(requested) | set(run.weeks)) & set(with_mail))
     run.keep = site_weeks[-1]
     stale = set(run.old.get("stale", [])) if run.valid else set()
+    now = digest.now()
+    # A week rendered while in progress is rendered again once it has ended.
+    stale |= {
+        label
+        for label, entry in run.weeks.items()
+        if entry.get("in_progress") and digest.window(label).end <= now
+    }
+    # Weeks an interrupted build did not get to: rendered now, whatever was asked for.
+    pending = (stale - set(run.weeks)) & set(with_mail)
+    if pending:
+        requested = sorted(set(requested) | pending)
+        site_weeks = sorted(set(site_weeks) | pending)
+        run.keep = site_weeks[-1]
     if run.valid:
         changed, previous = changed_messages(messages, run.old_state())
         if changed or previous:
@@ -354,17 +371,23 @@ def build_site(
                 progress(done, len(candidates))
             if time.monotonic() - last_save > CHECKPOINT_S:
                 # An interrupted build resumes here: what is left is recorded as stale.
-                run.save_manifest(messages, (stale | set(candidates[done:])) & set(site_weeks))
+                run.save_manifest(messages, _left(run, stale, candidates, site_weeks))
                 last_save = time.monotonic()
     except BaseException:
-        built = set(run.result.weeks_rebuilt)
-        run.save_manifest(messages, (stale | set(candidates)) & set(site_weeks) - built)
+        run.save_manifest(messages, _left(run, stale, candidates, site_weeks))
         raise
     # Cheap when nothing changed: only pages whose inputs differ are rendered and written.
     run.aggregates(site_weeks)
     run.remove_leftovers(run.old.get("files", {}))
     run.save_manifest(messages, (stale & set(site_weeks)) - set(candidates))
     return run.result
+
+
+def _left(
+    run: _SiteBuild, stale: set[str], candidates: Sequence[str], site_weeks: Sequence[str]
+) -> set[str]:
+    """The weeks still to render when a build stops here: the next one starts with them."""
+    return ((stale | set(candidates)) & set(site_weeks)) - set(run.result.weeks_rebuilt)
 
 
 def _nothing_to_build(digest: Digest, weeks: Sequence[str] | None) -> str:

@@ -18,7 +18,7 @@ from markupsafe import escape
 
 from lore_digest.report.labels import LABELS
 from lore_digest.site.render import SITE_LABELS
-from lore_digest.vocabulary import format_counted, lang_suffix
+from lore_digest.vocabulary import format_counted, lang_suffix, report_stem
 
 ENTRY_THREADS = 10
 # XML 1.0 forbids these; lxml refuses to serialise them, and mail subjects can hold them.
@@ -52,13 +52,13 @@ def render_feed(
     for label in sorted(digests):
         digest = digests[label]
         entry = fg.add_entry(order="prepend")
-        page = f"{list_name}-{label}{lang_suffix(lang)}.html"
+        page = f"{report_stem(list_name, label, lang)}.html"
         entry.id(f"urn:lore-digest:{xml_text(list_name)}:{label}")
         entry.title(xml_text(labels["title"].format(list=list_name.upper(), label=label)))
         entry.link(href=page, rel="alternate", type="text/html")
         for other in other_langs:
             entry.link(
-                href=f"{list_name}-{label}{lang_suffix(other)}.html",
+                href=f"{report_stem(list_name, label, other)}.html",
                 rel="alternate",
                 type="text/html",
                 hreflang=other,

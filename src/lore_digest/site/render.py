@@ -32,6 +32,7 @@ from lore_digest.vocabulary import (
     VERDICT_TRAILERS,
     format_counted,
     lang_suffix,
+    report_stem,
 )
 
 SITE_LABELS: dict[str, dict[str, str]] = {
@@ -215,11 +216,11 @@ class SiteRenderer:
 
     def week_file(self, label: str, lang: str) -> str:
         """File name of a week page, relative to the site root."""
-        return f"{self.list_name}-{label}{lang_suffix(lang)}.html"
+        return f"{report_stem(self.list_name, label, lang)}.html"
 
     def week_json_file(self, label: str, lang: str) -> str:
         """File name of a week's report JSON beside its page (as `report` names it)."""
-        return f"{self.list_name}-{label}{lang_suffix(lang)}.json"
+        return f"{report_stem(self.list_name, label, lang)}.json"
 
     def _page(self, kind: str, lang: str, title: str, root: str, path: str) -> Page:
         """`path` is a format string with {suffix}, relative to the page's own folder."""

@@ -89,9 +89,9 @@ def weeks_touched(
             limit = min(first.date_utc + (WAITING_HORIZON_DAYS + 1) * DAY, *foreign, FOREVER)
             start = digest.week_start_utc(since)
             while start < limit and start <= last_utc:
-                weeks.add(_week(start))
-                # The next Monday 00:00: a week is 7 days of 24 h give or take a DST hour.
-                start = digest.week_start_utc(start + 7 * DAY + 3 * 3600)
+                label = _week(start)
+                weeks.add(label)
+                start = digest.window(label).end_utc  # the next Monday 00:00, DST or not
 
     for pk, (tid, utc) in previous.items():
         weeks.add(_week(utc))

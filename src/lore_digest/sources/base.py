@@ -72,7 +72,12 @@ class Batch:
 
 
 class SyncState(Protocol):
-    """What a source may ask about the list's stored progress (implemented by the ingester)."""
+    """What a source may ask about the list's stored progress (implemented by the ingester).
+
+    The ingester writes batches on a thread of its own: a source asks these questions in
+    `plan()`, and in `batches()` only after `settle()` (every batch handed over is then
+    committed, and the writer waits), as the lore source does before completing threads.
+    """
 
     def list_exists(self) -> bool:
         """Whether the store knows the list yet."""
@@ -108,8 +113,9 @@ class Source(Protocol):
 
     kind: str  # "mirror", "mbox" or "lore": the registry key
     list_name: str
-    origin: str  # what the user gave (path or URL), recorded as the list's source
-    url_base: str  # where the list's mail is read on the web
+    origin: str  # what the user gave (a URL, or an absolute path), recorded as the source
+    url_base: str | None  # where the list's mail is read on the web, when given
+    default_url_base: str  # …and where it is when not: for a new list
 
     def check(self) -> None:
         """Cheap checks needing no network (a path exists and is what it claims): run

@@ -38,6 +38,21 @@ def git_reason(stderr: str, returncode: int) -> str:
     return reason.removeprefix("fatal: ").removeprefix("error: ")
 
 
+def ls_remote_head(url: str) -> tuple[bool, str]:
+    """(True, output) when `git ls-remote URL HEAD` worked, else (False, git's reason)."""
+    try:
+        proc = subprocess.run(
+            ["git", "ls-remote", url, "HEAD"], capture_output=True, text=True, check=False
+        )
+    except FileNotFoundError as exc:
+        raise SourceError(
+            "git is not installed (it is needed to read public-inbox mirrors)"
+        ) from exc
+    if proc.returncode == 0:
+        return True, proc.stdout
+    return False, git_reason(proc.stderr, proc.returncode)
+
+
 def is_git_dir(path: Path) -> bool:
     """True if `path` is a (bare) git repository."""
     return (path / "HEAD").is_file() and (path / "objects").is_dir()

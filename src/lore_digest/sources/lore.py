@@ -47,7 +47,8 @@ class _Plan:
     low: int  # start of the contiguous coverage after this run
     start: int  # first Received time to ask for
     end: int  # ask up to (excluding) this time
-    known_end: int  # coverage end already recorded (never shrink it)
+    known_end: int  # coverage end already recorded (never shrink it)…
+    joins_at: int = 0  # …once the windows have reached this time (where it begins)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +111,9 @@ class LoreSource:
         self.base = normalize_base(url)
         self.list_name = list_name or default_list_name(self.base)
         self.origin = self.base
-        self.url_base = url_base or self.base + "/"
+        # The server the mail is read from is where readers find it: recorded as given.
+        self.url_base: str | None = url_base or self.base + "/"
+        self.default_url_base = self.base + "/"
         self.since, self.until, self.first_since = since, until, first_since
         self.overlap = int(overlap.total_seconds())
         self.policy = windows or WindowPolicy()
@@ -166,6 +169,10 @@ class LoreSource:
             self._plan = _Plan(
                 covered.start, max(wanted, covered.end - self.overlap), end, covered.end
             )
+        elif covered is not None and wanted < covered.start <= end:
+            # Earlier mail asked for: the coverage grows backwards, and keeps its end once
+            # the windows reach where it began (not before: an interruption leaves a gap).
+            self._plan = _Plan(wanted, wanted, end, covered.end, joins_at=covered.start)
         else:
             self._plan = _Plan(wanted, wanted, end, wanted)
         # Mail up to here needs no thread completion: a new list has none, and mail of a
@@ -194,7 +201,7 @@ class LoreSource:
                 checkpoint = LoreCheckpoint(
                     self.base,
                     covered_start=plan.low,
-                    covered_end=max(stop, plan.known_end),
+                    covered_end=max(stop, plan.known_end) if stop >= plan.joins_at else stop,
                     threads_done_pk=None if recorded else watermark,
                 )
                 recorded = True

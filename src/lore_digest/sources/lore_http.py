@@ -34,8 +34,8 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from lore_digest import __version__
 from lore_digest.errors import SourceError
+from lore_digest.version import __version__
 from lore_digest.vocabulary import retry_after_seconds
 
 PROJECT_URL = "https://pypi.org/project/lore-digest/"

@@ -64,9 +64,10 @@ class MboxSource:
 
     def __init__(self, path: Path | str, list_name: str, *, url_base: str | None = None) -> None:
         self.path = Path(path)
-        self.origin = str(path)
+        self.origin = str(self.path.resolve()) if str(path).strip() else ""
         self.list_name = list_name
-        self.url_base = url_base or DEFAULT_URL_BASE.format(name=list_name)
+        self.url_base = url_base
+        self.default_url_base = DEFAULT_URL_BASE.format(name=list_name)
 
     def check(self) -> None:
         """Refuse what is no mbox or maildir before any file is created."""

@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import re
 import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -24,10 +23,10 @@ from lore_digest.sources.base import Batch, EpochCheckpoint, RawMail, SyncState
 from lore_digest.sources.git import (
     cat_blobs,
     commits_since,
-    git_reason,
     head_commit,
     is_ancestor,
     is_git_dir,
+    ls_remote_head,
     run_git,
 )
 from lore_digest.vocabulary import DEFAULT_URL_BASE
@@ -115,12 +114,10 @@ def _remote_exists(url: str) -> bool:
     A missing epoch is how the list of epochs ends (…/kvmarm/1 after …/kvmarm/0), so
     "not found" is an answer; a refused connection or a DNS failure is not.
     """
-    proc = subprocess.run(
-        ["git", "ls-remote", url, "HEAD"], capture_output=True, text=True, check=False
-    )
-    if proc.returncode == 0:
-        return bool(proc.stdout.strip())
-    reason = git_reason(proc.stderr, proc.returncode)
+    answered, text = ls_remote_head(url)
+    if answered:
+        return bool(text.strip())
+    reason = text
     if "not found" in reason or "does not appear to be a git repository" in reason:
         return False
     raise SourceError(f"cannot reach {url}: {reason}")
@@ -198,6 +195,16 @@ def check_public_inbox(epoch: Path, location: str) -> None:
         )
 
 
+def _legacy_key(epoch: Path) -> str:
+    """Where an epoch's checkpoint was kept before the clone cache was keyed by URL
+    (mirrors/NAME/git/0.git, now mirrors/NAME-<hash>/git/0.git): a moved clone resumes."""
+    folder = epoch.resolve().parent.parent  # …/mirrors/NAME-<hash>
+    match = re.fullmatch(r"(.+)-[0-9a-f]{12}", folder.name)
+    if match is None:
+        return ""
+    return str(folder.with_name(match.group(1)) / "git" / epoch.name)
+
+
 class MirrorSource:
     """A public-inbox mirror (local inbox, one epoch, or a URL to clone) as a Source."""
 
@@ -207,9 +214,13 @@ class MirrorSource:
         self, location: str, list_name: str | None = None, *, url_base: str | None = None
     ) -> None:
         self.location = location
-        self.origin = location
+        # A path is recorded absolute: the CLI's relative path and the config's absolute
+        # one for the same mirror are the same source.
+        local = location.strip() and not is_url(location)
+        self.origin = str(Path(location).resolve()) if local else location
         self.list_name = list_name or default_list_name(location)
-        self.url_base = url_base or DEFAULT_URL_BASE.format(name=self.list_name)
+        self.url_base = url_base
+        self.default_url_base = DEFAULT_URL_BASE.format(name=self.list_name)
         self._mirror: Mirror | None = None
         self._plans: list[tuple[Path, str, list[tuple[str, int]]]] = []
 
@@ -236,7 +247,7 @@ class MirrorSource:
         for epoch in self._mirror.epochs:
             key = str(epoch.resolve())
             head = head_commit(epoch)
-            last = state.epoch_commit(key)
+            last = state.epoch_commit(key) or state.epoch_commit(_legacy_key(epoch))
             if head is None or head == last:
                 continue
             # After a purge or rewrite the old tip is gone: rescan; dedupe keeps it idempotent.

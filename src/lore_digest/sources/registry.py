@@ -16,6 +16,7 @@ from typing import Any
 
 from lore_digest.errors import UsageError
 from lore_digest.sources.base import Source
+from lore_digest.vocabulary import check_list_name
 
 # The kinds' modules are imported when a source is made: reading the config (which only
 # needs the keys) must not load an HTTP client.
@@ -105,6 +106,7 @@ def make_source(
     found = SOURCES.get(kind)
     if found is None:
         raise UsageError(f"unknown source {kind!r} (choose from {', '.join(SOURCES)})")
+
     given = {
         name: value
         for name, value in {
@@ -122,4 +124,9 @@ def make_source(
         raise UsageError(
             f"--{wrong[0].replace('_', '-')} goes with " + " or ".join(f"--{k}" for k in takers)
         )
-    return found.make(str(location), list_name, url_base, **given)
+    source = found.make(str(location), list_name, url_base, **given)
+    try:
+        check_list_name(source.list_name)  # given or told from the location: before a clone
+    except ValueError as exc:
+        raise UsageError(f"{exc}: choose another with --list NAME") from None
+    return source

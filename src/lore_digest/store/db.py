@@ -186,12 +186,17 @@ class Store:
 
     # -- lists and per-epoch progress -------------------------------------------------
 
-    def ensure_list(self, name: str, url_base: str, source: str) -> ListInfo:
-        """Create the list if new; keep the stored URL base unless one is given again."""
+    def ensure_list(
+        self, name: str, url_base: str | None, source: str, default_url_base: str | None = None
+    ) -> ListInfo:
+        """Create the list if new (with `url_base`, else `default_url_base`) and record its
+        source; an existing list keeps its URL base unless one is given again."""
+        if url_base is None and default_url_base is None:
+            raise ValueError("a list needs a URL base: give url_base or default_url_base")
         self.conn.execute(
-            "INSERT INTO lists(name, url_base, source) VALUES (?, ?, ?) "
-            "ON CONFLICT(name) DO UPDATE SET url_base=excluded.url_base, source=excluded.source",
-            (name, url_base, source),
+            "INSERT INTO lists(name, url_base, source) VALUES (?, coalesce(?, ?), ?) "
+            "ON CONFLICT(name) DO UPDATE SET url_base=coalesce(?, url_base), source=excluded.source",
+            (name, url_base, default_url_base, source, url_base),
         )
         found = self.get_list(name)
         assert found is not None

@@ -2,7 +2,7 @@
 
 The model only writes prose on top of facts computed by code, so a prompt is:
 
-1. the facts JSON (series_dict / thread status and counts, made compact) with every
+1. the facts JSON (serialize.series_facts / status_facts and counts, made compact) with every
    message id replaced by a label m1..mN: thread mail is labelled in date order, mail
    outside the thread that the facts name (earlier revisions, the newer revision that
    supersedes this one) gets the next labels;
