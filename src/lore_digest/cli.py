@@ -623,7 +623,8 @@ def report(
             windows = [digest.last_complete_week()]
         if any(".." in spec for spec in weeks):
             # A range is a way to say "the weeks in between": its empty weeks are skipped.
-            kept = [w for w in windows if w.label not in _ranged(weeks) or digest.has_mail(w)]
+            ranged = _ranged(weeks)
+            kept = [w for w in windows if w.label not in ranged or digest.has_mail(w)]
             if len(kept) < len(windows):
                 _warn(
                     f"{plural(len(windows) - len(kept), 'week')} of the range without mail skipped"

@@ -193,7 +193,7 @@ class Digest:
 
     def has_mail(self, window: Window) -> bool:
         """Whether any mail of the list is dated inside `window`."""
-        return bool(self.store.messages_between(self.info.id, window.start_utc, window.end_utc))
+        return self.store.count_between(self.info.id, window.start_utc, window.end_utc) > 0
 
     def date_range(self) -> tuple[datetime, datetime] | None:
         """First and last mail of the list (by Date), in the time zone; None when empty."""

@@ -98,7 +98,6 @@ class _Ingester:
         found = store.get_list(source.list_name)
         self.list_id: int | None = None if found is None else found.id
         self.submitted = 0
-        self._listed = False
         self.compressor = zstandard.ZstdCompressor(level=3)
         self.queue: queue.Queue[_Job] = queue.Queue(maxsize=2)
         self.failure: BaseException | None = None
@@ -165,15 +164,16 @@ class _Ingester:
                 self._record(list_id, checkpoint)
 
     def _list(self) -> int:
-        """The list's id: the first batch creates the list (or records its URL and source)."""
-        if self.list_id is None or not self._listed:
+        """The list's id; the first batch of a new list creates it (a known list had its
+        URL and source recorded by `sync` before any batch)."""
+        if self.list_id is None:
             info = self.store.ensure_list(
                 self.source.list_name,
                 self.source.url_base,
                 self.source.origin,
                 self.source.default_url_base,
             )
-            self.list_id, self._listed = info.id, True
+            self.list_id = info.id
         return self.list_id
 
     def _record(self, list_id: int, checkpoint: Checkpoint) -> None:

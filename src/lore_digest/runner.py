@@ -251,8 +251,8 @@ class _ListJob:
         """Update the HTML site: the same weeks, in the same zone, as the reports."""
         from lore_digest.site.build import build_site
 
-        if not self.digest.weeks_with_mail():
-            return
+        if self.digest.date_range() is None:
+            return  # no mail yet: no site
         built = build_site(self.digest, self.conf.site_dir, langs=self.conf.languages)
         result.site_index = built.index
         result.site_files_written = len(built.written)

@@ -420,6 +420,14 @@ class Store:
         )
         return [_row_to_message(r) for r in rows]
 
+    def count_between(self, list_id: int, start_utc: int, end_utc: int) -> int:
+        """How many messages have their Date in [start_utc, end_utc)."""
+        row = self.conn.execute(
+            "SELECT count(*) FROM messages WHERE list_id=? AND date_utc>=? AND date_utc<?",
+            (list_id, start_utc, end_utc),
+        ).fetchone()
+        return int(row[0])
+
     def message_dates(self, list_id: int) -> list[int]:
         """The Date (Unix time) of every message of a list, oldest first."""
         rows = self.conn.execute(
