@@ -7,7 +7,7 @@ facts, summaries) can be recomputed after a fix without re-downloading anything.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -233,10 +233,12 @@ class Store:
         """Delete a list and everything stored for it; returns how many mails went."""
         with self.transaction():
             count = self.count_messages(list_id)
-            self.conn.execute(
-                "DELETE FROM raw_messages WHERE id IN (SELECT id FROM messages WHERE list_id=?)",
-                (list_id,),
-            )
+            for table in ("raw_messages", "patch_files"):
+                key = "id" if table == "raw_messages" else "message_pk"
+                self.conn.execute(
+                    f"DELETE FROM {table} WHERE {key} IN (SELECT id FROM messages WHERE list_id=?)",
+                    (list_id,),
+                )
             for table in ("messages", "ingest_log", "epochs", "lore_progress", "report_summaries"):
                 self.conn.execute(f"DELETE FROM {table} WHERE list_id=?", (list_id,))
             self.conn.execute("DELETE FROM lists WHERE id=?", (list_id,))
@@ -378,6 +380,31 @@ class Store:
             )
             out.update((int(pk), decompress(bytes(data))) for pk, data in rows)
         return out
+
+    # -- files touched by patches ---------------------------------------------------------
+
+    def patch_files(self, pks: Iterable[int]) -> dict[int, tuple[str, ...]]:
+        """Files already recorded for these patch mails (pk → paths); unknown pks absent."""
+        ids = list(pks)
+        out: dict[int, tuple[str, ...]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                f"SELECT message_pk, paths FROM patch_files WHERE message_pk IN ({marks})", chunk
+            )
+            out.update((int(pk), tuple(filter(None, str(paths).split("\n")))) for pk, paths in rows)
+        return out
+
+    def save_patch_files(self, files: Mapping[int, Sequence[str]]) -> None:
+        """Record the files of patch mails (read from their raw mail once)."""
+        if not files:
+            return
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO patch_files(message_pk, paths) VALUES (?, ?)",
+                [(pk, "\n".join(paths)) for pk, paths in files.items()],
+            )
 
     # -- threading ----------------------------------------------------------------------
 

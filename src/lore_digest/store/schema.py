@@ -97,6 +97,15 @@ MIGRATIONS: tuple[str, ...] = (
         ON CONFLICT(list_id, base) DO UPDATE SET threads_done_pk = excluded.threads_done_pk;
     DELETE FROM epochs WHERE repo LIKE 'lore:%' OR repo LIKE 'lore-threads:%';
     """,
+    # 4: the files each posted patch touches (from its diffstat and "diff --git" lines),
+    # one row per patch, paths separated by newlines: read once from the raw mail, then
+    # used to find the MAINTAINERS sections (who may apply) of every series.
+    """
+    CREATE TABLE patch_files (
+        message_pk INTEGER PRIMARY KEY REFERENCES messages(id),
+        paths TEXT NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
