@@ -26,6 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("store",),  # SQLite, the only SQL
     ("threading",),  # reply trees, series grouping
     ("ingest",),  # source → store → threads: one ingester for every source
+    ("trees",),  # maintainers' git trees: commits indexed, patches matched to them
     ("facts",),  # revisions, trailers, status
     ("model",),  # Thread and Summary, shared by summaries and reports
     ("summarize",),  # offline and LLM prose

@@ -132,6 +132,8 @@ def test_split_body_whole_corpus(corpus_blobs: list[tuple[str, bytes]]) -> None:
         assert "\n".join(s.text for s in segments) == expected, commit
         assert all(s.text.strip() for s in segments), commit
         if text.startswith("diff --git ") or "\ndiff --git " in text:
+            if any(s.kind == "quoted" and "diff --git " in s.text for s in segments):
+                continue  # a patch quoted below Outlook's "-----Original Message-----"
             patches += 1
             with_diff += "diff" in kinds(segments)
     print(f"  messages with an unquoted 'diff --git': {patches}, with a diff segment: {with_diff}")
@@ -395,3 +397,152 @@ def test_double_dash_before_pasted_patch_is_not_signature() -> None:
 )
 def test_first_paragraph_name_greetings(text: str, expected: str) -> None:
     assert first_paragraph(text) == expected
+
+
+# --- Outlook-style quotes and indented pastes -----------------------------------------
+
+_OUTLOOK_HEADER = (
+    "From: Marc Zyngier [mailto:maz@kernel.org]\n"
+    "Sent: Friday, April 17, 2020 11:06 PM\n"
+    "To: Zengtao (B)\n"
+    "Cc: kvmarm@lists.cs.columbia.edu\n"
+    "Subject: Re: [PATCH] KVM: arm64: Fix the thing\n"
+)
+_OUTLOOK_QUOTED = (
+    "Please fix the foo.\n\n"
+    "Reviewed-by: Marc Zyngier <maz@kernel.org>\n"
+    "Link: https://lore.kernel.org/r/1@example.org\n"
+)
+
+
+@pytest.mark.parametrize(
+    "separator",
+    [
+        "-----Original Message-----",
+        "-------- Original Message --------",
+        "------------------- Original Message -------------------",
+        "---original message---",
+        "  ----- ORIGINAL MESSAGE -----  ",
+    ],
+)
+def test_outlook_original_message_and_below_is_quoted(separator: str) -> None:
+    text = f"Thanks, will fix.\n\n{separator}\n{_OUTLOOK_HEADER}\n{_OUTLOOK_QUOTED}"
+    segments = split_body(text)
+    assert kinds(segments) == ["prose", "attribution", "quoted"]
+    assert segments[1].text.startswith(separator)
+    assert "Subject: Re: [PATCH]" in segments[1].text
+    assert segments[2].text.startswith("Please fix the foo.")
+    assert "\n".join(s.text for s in segments) == text.removesuffix("\n")
+
+
+def test_outlook_original_message_without_header_block() -> None:
+    text = "Ping?\n\n-----Original Message-----\n\nOld text.\nAcked-by: A <a@example.org>\n"
+    assert kinds(split_body(text)) == ["prose", "attribution", "quoted"]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        _OUTLOOK_HEADER,  # desktop Outlook without a separator
+        "________________________________\n" + _OUTLOOK_HEADER,  # Outlook Web's rule
+        "From: kvmarm-bounces@lists.cs.columbia.edu <kvmarm-bounces@lists.cs.columbia.edu>"
+        " On Behalf Of Marc Zyngier\nSent: Thursday, August 6, 2020 1:57 AM\nTo: A\n",
+        "*From:* Marc Zyngier <maz@kernel.org>\n*Sent:* Monday, 8 February 2021\n",
+        "发件人: Marc Zyngier [mailto:maz@kernel.org]\n发送时间: 2020年4月17日 23:06\n收件人: A\n",
+    ],
+)
+def test_outlook_from_sent_header_starts_a_quote(header: str) -> None:
+    text = f"Cheers,\nAndre\n\n{header}\n{_OUTLOOK_QUOTED}"
+    segments = split_body(text)
+    assert kinds(segments) == ["prose", "attribution", "quoted"]
+    assert segments[0].text.rstrip() == "Cheers,\nAndre"
+    assert segments[1].text.strip() == header.strip()
+
+
+def test_outlook_separator_above_a_quote_keeps_inline_answers() -> None:
+    """The separator is unquoted but the quote is "> ": answers between are the sender's."""
+    text = (
+        " -----Original Message-----\n"
+        "> From: Marc Zyngier [mailto:maz@kernel.org]\n"
+        "> Sent: Friday, April 17, 2020 11:06 PM\n"
+        ">\n> - test with the current state of the patches\n"
+        "I tested your branch, the error still exists.\n\n"
+        "> Thanks,\n"
+    )
+    segments = split_body(text)
+    assert kinds(segments) == ["attribution", "quoted", "prose", "quoted"]
+    assert segments[2].text.startswith("I tested your branch")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a patch pasted in a reply: "From:" then "Date:", not "Sent:"
+        "Here's one\n\nFrom: Andrew Jones <drjones@redhat.com>\n"
+        "Date: Thu, 22 Aug 2019 06:38:26 -0400\nSubject: [PATCH] KVM: selftests: x\n\n"
+        "Body.\n\nSigned-off-by: Andrew Jones <drjones@redhat.com>\n",
+        # "Sent:" alone, or after a blank line, is prose
+        "From: the spec, page 12.\n\nSent: v2 last week.\nReviewed-by: A <a@example.org>\n",
+        # "Original Message" without dashes is prose
+        "The Original Message was lost.\nReviewed-by: A <a@example.org>\n",
+    ],
+)
+def test_not_an_outlook_quote(text: str) -> None:
+    assert "quoted" not in kinds(split_body(text))
+    assert "trailer" in kinds(split_body(text))
+
+
+def test_outlook_quote_already_quoted_stays_quoted() -> None:
+    text = "> -----Original Message-----\n> From: A\n> Sent: today\n\nMy answer.\n"
+    assert kinds(split_body(text)) == ["quoted", "prose"]
+
+
+@pytest.mark.parametrize("indent", ["    ", "\t", "        ", "  \t"])
+def test_indented_trailer_ending_an_indented_paste_is_not_a_trailer(indent: str) -> None:
+    """A commit message pasted indented: its Reviewed-by is not the sender's."""
+    text = (
+        "This is what I queued:\n\n"
+        f"{indent}KVM: arm64: Fix the thing\n\n"
+        f"{indent}The thing was broken, fix it.\n\n"
+        f"{indent}Reviewed-by: Marc Zyngier <maz@kernel.org>\n"
+        f"{indent}Tested-by: B <b@example.org>\n\n"
+        "Thanks.\n"
+    )
+    assert "trailer" not in kinds(split_body(text))
+
+
+def test_indented_trailers_after_flush_left_prose_are_trailers() -> None:
+    text = (
+        "So, if it helps:\n \n    Reviewed-by: Vladimir Murzin <vladimir.murzin@arm.com>\n\n"
+        "    Tested-by: B <b@example.org>\n\nCheers\n"
+    )
+    assert kinds(split_body(text)) == ["prose", "trailer", "prose"]
+
+
+def test_slightly_indented_paste_keeps_its_trailers() -> None:
+    """Below 4 spaces an indent is a habit of the writer, not a paste."""
+    text = "  I looked at it\n  and it is fine.\n\n  Acked-by: A <a@example.org>\n"
+    assert kinds(split_body(text)) == ["prose", "trailer"]
+
+
+def test_real_outlook_quote(corpus_git: Path) -> None:
+    """A ping above Outlook's "-----Original Message-----" header of Marc's mail."""
+    text = corpus_text(corpus_git, "4e1b45db60793fb2cd767a44daf163441e4e718b")
+    segments = split_body(text)
+    assert kinds(segments) == ["prose", "attribution", "quoted"]
+    assert segments[0].text.startswith("Ping ...")
+    assert segments[1].text.startswith("-----Original Message-----\nFrom: Marc Zyngier")
+
+
+def test_real_outlook_web_quote(corpus_git: Path) -> None:
+    """Outlook Web: a "____" rule, then From:/Sent:/To:/Subject:, then the old mail."""
+    segments = split_body(corpus_text(corpus_git, "8608e2ecb253710c83f0adb1eddd8c4c8653d23f"))
+    assert kinds(segments) == ["prose", "attribution", "quoted"]
+    assert segments[1].text.startswith("________________________________\nFrom: Christoffer")
+
+
+def test_real_unquoted_separator_above_quote(corpus_git: Path) -> None:
+    """Zengtao answers inline below an unquoted separator: his answers stay prose."""
+    segments = split_body(corpus_text(corpus_git, "ca60893ae124b904986fe71069fa3ea6275bc64f"))
+    assert kinds(segments)[:3] == ["attribution", "quoted", "prose"]
+    assert "I test with your nv-5.7-rc1-WIP branch" in prose_text(segments)

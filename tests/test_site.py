@@ -11,7 +11,7 @@ import random
 import re
 import sqlite3
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from html.parser import HTMLParser
@@ -21,13 +21,15 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 import hostile_mail
+import test_escape
 from lore_digest.digest import Digest, DigestSettings
 from lore_digest.facts.week import iso_week_window
 from lore_digest.ingest import sync_mbox
+from lore_digest.model import Summary, SummaryItem, Thread
 from lore_digest.report.build import ReportBuilder
 from lore_digest.site import SiteResult, build_site, weeks_touched
 from lore_digest.site.build import MANIFEST
-from lore_digest.site.render import summary_html
+from lore_digest.site.render import SiteRenderer, WeekNav, summary_html
 from lore_digest.store.db import Store
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -165,14 +167,24 @@ def site(synced_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def hostile_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The crafted hostile mails synced as list "hostile", every week built."""
+def hostile_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The crafted hostile mails, and the Markdown attacks of test_escape, synced as list
+    "hostile"."""
     tmp = tmp_path_factory.mktemp("hostile")
     mbox = hostile_mail.write_hostile_mbox(tmp / "hostile.mbox")
-    out = tmp / "site"
     with Store.open(tmp / "h.sqlite3") as store:
         result = sync_mbox(store, mbox, hostile_mail.LIST)
         assert result.new == len(hostile_mail.hostile_mails())
+        attack = test_escape.write_attack_mbox(tmp / "attack.mbox")
+        assert sync_mbox(store, attack, hostile_mail.LIST).new == len(test_escape.attack_mails())
+    return tmp / "h.sqlite3"
+
+
+@pytest.fixture(scope="module")
+def hostile_site(hostile_store: Path) -> Path:
+    """The hostile list's site, every week built."""
+    out = hostile_store.parent / "site"
+    with Store.open(hostile_store) as store:
         build_site(_digest(store, hostile_mail.LIST), out, langs=("zh", "en"))
     return out
 
@@ -431,28 +443,116 @@ def test_message_ids_only_in_escaped_text_and_quoted_urls(hostile_site: Path) ->
                 assert urlsplit(href).query == "" and urlsplit(href).fragment == ""
 
 
+LORE = "https://lore.kernel.org/kvmarm/"
+
+
 @pytest.mark.parametrize(
     ("markdown", "expected", "forbidden"),
     [
         ("[x](javascript:alert(1))", "x", ["href", "<a"]),
         ("<img src=x onerror=alert(1)>", "&lt;img", ["<img"]),
         ("<script>alert(1)</script>", "&lt;script&gt;", ["<script"]),
-        ("![p](https://evil.example/p.png)", "", ["<img"]),
-        ("[ok](relative.html)", "ok", ["href"]),
+        ("![p](https://evil.example/p.png)", "p (https://evil.example/p.png)", ["<img", "<a"]),
+        ("[ok](relative.html)", "ok (relative.html)", ["href"]),
         (
             "**bold** [lore](https://lore.kernel.org/kvmarm/x@y/)",
             '<a href="https://lore.kernel.org/kvmarm/x@y/" rel="noopener noreferrer">lore</a>',
             [],
         ),
         ("`code` and *em*", "<code>code</code>", []),
-        ('[q](https://a.example/"onmouseover="x)', "https://a.example/", ['onmouseover="']),
+        ('[q](https://a.example/"onmouseover="x)', "https://a.example/", ['onmouseover="', "<a"]),
+        (
+            test_escape.PHISH,
+            "Security advisory: click to update (https://evil.example/phish)",
+            ["<a", "href"],
+        ),
+        ("<https://evil.example>", "https://evil.example", ["<a", "href"]),
+        ("<mallory@evil.example>", "mallory@evil.example", ["<a", "href", "mailto"]),
+        ("see https://evil.example/phish", "see https://evil.example/phish", ["<a"]),
+        ("[other list](https://lore.kernel.org/kvmarm-evil/x/)", "other list (", ["<a"]),
+        ("[host](https://lore.kernel.org.evil.example/kvmarm/)", "host (", ["<a"]),
+        ("&lt;img src=x onerror=alert(1)&gt;", "&lt;img", ["<img"]),
+        ("[up](https://lore.kernel.org/kvmarm/../evil/)", "up (", ["<a"]),
+        ("[up](https://lore.kernel.org/kvmarm/%2e%2e/evil/)", "up (", ["<a"]),
+        (
+            "[a](https://evil.example/x) [b](https://lore.kernel.org/kvmarm/y/)",
+            'a (https://evil.example/x) <a href="https://lore.kernel.org/kvmarm/y/"',
+            ['href="https://evil'],
+        ),
     ],
 )
 def test_summary_markdown_is_sanitised(markdown: str, expected: str, forbidden: list[str]) -> None:
-    out = str(summary_html(markdown))
+    """LLM prose: Markdown, with raw HTML off and links only into the list's archive.
+
+    (Before links were limited, the relative link was dropped to its text and the image
+    to nothing; both are now shown as text with their URL, like any other link.)"""
+    out = str(summary_html(markdown, [LORE]))
     assert expected in out
     for bad in forbidden:
         assert bad not in out
+
+
+def test_summary_links_need_an_allowed_prefix() -> None:
+    link = "[tree](https://git.kernel.org/pub/scm/linux/kernel/git/kvmarm/kvmarm.git/log/)"
+    assert "<a" not in str(summary_html(link))  # no prefix: no link at all
+    assert "<a" not in str(summary_html(link, [LORE]))
+    assert 'href="https://git.kernel.org/' in str(
+        summary_html(link, [LORE, "https://git.kernel.org/pub/scm/linux/kernel/git/kvmarm"])
+    )
+
+
+def _hostile_week(hostile_site: Path, lang: str = "en") -> str:
+    suffix = "" if lang == "zh" else f".{lang}"
+    return (hostile_site / f"hostile-{hostile_mail.WEEK}{suffix}.html").read_text("utf-8")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_quoted_mail_is_text_on_the_week_page(hostile_site: Path, lang: str) -> None:
+    """The offline summary quotes the cover letter: its phishing link is shown, not linked."""
+    page = _hostile_week(hostile_site, lang)
+    doc = _Collector()
+    doc.feed(page)
+    hosts = {urlsplit(t.attrs["href"]).netloc for t in doc.tags if "href" in t.attrs}
+    assert hosts <= {"", "lore.kernel.org"}, hosts
+    assert not [t for t in doc.tags if t.name in {"img", "svg", "iframe"}]
+    assert [t.attrs.get("src") for t in doc.tags if t.name == "script"] == ["search.js"]
+    summaries = "".join(re.findall(r'<section class="summary">.*?</section>', page, re.S))
+    assert html.escape(test_escape.PHISH, quote=False) in summaries
+    assert "&lt;img src=x onerror=" in summaries and "<em>" not in summaries
+    assert html.escape(test_escape.QUESTION, quote=False) in summaries
+
+
+def _llm_prose(threads: list[Thread], text: str) -> list[Thread]:
+    item = SummaryItem(text, ())
+    summary = Summary("en", (item,), (item,), (item,), source="llm", model="m")
+    return [replace(t, summary=summary) for t in threads]
+
+
+def test_llm_prose_links_only_into_the_archive(hostile_store: Path) -> None:
+    """LLM prose is Markdown: a link into the list's archive stays a link, one elsewhere
+    (a quoted phishing link, a tree not configured) is shown as text."""
+    with Store.open(hostile_store) as store:
+        report = _digest(store, hostile_mail.LIST).week(hostile_mail.WEEK, lang="en")
+    tree = "https://git.kernel.org/pub/scm/linux/kernel/git/kvmarm/kvmarm.git"
+    prose = (
+        f"**Reviewed** in [the thread]({report.threads[0].url}), see [log]({tree}/log/), "
+        f"{test_escape.PHISH}, <https://evil.example/auto> and {test_escape.IMG}"
+    )
+    report.threads = _llm_prose(report.threads, prose)
+    nav = WeekNav(None, None)
+    for renderer, tree_linked in (
+        (SiteRenderer(hostile_mail.LIST, ("en",)), False),
+        (SiteRenderer(hostile_mail.LIST, ("en",), link_prefixes=(tree,)), True),
+    ):
+        page = renderer.week(report, nav)
+        summaries = "".join(re.findall(r'<section class="summary">.*?</section>', page, re.S))
+        assert "<strong>Reviewed</strong>" in summaries
+        assert f'<a href="{html.escape(report.threads[0].url)}" rel="noopener' in summaries
+        assert (f'<a href="{tree}/log/"' in summaries) is tree_linked
+        assert "Security advisory: click to update (https://evil.example/phish)" in summaries
+        assert "evil.example/auto" in summaries and "&lt;img src=x onerror=" in summaries
+        hosts = set(re.findall(r'href="https?://([^/"]+)', summaries))
+        assert hosts <= {"lore.kernel.org", "git.kernel.org"} and "<img" not in summaries
 
 
 def test_unsafe_list_name_is_refused(synced_db: Path, tmp_path: Path) -> None:

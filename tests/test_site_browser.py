@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 import hostile_mail
+import test_escape
 from lore_digest.digest import Digest, DigestSettings
 from lore_digest.ingest import sync_mbox
 from lore_digest.site import build_site
@@ -78,6 +79,8 @@ def hostile_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp / "site"
     with Store.open(tmp / "h.sqlite3") as store:
         sync_mbox(store, hostile_mail.write_hostile_mbox(tmp / "h.mbox"), hostile_mail.LIST)
+        # The Markdown attacks: a changelog that closes a fence, a phishing link quoted.
+        sync_mbox(store, test_escape.write_attack_mbox(tmp / "a.mbox"), hostile_mail.LIST)
         build_site(
             Digest(store, hostile_mail.LIST, DigestSettings(now=NOW)), out, langs=("zh", "en")
         )
@@ -240,3 +243,50 @@ def test_hostile_site_runs_nothing(browser: Any, hostile_url: str, hostile_dir: 
             assert watched.errors == []
         finally:
             watched.close()
+
+
+# What a page holds that the templates never write: links out of the site other than to
+# the archive, images, scripts other than ours, event-handler attributes.
+_FOREIGN = """() => ({
+    links: [...document.querySelectorAll("a[href]")]
+        .map(a => new URL(a.href, location.href))
+        .filter(u => u.origin !== location.origin && u.hostname !== "lore.kernel.org")
+        .map(String),
+    images: document.querySelectorAll("img, svg, iframe, object, embed").length,
+    scripts: [...document.scripts].map(s => s.getAttribute("src")),
+    handlers: [...document.querySelectorAll("*")].flatMap(
+        e => [...e.attributes].filter(a => a.name.startsWith("on")).map(a => a.name)),
+})"""
+
+
+@pytest.mark.parametrize("suffix", ["", ".en"])
+def test_markdown_attacks_are_text_in_the_browser(
+    browser: Any, hostile_url: str, suffix: str
+) -> None:
+    """The quoted phishing link and the changelog's fence-breaking payloads are text."""
+    watched = Watched(browser, DESKTOP)
+    try:
+        page = watched.page
+        page.goto(hostile_url + f"hostile-{hostile_mail.WEEK}{suffix}.html")
+        page.wait_for_load_state("load")
+        found = page.evaluate(_FOREIGN)
+        assert found == {"links": [], "images": 0, "scripts": ["search.js"], "handlers": []}
+        thread = page.locator("article.thread", has=page.locator("pre", has_text="~~~"))
+        assert thread.count() == 1
+        # The changelog is shown whole, as text, in its <pre>.
+        changes = thread.locator("details.changes pre").inner_text()
+        assert "[Changelog link](https://evil.example/changelog)" in changes
+        assert test_escape.IMG in changes
+        # The cover letter's phishing link, quoted by the summary, is text: clicking it
+        # goes nowhere.
+        quote = thread.locator("section.summary .item", has_text=test_escape.PHISH).first
+        assert quote.locator("a:not(.cite)").count() == 0
+        before = page.url
+        quote.get_by_text("click to update", exact=False).first.click()
+        assert page.url == before
+        for link in thread.locator("a").all()[:8]:
+            link.hover()
+        assert page.evaluate(f"typeof window.{hostile_mail.SENTINEL}") == "undefined"
+        assert watched.dialogs == [] and watched.errors == []
+    finally:
+        watched.close()

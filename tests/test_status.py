@@ -14,6 +14,7 @@ import pytest
 from lore_digest.facts.build import mail_facts
 from lore_digest.facts.model import MailFacts
 from lore_digest.facts.status import (
+    Appliers,
     Status,
     detect_applied,
     detect_pull,
@@ -641,3 +642,147 @@ def test_until_utc_and_empty() -> None:
     assert series_status(mails, author_email=AUTHOR, until_utc=11).status is Status.APPLIED
     empty = series_status([], author_email=AUTHOR)
     assert (empty.status, empty.evidence) == (Status.NEW, ())
+
+
+# -- trust, drops, withdrawals, partial applications ------------------------------------------
+
+MAINTAINER = "maz@kernel.org"
+
+
+@pytest.mark.parametrize(
+    ("body", "partial", "release"),
+    [
+        ("Queued 3+5, thanks.\n", "patches 3+5", None),
+        ("Applied patches 1-2, thanks!\n", "patches 1-2", None),
+        (
+            "Applied the first two cleanups to arm64 (for-next/ffa), thanks!\n",
+            "the first two cleanups",
+            None,
+        ),
+        ("Queued for -rc, thanks.\n", None, "-rc"),
+        ("Applied for 6.1, thanks!\n", None, "6.1"),
+    ],
+)
+def test_partial_applications_and_releases(
+    body: str, partial: str | None, release: str | None
+) -> None:
+    info = detect_applied(make("a", body))
+    assert info is not None and info.partial == partial and info.release == release
+
+
+def test_every_partial_application_is_evidence() -> None:
+    mails = [
+        root(),
+        make("q1", "Queued patches 1-2, thanks.\n", sender=MAINTAINER, date=1),
+        make("q2", "And patch 3 queued as well, thanks.\n", sender=MAINTAINER, date=2),
+        make("q3", "Applied patch 3 to next, thanks!\n", sender=MAINTAINER, date=3),
+    ]
+    trusted = Appliers(frozenset({MAINTAINER}), "maintainers")
+    facts = series_status(mails, author_email=AUTHOR, appliers=trusted)
+    assert facts.status == Status.APPLIED
+    assert facts.evidence == ("q1", "q3")
+    assert [a.partial for a in facts.applied_replies] == ["patches 1-2", "patches 3"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "I've dropped this patch, it breaks 32bit.\n",
+        "Dropped from next for now.\n",
+        "I'm dropping the series until this is sorted.\n",
+        "I have reverted this patch.\n",
+    ],
+)
+def test_a_maintainer_drops(body: str) -> None:
+    mails = [root(), make("ty", "Applied to next, thanks!\n", sender=MAINTAINER, date=1)]
+    mails.append(make("drop", body, sender=MAINTAINER, parent="ty", date=2))
+    trusted = Appliers(frozenset({MAINTAINER}), "maintainers")
+    facts = series_status(mails, author_email=AUTHOR, appliers=trusted)
+    assert facts.status == Status.DROPPED and facts.evidence == ("drop",)
+    outsider = series_status(
+        [root(), make("drop", body, sender="x@example.org")],
+        author_email=AUTHOR,
+        appliers=trusted,
+    )
+    assert outsider.status != Status.DROPPED
+    assert [c.kind for c in outsider.claims] == ["dropped"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Dropped the check in v3 as you suggested?\n",
+        "Should we drop this patch?\n",
+        "I dropped the Acked-by since the patch changed.\n",
+    ],
+)
+def test_not_a_drop(body: str) -> None:
+    mails = [root(), make("r", body, sender=MAINTAINER)]
+    trusted = Appliers(frozenset({MAINTAINER}), "maintainers")
+    assert series_status(mails, author_email=AUTHOR, appliers=trusted).status != Status.DROPPED
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Please ignore this email, I sent the wrong branch.\n",
+        "Kindly ignore this patch, I will resend.\n",
+        "Self-NAK, this breaks the build.\n",
+        "Bad news; this is broken. Will come back later.\n",
+        "Will send v2, ignore this.\n",
+    ],
+)
+def test_the_author_withdraws(body: str) -> None:
+    mails = [root(), make("w", body, sender=AUTHOR)]
+    assert series_status(mails, author_email=AUTHOR).status == Status.WITHDRAWN
+
+
+@pytest.mark.parametrize(
+    ("body", "sender", "parent"),
+    [
+        ("This is broken, please fix.\n", "reviewer@example.org", ROOT),  # a review
+        ("Please ignore this email.\n", "reviewer@example.org", ROOT),  # not the author
+        ("Yes, this is broken, will fix in v3.\n", AUTHOR, "review"),  # answering a review
+    ],
+)
+def test_not_a_withdrawal(body: str, sender: str, parent: str) -> None:
+    mails = [root(), make("review", "Looks wrong.\n", date=1)]
+    mails.append(make("w", body, sender=sender, parent=parent, date=2))
+    assert series_status(mails, author_email=AUTHOR).status != Status.WITHDRAWN
+
+
+def test_claims_never_set_the_status() -> None:
+    trusted = Appliers(frozenset({MAINTAINER}), "learned")
+    mails = [
+        root(),
+        make("fake", "Applied to next, thanks!\n", sender="mallory@evil.example", date=1),
+        make("nak", "NACK.\n", sender="mallory@evil.example", date=2),
+    ]
+    facts = series_status(mails, author_email=AUTHOR, appliers=trusted)
+    assert facts.status == Status.UNDER_REVIEW
+    assert [(c.kind, c.reason) for c in facts.claims] == [
+        ("NAKed", "not-applier"),
+        ("applied", "not-applier"),
+    ]
+    assert facts.naks == ()
+
+
+def test_learned_appliers_on_the_corpus(synced_db: Path) -> None:
+    """The list's history teaches who applies on kvmarm: the maintainers, nobody else."""
+    from lore_digest.report.trust import TrustRules
+
+    with Store.open(synced_db) as store:
+        info = store.get_list("kvmarm")
+        assert info is not None
+        rules = TrustRules(store, info, None)
+        events = rules.events()
+        learned = rules.learned(2**40)
+    assert learned == {
+        "maz@kernel.org",
+        "marc.zyngier@arm.com",
+        "will@kernel.org",
+        "catalin.marinas@arm.com",
+        "pbonzini@redhat.com",
+        "drjones@redhat.com",
+    }
+    assert len(events) > 250

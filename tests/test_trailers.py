@@ -311,3 +311,74 @@ def test_agreement_with_b4_on_corpus(corpus_blobs: list[tuple[str, bytes]]) -> N
         f"same as b4 on {len(texts) - len(differ)}, different on {len(differ)}"
     )
     assert len(differ) <= len(texts) * 0.005
+
+
+# --- trailers the sender did not give -------------------------------------------------
+
+
+def test_trailers_below_outlook_original_message_do_not_count() -> None:
+    text = (
+        "Ping ...\nAny comments?\n\n"
+        "-----Original Message-----\n"
+        "From: Marc Zyngier <maz@kernel.org>\n"
+        "Sent: Monday, February 8, 2021 9:40 PM\n"
+        "To: netdev@vger.kernel.org\n"
+        "Subject: [PATCH] ptp: x\n\n"
+        "Reviewed-by: Marc Zyngier <maz@kernel.org>\n"
+        "Link: https://lore.kernel.org/r/1@example.org\n"
+    )
+    assert parse_trailers(text) == []
+    assert parse_all_trailers(text) == []
+
+
+def test_trailers_above_outlook_header_count() -> None:
+    text = (
+        "Acked-by: Will Deacon <will@kernel.org>\n\n"
+        "________________________________\n"
+        "From: A <a@example.org>\nSent: 13 December 2019 10:56\n\n"
+        "Tested-by: B <b@example.org>\n"
+    )
+    assert pairs(text) == [("Acked-by", "will@kernel.org")]
+
+
+def test_trailer_of_an_indented_paste_does_not_count() -> None:
+    """A reply quoted by indenting: Mark's ack is Mark's, not the sender's."""
+    text = (
+        "    Nit: please say 'smccc conduit' in the commit title.\n\n"
+        "Ok, I will fix it next version.\n\n"
+        "    Otherwise, I see no problem with this, so:\n\n"
+        "    Acked-by: Mark Rutland <mark.rutland@arm.com>\n\n"
+        "Thanks! Glad to get this.\n"
+    )
+    assert parse_trailers(text) == []
+
+
+def test_tab_indented_ack_below_own_words_counts() -> None:
+    text = "So for the couple of KVM patches, please add my\n\n\tAcked-by: Marc Zyngier <maz@kernel.org>\n"
+    assert pairs(text) == [("Acked-by", "maz@kernel.org")]
+
+
+def test_real_indented_paste_trailer_not_counted(corpus_git: Path) -> None:
+    """Jianyong Wu answers a review quoted by indenting; the ack in it is Mark Rutland's."""
+    text = corpus_text(corpus_git, "f513af398beac690aaeb5bf1e1aeab8e58252455")
+    assert "    Acked-by: Mark Rutland <mark.rutland@arm.com>" in text
+    assert parse_trailers(text) == []
+
+
+@pytest.mark.parametrize(
+    ("commit", "email"),
+    [
+        ("6864bd17c4afc441c3f83283b48116450dd95ce4", "jroedel@suse.de"),
+        ("b1d52fc56c3678ee488e26430da86ac2aa63983a", "vladimir.murzin@arm.com"),
+        ("91b2022c3acf512c80965c48e5ebfe99a6068577", "maz@kernel.org"),
+    ],
+)
+def test_real_indented_own_trailers_count(corpus_git: Path, commit: str, email: str) -> None:
+    """Tab- or 4-space-indented acks below the sender's own flush-left words are theirs."""
+    assert email in {t.email for t in parse_trailers(corpus_text(corpus_git, commit))}
+
+
+def test_real_outlook_quoted_link_not_counted(corpus_git: Path) -> None:
+    text = corpus_text(corpus_git, "5bca4c67b3f69efaaf76f4cb667fbdeaf23d3cda")
+    assert "-----Original Message-----" in text
+    assert parse_trailers(text) == []

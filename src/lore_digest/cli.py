@@ -359,6 +359,27 @@ _SUMMARIZER_KEYS = (
 )
 
 
+def _trust_options(command: F) -> F:
+    """--maintainers and --tree: who may apply, and the trees that show what landed."""
+    command = click.option(
+        "--tree",
+        "trees",
+        multiple=True,
+        metavar="URL_OR_PATH[@BRANCH]",
+        help="A maintainer's git tree where merges are confirmed, e.g. https://git.kernel.org/"
+        "pub/scm/linux/kernel/git/kvmarm/kvmarm.git@next (repeatable) [default: the list's "
+        "trees in the config].",
+    )(command)
+    return click.option(
+        "--maintainers",
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="PATH",
+        help="A file in the kernel's MAINTAINERS format: only the M: people of the files a "
+        "series touches may apply or NAK it [default: the list's maintainers in the config, "
+        "else appliers learned from the list's history].",
+    )(command)
+
+
 def _summarizer_overrides(options: dict[str, Any]) -> dict[str, Any]:
     """The [summarizer] keys given on the command line (pops them from `options`)."""
     values = {key: options.pop(key, None) for key in _SUMMARIZER_KEYS}
@@ -428,16 +449,32 @@ def _check_zone(tz: str | None) -> None:
 
 
 def _open_digest(
-    ctx: click.Context, store: Store, list_name: str, tz: str | None, overrides: dict[str, Any]
+    ctx: click.Context,
+    store: Store,
+    list_name: str,
+    tz: str | None,
+    overrides: dict[str, Any],
+    trust: dict[str, Any],
 ) -> Digest:
     from lore_digest.digest import Digest, DigestSettings
 
-    settings = DigestSettings.for_list(_obj(ctx).settings, list_name, tz=tz, summarizer=overrides)
+    settings = DigestSettings.for_list(
+        _obj(ctx).settings,
+        list_name,
+        tz=tz,
+        summarizer=overrides,
+        maintainers=trust.get("maintainers"),
+        trees=trust.get("trees") or (),
+    )
     return Digest(store, list_name, settings)
 
 
 def _warn_fallbacks(digest: Digest) -> None:
-    """An LLM that could not write a summary is said here, not only inside the report."""
+    """An LLM that could not write a summary is said here, not only inside the report.
+
+    So is a configured tree that could not be fetched."""
+    for line in dict.fromkeys(digest.warnings):
+        _warn(line)
     for note, count in digest.fallbacks.most_common():
         _warn(f"{plural(count, 'summary', 'summaries')} fell back to the offline summary: {note}")
 
@@ -576,6 +613,7 @@ def sync(
     help="Output directory [default: the list's output/reports in the config, else ./reports].",
 )
 @_summarizer_options
+@_trust_options
 @_json_option
 @_store_options
 @click.pass_context
@@ -612,7 +650,7 @@ def report(
     written: list[dict[str, Any]] = []
     with (
         _writing_store(ctx, list_name) as store,
-        _open_digest(ctx, store, list_name, tz, overrides) as digest,
+        _open_digest(ctx, store, list_name, tz, overrides, options) as digest,
     ):
         target = _output_dir(ctx, out_dir, list_name, "reports")
         if since is not None and until is not None:
@@ -675,6 +713,7 @@ def report(
 @_tz_option
 @click.option("--force", is_flag=True, help="Rebuild every requested week even if unchanged.")
 @_summarizer_options
+@_trust_options
 @_json_option
 @_store_options
 @click.pass_context
@@ -710,7 +749,7 @@ def site(
     overrides = _summarizer_overrides(options)
     with (
         _writing_store(ctx, list_name) as store,
-        _open_digest(ctx, store, list_name, tz, overrides) as digest,
+        _open_digest(ctx, store, list_name, tz, overrides, options) as digest,
     ):
         target = _output_dir(ctx, out_dir, list_name, "site")
         with _progress("rendering weeks", not as_json) as progress:
@@ -767,6 +806,7 @@ def site(
     help="Language(s), comma-separated [default: the list's first in the config, else zh].",
 )
 @_summarizer_options
+@_trust_options
 @_json_option
 @_store_options
 @click.pass_context
@@ -799,7 +839,7 @@ def mail(
     sent: list[dict[str, str]] = []
     with (
         _writing_store(ctx, list_name) as store,
-        _open_digest(ctx, store, list_name, tz, overrides) as digest,
+        _open_digest(ctx, store, list_name, tz, overrides, options) as digest,
     ):
         empty = [label for label in labels if not digest.has_mail(digest.window(label))]
         skipped = [label for label in empty if label in ranged]  # a range's empty weeks
@@ -853,10 +893,17 @@ def serve(directory: Path, port: int) -> None:
 @click.option(
     "--list", "only", multiple=True, metavar="NAME", help="Only this configured list (repeatable)."
 )
+@_trust_options
 @_json_option
 @_store_options
 @click.pass_context
-def run(ctx: click.Context, only: tuple[str, ...], as_json: bool) -> None:
+def run(
+    ctx: click.Context,
+    only: tuple[str, ...],
+    maintainers: Path | None,
+    trees: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Do everything for every configured list: sync, reports, site, mail.
 
     For each list of the config file: sync its source; write reports for every complete
@@ -878,6 +925,8 @@ def run(ctx: click.Context, only: tuple[str, ...], as_json: bool) -> None:
             db,
             lists=list(only) or None,
             log=None if as_json else (lambda line: err.print(escape(line))),
+            maintainers=maintainers,
+            trees=trees,
         )
     if as_json:
         click.echo(json.dumps(summary.as_dict(), indent=2, ensure_ascii=False))

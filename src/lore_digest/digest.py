@@ -21,9 +21,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Self
 
-from lore_digest.errors import UsageError
+from lore_digest.errors import LoreDigestError, UsageError
+from lore_digest.facts.maintainers import Maintainers
 from lore_digest.facts.revisions import RevisionIndex
 from lore_digest.facts.week import (
     Window,
@@ -55,6 +57,10 @@ class DigestSettings:
     tz: str = "UTC"
     summarizer: SummarizerSettings = field(default_factory=SummarizerSettings)
     now: datetime | None = None  # fixes the clock (tests, `run`); None: the real time
+    maintainers: Path | None = None  # MAINTAINERS file: who may apply (else learned)
+    trees: tuple[str, ...] = ()  # maintainer trees where merges are confirmed
+    tree_grace_days: int = 14  # "applied" in mail but in no tree after this: flagged
+    stable_waits: bool = False  # stable/AUTOSEL postings may be "waiting for review"
 
     @classmethod
     def for_list(
@@ -65,11 +71,14 @@ class DigestSettings:
         tz: str | None = None,
         summarizer: Mapping[str, Any] | None = None,
         now: datetime | None = None,
+        maintainers: Path | None = None,
+        trees: Iterable[str] = (),
     ) -> DigestSettings:
         """The list's settings from the config file, with command-line overrides.
 
         `tz` None means the list's `timezone` (else UTC); `summarizer` holds the keys of
-        [summarizer] given on the command line (None values are ignored).
+        [summarizer] given on the command line (None values are ignored); `maintainers`
+        and `trees` given on the command line replace the list's.
         """
         listed = settings.lists.get(list_name)
         zone = tz if tz is not None else (listed.timezone if listed is not None else "UTC")
@@ -78,7 +87,16 @@ class DigestSettings:
         overrides = {k: v for k, v in (summarizer or {}).items() if v is not None}
         if overrides:
             chosen = chosen.model_copy(update=overrides)
-        return cls(tz=zone, summarizer=chosen, now=now)
+        given_trees = tuple(trees)
+        return cls(
+            tz=zone,
+            summarizer=chosen,
+            now=now,
+            maintainers=maintainers or (listed.maintainers if listed is not None else None),
+            trees=given_trees or (tuple(listed.trees) if listed is not None else ()),
+            tree_grace_days=listed.tree_grace_days if listed is not None else 14,
+            stable_waits=listed.stable_waits if listed is not None else False,
+        )
 
 
 class Digest:
@@ -90,7 +108,18 @@ class Digest:
         self.settings = settings or DigestSettings()
         get_zone(self.settings.tz)
         self.store = store
-        self._builder = ReportBuilder(store, list_name)  # UsageError for an unknown list
+        maintainers = (
+            Maintainers.load(self.settings.maintainers) if self.settings.maintainers else None
+        )
+        self._builder = ReportBuilder(  # UsageError for an unknown list
+            store,
+            list_name,
+            maintainers,
+            stable_waits=self.settings.stable_waits,
+            grace_days=self.settings.tree_grace_days,
+        )
+        self.warnings: list[str] = []  # said at the terminal: a tree that could not be fetched
+        self._trees_ready = not self.settings.trees
         try:
             check_list_name(list_name)
         except ValueError as exc:
@@ -205,6 +234,36 @@ class Digest:
 
     # -- reports ------------------------------------------------------------------------
 
+    def _prepare_trees(self) -> None:
+        """Fetch the configured trees once per Digest and index their new commits.
+
+        A tree that cannot be fetched (offline, a typo) is a warning, not a failed
+        report: what was fetched before is used, or the tree is left out.
+        """
+        if self._trees_ready:
+            return
+        self._trees_ready = True
+        from lore_digest.config import cache_dir
+        from lore_digest.trees.matcher import TreeMatcher
+
+        span = self.store.date_range(self.info.id)
+        matcher = TreeMatcher(
+            self.store,
+            cache_dir(),
+            self.settings.trees,
+            since_utc=span[0] - 365 * 86400 if span else None,
+        )
+        try:
+            matcher.update()
+        except LoreDigestError as exc:
+            try:
+                matcher.update(fetch=False)
+            except LoreDigestError:
+                self.warnings.append(f"trees not used: {exc}")
+                return
+            self.warnings.append(f"using the trees as last fetched: {exc}")
+        self._builder.matcher = matcher
+
     def week(
         self,
         spec: WeekSpec,
@@ -213,6 +272,7 @@ class Digest:
         progress: Callable[[int, int], None] | None = None,
     ) -> Report:
         """The report of one week (or window): facts, then the summariser's prose."""
+        self._prepare_trees()
         report = self._builder.build(
             self.window(spec),
             lang=lang,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -349,6 +349,8 @@ def run_list(
                 job.site(result)
             except Exception as exc:
                 failed("site", exc)
+            for line in dict.fromkeys(digest.warnings):
+                log(f"{name}: {line}")
             if conf.recipients and settings.smtp is not None:
                 try:
                     job.mail(result, settings.smtp, password, ssl_context)
@@ -385,6 +387,19 @@ def _run_lists(
         )
 
 
+def _with_trust(settings: Settings, maintainers: Path | None, trees: tuple[str, ...]) -> Settings:
+    """The settings with every list's MAINTAINERS file and trees replaced, when given."""
+    update: dict[str, Any] = {}
+    if maintainers is not None:
+        update["maintainers"] = maintainers.resolve()
+    if trees:
+        update["trees"] = list(trees)
+    if not update:
+        return settings
+    lists = {name: conf.model_copy(update=update) for name, conf in settings.lists.items()}
+    return settings.model_copy(update={"lists": lists})
+
+
 def run_all(
     settings: Settings,
     store: Store | Path,
@@ -395,6 +410,8 @@ def run_all(
     password: str | None = None,
     ssl_context: ssl.SSLContext | None = None,
     progress: Progress | None = None,
+    maintainers: Path | None = None,
+    trees: Sequence[str] = (),
 ) -> RunSummary:
     """Run every configured list (or only `lists`); see the module docstring.
 
@@ -402,10 +419,12 @@ def run_all(
     the clock (tests; default: the current time). `log` receives one line per event,
     `progress` the sync's advance (label, done, total).
     `password`/`ssl_context` are for SMTP (default: $LORE_DIGEST_SMTP_PASSWORD, system CAs).
+    `maintainers`/`trees` (the command line's) replace every list's configured ones.
     Raises only for a usage error before any list ran (an unknown name in `lists`).
     """
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     emit: Log = log or (lambda line: None)
+    settings = _with_trust(settings, maintainers, tuple(trees))
     chosen = settings.select(tuple(lists) if lists is not None else None)
     summary = RunSummary(now=moment, started_at=datetime.now(UTC))
     if not chosen:

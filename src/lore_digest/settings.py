@@ -206,6 +206,10 @@ class ListSettings(BaseModel):
     recipients: list[str] = Field(default_factory=list)
     since: date | None = None
     summarizer: SummarizerOverride | None = None
+    maintainers: Path | None = None  # a file in the kernel's MAINTAINERS format
+    trees: list[str] = Field(default_factory=list)  # "URL_OR_PATH[@BRANCH]" of maintainer trees
+    tree_grace_days: int = Field(default=14, ge=0)  # "applied" in mail, not in a tree after this
+    stable_waits: bool = False  # stable/AUTOSEL postings listed as waiting for review
 
     @field_validator("mirror")
     @classmethod
@@ -219,7 +223,26 @@ class ListSettings(BaseModel):
     def _urls(cls, value: str | None) -> str | None:
         return None if value is None else _http_url(value)
 
-    @field_validator("mbox", "output")
+    @field_validator("trees")
+    @classmethod
+    def _trees(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        from lore_digest.trees.spec import parse_tree_spec
+
+        out = []
+        for index, item in enumerate(value):
+            try:
+                spec = parse_tree_spec(item)
+            except UsageError as exc:
+                raise PydanticCustomError(
+                    "tree", "trees[{index}]: {reason}", {"index": index, "reason": str(exc)}
+                ) from exc
+            if not _URL_LIKE.match(spec.location):
+                local = str(_local_path(spec.location, info))
+                item = local + (f"@{spec.branch}" if spec.branch else "")
+            out.append(item)
+        return list(dict.fromkeys(out))
+
+    @field_validator("mbox", "output", "maintainers")
     @classmethod
     def _paths(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return None if value is None else _local_path(value, info)

@@ -37,10 +37,13 @@ __all__ = [
     "SERIES_SPREAD_S",
     "VERDICT_TRAILERS",
     "SeriesKey",
+    "bot_name",
     "check_list_name",
     "estimate_tokens",
     "format_counted",
     "is_bot",
+    "is_pull_as_patches",
+    "is_stable_posting",
     "is_syzbot",
     "lang_suffix",
     "parse_languages",
@@ -74,11 +77,12 @@ def check_list_name(name: str) -> str:
 # -- people ---------------------------------------------------------------------------------
 
 # Robots that post to kernel lists: the kernel test robot, kernel.org's pr-tracker and
-# patchwork bots, syzbot, and the "*-bot@" convention the others follow. They are never
-# reviewers, and their replies never make a series "under review".
+# patchwork bots, syzbot, AI review bots (sashiko), and the "*-bot@" convention the
+# others follow. They are never reviewers or participants, and their replies never make
+# a series "under review"; their findings are listed per series instead.
 _BOT: Final = re.compile(
     r"^(?:lkp@intel\.com|pr-tracker-bot@kernel\.org|patchwork-bot.*|syzbot.*|.*-bot@.*"
-    r"|.*@syzkaller\.appspotmail\.com)$",
+    r"|.*@syzkaller\.appspotmail\.com|.*sashiko.*|ai-review.*)$",
     re.IGNORECASE,
 )
 
@@ -86,6 +90,24 @@ _BOT: Final = re.compile(
 def is_bot(email_address: str) -> bool:
     """Whether mail from this address is a robot's (never a review)."""
     return _BOT.match(email_address.strip()) is not None
+
+
+_BOT_NAMES: Final = (
+    ("lkp@intel.com", "kernel test robot"),
+    ("pr-tracker-bot@", "pr-tracker-bot"),
+    ("patchwork-bot", "patchwork-bot"),
+    ("syzbot", "syzbot"),
+    ("sashiko", "sashiko"),
+)
+
+
+def bot_name(email_address: str) -> str:
+    """How a digest names a robot: "kernel test robot", "syzbot", or its address."""
+    address = email_address.strip().lower()
+    for needle, name in _BOT_NAMES:
+        if needle in address:
+            return name
+    return address
 
 
 def is_syzbot(email_address: str) -> bool:
@@ -107,6 +129,27 @@ VERDICT_TRAILERS: Final = (*REVIEW_TRAILERS, NAK_TRAILER)
 
 NOT_FOR_REVIEW: Final = frozenset({"autosel", "stable"})
 """Subject prefixes of postings sent for information, not review (stable backports)."""
+
+# A stable review posting names the release it targets: "[PATCH 5.10 086/122]".
+_STABLE_RELEASE: Final = re.compile(r"^\d+\.\d+(?:\.\d+)?(?:-rc\d+)?$")
+
+
+# A maintainer's pull request sent as patches: "[PATCH 0/4] KVM/arm64 fixes for 5.16,
+# take #1" (the cover letter is the pull request, the patches are what it carries).
+_PULL_TITLE: Final = re.compile(
+    r"\b(?:fixes|updates)\s+for\s+v?\d+\.\d+(?:-rc\d+)?\b.*\btake\s+#\d+", re.IGNORECASE
+)
+
+
+def is_pull_as_patches(subject: LoreSubject) -> bool:
+    """A cover letter titled like a pull request ("... fixes for 5.16, take #1")."""
+    return subject.is_cover and not subject.is_reply and bool(_PULL_TITLE.search(subject.title))
+
+
+def is_stable_posting(subject: LoreSubject) -> bool:
+    """A stable-review or AUTOSEL posting: backports shown for information, not review."""
+    prefixes = [p.lower() for p in subject.extra_prefixes]
+    return bool(set(prefixes) & NOT_FOR_REVIEW) or any(map(_STABLE_RELEASE.match, prefixes))
 
 
 # -- series: which patch belongs to which cover letter ----------------------------------------

@@ -27,6 +27,19 @@ class GivenTrailer:
     message_id: str
     via_cover: bool  # given on the cover letter, so it counts for every patch
     differs_from_sender: bool  # the trailer names someone else than the mail's sender
+    sent_by_name: str = ""  # who sent the mail that carries it
+    sent_by_email: str = ""
+
+    @property
+    def credited(self) -> bool:
+        """Whether the named person may be credited with it.
+
+        A reply's trailer naming someone other than its sender is a claim about that
+        person ("Reviewed-by: Marc" sent by Mallory): shown as "Marc, sent by Mallory",
+        never counted for Marc. Trailers carried inside a patch are the author's record
+        of earlier reviews (b4 keeps them), credited as such.
+        """
+        return not self.differs_from_sender
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +83,14 @@ def _given(trailer: Trailer, mail: MailFacts, via_cover: bool, in_patch: bool) -
         value=trailer.value,
         message_id=mail.message_id,
         via_cover=via_cover,
-        differs_from_sender=bool(trailer.email)
-        and not in_patch
-        and trailer.email != mail.from_email,
+        differs_from_sender=not in_patch
+        and (
+            trailer.email.lower() != mail.from_email.lower()
+            if trailer.email
+            else trailer.name.strip().lower() != mail.from_name.strip().lower()
+        ),
+        sent_by_name=mail.from_name,
+        sent_by_email=mail.from_email,
     )
 
 

@@ -6,7 +6,7 @@ import re
 from enum import StrEnum
 
 from lore_digest.mail.subject import LoreSubject
-from lore_digest.vocabulary import is_syzbot
+from lore_digest.vocabulary import is_pull_as_patches, is_stable_posting, is_syzbot
 
 
 class Category(StrEnum):
@@ -17,6 +17,7 @@ class Category(StrEnum):
     PULL = "GIT PULL"
     BUG = "Bug report"
     OTHER_PROJECT = "Other projects"
+    STABLE = "Stable review"
     DISCUSSION = "Question/Discussion"
     OTHER = "Other"
 
@@ -53,11 +54,13 @@ _DISCUSSION_RE = re.compile(r"\b(question|discussion|how to|why)\b", re.IGNORECA
 def classify(subject: LoreSubject, from_email: str, *, has_replies: bool) -> Category:
     """Category of a thread from its root message (first matching rule wins)."""
     prefixes = {p.lower() for p in subject.extra_prefixes}
-    if subject.is_pull:
+    if subject.is_pull or is_pull_as_patches(subject):
         return Category.PULL
     if is_syzbot(from_email) or prefixes & _BUG_PREFIXES:
         return Category.BUG
     if subject.is_patch:
+        if is_stable_posting(subject):
+            return Category.STABLE
         if prefixes & OTHER_PROJECTS or _OTHER_PROJECT_TITLE_RE.match(subject.title):
             return Category.OTHER_PROJECT
         return Category.RFC if subject.is_rfc else Category.PATCH

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from lore_digest.facts.attribution import PatchTrailers, attribute_trailers, series_patches
+from lore_digest.facts.bots import BotFinding, bot_findings
 from lore_digest.facts.changelog import changelog_for_version
 from lore_digest.facts.model import MailFacts
 from lore_digest.facts.revisions import RevisionChain
-from lore_digest.facts.status import PullInfo, StatusFacts, series_status
+from lore_digest.facts.status import Appliers, PullInfo, StatusFacts, series_status
+from lore_digest.mail.patch_files import touched_files
+
+AppliersFor = Callable[[Sequence[str]], Appliers]
+"""Who may apply a series touching these files (the report's trust rule)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +25,23 @@ class RevisionRef:
     message_id: str
     date_utc: int
     subject: str
+
+
+@dataclass(frozen=True, slots=True)
+class PatchMerge:
+    """Where one patch of the series landed: a commit of a maintainer's tree."""
+
+    number: int
+    message_id: str
+    tree: str  # the tree's label, "kvmarm.git@next"
+    branch: str
+    commit: str  # full sha
+    how: str  # "link" | "patch-id" | "subject": the rule that matched it
+
+    @property
+    def text(self) -> str:
+        """ "patch 2: kvmarm.git@next 1a2b3c4d5e6f (link)"."""
+        return f"patch {self.number}: {self.tree} {self.commit[:12]} ({self.how})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +62,21 @@ class SeriesFacts:
     changes: str | None  # the cover letter's changelog for this version
     status: StatusFacts  # status, evidence, applied, changes requested, NAKs, reviewed
     patches: tuple[PatchTrailers, ...]
+    files: tuple[str, ...] = ()  # every file the current version touches, sorted
+    bot_findings: tuple[BotFinding, ...] = ()  # what robots said (never review)
+    appliers_rule: str | None = None  # "maintainers" or "learned": who may apply
+    merged: tuple[PatchMerge, ...] = ()  # patches found in the configured trees
+    not_in_tree: str | None = None  # "applied in mail, not found in TREE after N days"
+
+    @property
+    def merge_state(self) -> str | None:
+        """ "merged" (every patch in a tree), "partly merged (3/5)", or None."""
+        found = {m.number for m in self.merged}
+        if not found:
+            return None
+        if len(found) >= len(self.patches):
+            return "merged"
+        return f"partly merged ({len(found)}/{len(self.patches)})"
 
     @property
     def earlier_revisions(self) -> tuple[RevisionRef, ...]:
@@ -58,10 +95,24 @@ def current_version(mails: Sequence[MailFacts]) -> int | None:
     return max(versions) if versions else None
 
 
+def series_files(cover: MailFacts | None, patches: Sequence[MailFacts]) -> tuple[str, ...]:
+    """Files a series touches: its patches' diffs, else the cover letter's diffstat."""
+    found = {path for patch in patches for path in touched_files(patch.segments)}
+    if not found and cover is not None:
+        found.update(touched_files(cover.segments))
+    return tuple(sorted(found))
+
+
 def build_series_facts(
-    mails: Sequence[MailFacts], chain: RevisionChain | None, until_utc: int
+    mails: Sequence[MailFacts],
+    chain: RevisionChain | None,
+    until_utc: int,
+    appliers_for: AppliersFor | None = None,
 ) -> SeriesFacts | None:
-    """Series facts of a thread's mail (dated before `until_utc`); None if it is no series."""
+    """Series facts of a thread's mail (dated before `until_utc`); None if it is no series.
+
+    `appliers_for` says who may apply; None trusts everyone (tests of phrase rules).
+    """
     version = current_version(mails)
     if version is None:
         return None
@@ -76,11 +127,14 @@ def build_series_facts(
         if chain is not None and chain.newer is not None
         else None
     )
+    files = series_files(cover, patches)
+    appliers = appliers_for(files) if appliers_for is not None else None
     status = series_status(
         mails,
         author_email=first.from_email,
         superseded_by=superseded.message_id if superseded else None,
         until_utc=until_utc,
+        appliers=appliers,
     )
     earlier = (
         [RevisionRef(r.version, r.message_id, r.date_utc, r.subject) for r in chain.earlier]
@@ -105,13 +159,30 @@ def build_series_facts(
         else None,
         status=status,
         patches=tuple(attribute_trailers(mails, version)),
+        files=files,
+        bot_findings=bot_findings([m for m in mails if m.date_utc < until_utc]),
+        appliers_rule=appliers.rule if appliers is not None else None,
     )
 
 
-def thread_status(mails: Sequence[MailFacts], until_utc: int) -> StatusFacts:
+def thread_status(
+    mails: Sequence[MailFacts], until_utc: int, appliers_for: AppliersFor | None = None
+) -> StatusFacts:
     """Status of a non-series thread (a pull request, mostly)."""
     root = next((m for m in mails if m.parent_id is None), mails[0])
-    return series_status(mails, author_email=root.from_email, until_utc=until_utc)
+    appliers = appliers_for(touched_files(root.segments)) if appliers_for is not None else None
+    return series_status(
+        mails, author_email=root.from_email, until_utc=until_utc, appliers=appliers
+    )
 
 
-__all__ = ["PullInfo", "RevisionRef", "SeriesFacts", "build_series_facts", "thread_status"]
+__all__ = [
+    "AppliersFor",
+    "PatchMerge",
+    "PullInfo",
+    "RevisionRef",
+    "SeriesFacts",
+    "build_series_facts",
+    "series_files",
+    "thread_status",
+]

@@ -7,7 +7,18 @@ counts (prose and trailers: no quotes, diffs or signature), and only mails dated
 `until_utc` (None: all). Rules marked (heuristic) read free text and can be wrong; the
 evidence is there so a reader can check.
 
+Trust: who said it matters as much as what was said. With `appliers` (see `Appliers`:
+a MAINTAINERS file's M: people for the series' files, or appliers learned from the
+list's history), only their "applied", "queued", "pulled", "merged", "dropped" and NAK
+decide; the same words from anyone else, and every robot's notice (a From line is
+easy to forge), become `claims` ("X says it was applied — not a maintainer of these
+files"), shown but never a status. An author's own b4 list counts only when the author
+may apply.
+
 Rules, in priority order (the first that holds gives the status):
+
+0. dropped: a trusted "I've dropped this patch" / "Reverted this" later than every
+   applied reply (a maintainer who applies and then drops). Evidence: the drop mails.
 
 1. applied (heuristic): a reply whose own text opens a sentence with a maintainer
    phrase: "Applied to next, thanks!", "Applied to fixes", "Queued, thanks.", "Applied
@@ -32,7 +43,8 @@ Rules, in priority order (the first that holds gives the status):
      an updated branch", "Picked the latter" and "I've picked the two patches" (bare
      "picked" is a choice or another series' patches; only "picked up" counts).
    - Evidence: every applied reply; `applied` describes the first one.
-   Pull requests (the root is a [GIT PULL]/[PULL] mail, or its text has git
+   Pull requests (the root is a [GIT PULL]/[PULL] mail, a cover letter titled like
+   one, "[PATCH 0/4] KVM/arm64 fixes for 5.16, take #1", or its text has git
    request-pull's "The following changes since commit"): `pull` is read from the root
    (base commit, repository and ref, tip commit). A reply from someone other than the
    sender saying "Pulled, thanks", "Thanks, pulled", "Merged", "I have pulled both
@@ -57,6 +69,9 @@ Rules, in priority order (the first that holds gives the status):
    rename...", "needs to be", "this is wrong", "should be split"). Evidence and
    `changes_requested`: (review, author's reply) pairs in order. Ranked below
    superseded: once the next revision is out the request is answered.
+4b. withdrawn: the author takes it back in a follow-up to their own mail ("please
+   ignore this", "kindly ignore this patch", "self-NAK", "Bad news; this is broken",
+   "will send v2, ignore this"). Ranked below superseded (a v2 says more).
 5. RFC: the root subject says RFC and nobody reviewed (no reply from another person,
    no review trailer). An RFC that got replies is "under review": a reader cares more
    that somebody answered than about the prefix (a choice, not a fact). Evidence:
@@ -78,16 +93,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Final
 
 from lore_digest.facts.model import MailFacts
 from lore_digest.mail.trailers import parse_trailers_from_segments
-from lore_digest.vocabulary import NAK_TRAILER, REVIEW_TRAILERS, is_bot
+from lore_digest.vocabulary import NAK_TRAILER, REVIEW_TRAILERS, is_bot, is_pull_as_patches
 
 __all__ = [
+    "CLAIM_REASONS",
     "AppliedInfo",
+    "Appliers",
+    "Claim",
     "PullInfo",
     "Status",
     "StatusFacts",
@@ -107,6 +125,10 @@ class Status(StrEnum):
     SUPERSEDED = "superseded"
     NAKED = "NAKed"
     RFC = "RFC"
+    DROPPED = "dropped"
+    WITHDRAWN = "withdrawn"
+    MERGED = "merged"  # every patch found in a configured git tree (report.merges)
+    PARTLY_MERGED = "partly merged"  # some patches found in a tree
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +141,7 @@ class AppliedInfo:
     branch: str | None
     commits: tuple[tuple[str, str], ...]  # ("[1/4] subject", sha) in the order listed
     partial: str | None  # "patches 1-5" when only part of the series was taken
+    release: str | None = None  # "6.1", "-rc": "queued for 6.1" names a release, no branch
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +156,61 @@ class PullInfo:
     merged_by: str | None
 
 
+NOT_MAINTAINER: Final = "not-maintainer"
+NOT_APPLIER: Final = "not-applier"
+ROBOT: Final = "robot"
+CLAIM_REASONS: Final = {
+    NOT_MAINTAINER: "not a maintainer of these files",
+    NOT_APPLIER: "not one of the list's known appliers",
+    ROBOT: "a robot's notice, not confirmed by a maintainer",
+}
+"""Why a decision is only a claim, keyed as `Claim.reason` holds it (English)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Appliers:
+    """Who may apply, queue, pull, merge, drop or NAK a series, and the rule that says so.
+
+    `rule` is "maintainers" (the M: people of the MAINTAINERS sections of the files the
+    series touches, and of the sections whose L: is the list) or "learned" (people the
+    list's own history shows applying with b4 commit lists or having pull requests
+    merged). Anyone else's "applied" is a claim, shown as such, never a status.
+    """
+
+    emails: frozenset[str]
+    rule: str
+    # Who may merge a pull request besides: the trees the maintainers send theirs to
+    # (Paolo pulling Marc's kvmarm tree), which MAINTAINERS does not say. Learned.
+    upstream: frozenset[str] = frozenset()
+
+    def allows(self, email: str, *, pull: bool = False) -> bool:
+        """Whether a mail from this address may decide the series' (or pull's) fate."""
+        address = email.strip().lower()
+        return address in self.emails or (pull and address in self.upstream)
+
+    @property
+    def reason(self) -> str:
+        """Why someone else's word is only a claim (a key of CLAIM_REASONS)."""
+        return NOT_MAINTAINER if self.rule == "maintainers" else NOT_APPLIER
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A decision someone announced without the standing to make it (see `Appliers`)."""
+
+    kind: str  # "applied", "merged", "NAKed", "dropped"
+    message_id: str
+    by_name: str
+    by_email: str
+    detail: str | None  # the branch named, if any
+    reason: str  # a key of CLAIM_REASONS
+
+    @property
+    def why(self) -> str:
+        """The reason in English words."""
+        return CLAIM_REASONS.get(self.reason, self.reason)
+
+
 @dataclass(frozen=True, slots=True)
 class StatusFacts:
     """A series' status and the message ids that prove it."""
@@ -144,6 +222,8 @@ class StatusFacts:
     changes_requested: tuple[str, ...]
     naks: tuple[str, ...]
     reviewed: bool
+    claims: tuple[Claim, ...] = ()
+    applied_replies: tuple[AppliedInfo, ...] = ()  # every trusted reply that applied part
 
 
 # -- sentences of what a sender wrote ------------------------------------------------------
@@ -219,11 +299,12 @@ def _sentences(lines: list[tuple[str, bool]]) -> Iterator[_Sentence]:
 
 # -- applied -----------------------------------------------------------------------------
 
-_NUMS: Final = r"\d+(?:\s*-\s*\d+)?(?:\s*(?:,|and|&)\s*\d+(?:\s*-\s*\d+)?)*"
+_NUMS: Final = r"\d+(?:\s*-\s*\d+)?(?:\s*(?:,|and|&|\+)\s*\d+(?:\s*-\s*\d+)?)*"
 # What was taken: longest alternatives first, the regex backtracks through them.
 _OBJECT: Final = (
     r"(?P<object>"
-    r"(?:the\s+)?(?:first|last)\s+(?:\w+\s+)?patch(?:es)?(?:\s+only)?"
+    r"(?:the\s+)?(?:first|last)\s+(?:\w+\s+)?(?:\w+\s+)?"
+    r"(?:patch(?:es)?|cleanups?|fixes|changes|ones|commits)(?:\s+only)?"
     rf"|(?:patch(?:es)?\s*|\#)(?P<nums>{_NUMS})(?:\s+only)?"
     rf"|(?:and\s+)?(?P<bare>{_NUMS})(?:\s+only)?"
     r"|(?:this|that)\s+(?:one|series|patch|patchset|version|set|fix)"
@@ -262,7 +343,7 @@ _BRANCH_PAREN = re.compile(r"\s*\(([\w./+-]+)\)")
 _URL_BRANCH = re.compile(r"/(?:-/)?(?:tree|commits|log|shortlog)/([\w./+-]+?)/?$")
 _URL = re.compile(r"\S+://\S+")
 _RELEASE = re.compile(
-    r"^(?:v|linux\s+|kernel\s+)?\d+\.\d+(?:[-.]rc\d+)?$|^-?rc\d+$"
+    r"^(?:v|linux\s+|kernel\s+)?\d+\.\d+(?:[-.]rc\d+)?$|^-?rc\d*$"
     r"|^(?:the\s+)?next\b(?:\s+\w+){0,3}\s+(?:pull|release|merge|cycle|window)",
     re.IGNORECASE,
 )
@@ -284,6 +365,7 @@ class _AppliedPhrase:
     line: int
     branch: str | None
     partial: str | None
+    release: str | None = None
 
 
 def detect_applied(mail: MailFacts) -> AppliedInfo | None:
@@ -304,6 +386,7 @@ def detect_applied(mail: MailFacts) -> AppliedInfo | None:
         branch=phrase.branch,
         commits=_commit_list([line for line, _ in lines[phrase.line + 1 :]]),
         partial=phrase.partial,
+        release=phrase.release,
     )
 
 
@@ -317,6 +400,7 @@ def _applied_phrase(sentence: _Sentence) -> _AppliedPhrase | None:
         # series' patches. Only "picked up" means merged.
         return None
     branch: str | None = None
+    release: str | None = None
     dest = match.group("dest")
     if dest is not None:
         prep = match.group("prep").lower()
@@ -327,6 +411,7 @@ def _applied_phrase(sentence: _Sentence) -> _AppliedPhrase | None:
             # "Queued for 5.7" names a release, not a branch; "for testing" is no merge.
             if not _RELEASE.match(head):
                 return None
+            release = head.rstrip(".")
         else:
             branch = _branch(dest)
             # Testers apply "on v5.10-rc2"; a maintainer's "on" names a branch path.
@@ -336,7 +421,7 @@ def _applied_phrase(sentence: _Sentence) -> _AppliedPhrase | None:
         return None
     else:
         branch = _tail_url_branch(match.group("tail"))
-    return _AppliedPhrase(sentence.line, branch, _partial(match))
+    return _AppliedPhrase(sentence.line, branch, _partial(match), release)
 
 
 def _partial(match: re.Match[str]) -> str | None:
@@ -435,7 +520,10 @@ def detect_pull(mail: MailFacts) -> PullInfo | None:
     lines = _own_lines(mail)
     text = "\n".join(lines)
     base = _PULL_BASE.search(text)
-    if not (mail.subject.is_pull and not mail.subject.is_reply) and base is None:
+    titled = (mail.subject.is_pull and not mail.subject.is_reply) or is_pull_as_patches(
+        mail.subject
+    )
+    if not titled and base is None:
         return None
     repo, ref = _pull_source(lines)
     tip = _PULL_TIP.search(text)
@@ -471,7 +559,7 @@ def _pull_source(lines: list[str]) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _merge_reply(mail: MailFacts) -> tuple[bool, str | None]:
+def merge_reply(mail: MailFacts) -> tuple[bool, str | None]:
     """(says the pull was merged, the branch it names) for a reply to a pull request."""
     for line, _ in _prose_lines(mail):
         tracker = _TRACKER_MERGED.search(line)
@@ -549,6 +637,56 @@ def _paragraphs(mail: MailFacts) -> str:
     return "\n".join(paragraphs)
 
 
+_DROP_RE = re.compile(
+    r"(?:(?:ok|okay|so|now|fwiw)[,!.]?\s+)?"
+    r"(?:(?:i|we)(?:'ve|\s+have)?\s+(?:now\s+|just\s+|also\s+|temporarily\s+)?"
+    r"(?:dropped|reverted|unqueued|removed)"
+    r"|(?:i'm|i\s+am|we're|we\s+are)\s+(?:now\s+)?(?:dropping|reverting)"
+    r"|(?:now\s+)?(?:dropped|reverted))"
+    r"\s+(?:this|that|it|them|these|both|the\s+(?:whole\s+)?(?:patch(?:es|set)?|series|set)"
+    r"|(?:this|that|these)\s+(?:patch(?:es)?|series|one|ones)|patch(?:es)?\s+\d)"
+    r"(?:\s*$|[\s,.!;:(])"
+    r"|(?:(?:i|we)(?:'ve|\s+have)?\s+)?(?:now\s+)?(?:dropped|reverted|removed)"
+    r"(?:\s+(?:it|this|them|these))?\s+from\s+(?:-?next|fixes|queue"
+    r"|(?:the|my)\s+(?:tree|queue|branch)|[\w-]+/[\w./-]+)\b",
+    re.IGNORECASE,
+)
+_WITHDRAW_RE = re.compile(
+    r"\b(?:please|pls|kindly|just)\s+(?:ignore|disregard|drop)\s+"
+    r"(?:this|that|it|v\d+|the\s+(?:whole\s+)?(?:series|patch(?:set)?|set|e-?mail|mail"
+    r"|version|posting|one|previous\s+\w+))\b"
+    r"|,\s*(?:please\s+)?ignore\s+this\b"
+    r"|^\s*self[- ]?n(?:a|ac)k(?:ed)?\b"
+    r"|(?:^|[;:.!]\s*)(?:this|the\s+(?:patch|series))\s+(?:patch\s+|series\s+)?is\s+"
+    r"(?:\w+\s+)?broken\b",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def _is_drop(mail: MailFacts) -> bool:
+    """A maintainer's "I've dropped this patch" / "Reverted this" (not a question)."""
+    if mail.parent_id is None and not mail.subject.is_reply:
+        return False
+    return any(
+        _DROP_RE.match(sentence.text) and "?" not in sentence.first()
+        for sentence in _sentences(_prose_lines(mail))
+    )
+
+
+def _withdraws(mail: MailFacts, mails: Sequence[MailFacts]) -> bool:
+    """The author takes their own posting back: "please ignore this", "self-NAK".
+
+    Only in a reply to the author's own mail (a follow-up to the posting), so a
+    concession in a review discussion ("this is broken, will fix") is no withdrawal.
+    """
+    if mail.parent_id is None:
+        return False
+    parent = next((m for m in mails if m.message_id == mail.parent_id), None)
+    if parent is None or parent.from_email.lower() != mail.from_email.lower():
+        return False
+    return _WITHDRAW_RE.search(_paragraphs(mail)) is not None
+
+
 # -- the series ------------------------------------------------------------------------------
 
 
@@ -582,71 +720,116 @@ def series_status(
     author_email: str,
     superseded_by: str | None = None,
     until_utc: int | None = None,
+    appliers: Appliers | None = None,
 ) -> StatusFacts:
     """Status of one series (or pull request) from its thread, with evidence.
 
     `mails` are the thread's mails sorted by date, history included; the rules and
-    their priority are in the module docstring.
+    their priority are in the module docstring. With `appliers`, only their "applied",
+    "merged", "dropped" and NAK set the status; anyone else's are `claims`. Without
+    (tests of the phrase rules), everyone is trusted.
     """
     mails = [m for m in mails if until_utc is None or m.date_utc < until_utc]
     if not mails:
         return StatusFacts(Status.NEW, (), None, None, (), (), False)
     root = next((m for m in mails if m.parent_id is None), mails[0])
     authors = _Authors.of(mails, author_email)
+    trust = _Trust(appliers)
     others = [m for m in mails if not authors.wrote(m)]
     humans = [m for m in others if m is not root and not is_bot(m.from_email)]
-    trailer_mails = [m for m in mails if _has_review_trailer(m)]
+    trailer_mails = [m for m in mails if _has_review_trailer(m) and not is_bot(m.from_email)]
     reviewed = bool(humans or trailer_mails)
-    naks = tuple(m.message_id for m in others if _is_nak(m))
+    naks = trust.sort("NAKed", [(m, None) for m in others if _is_nak(m)])
     pull = detect_pull(root)
     if pull is not None:
-        return _pull_status(pull, others, humans, root, naks, reviewed)
+        return _pull_status(pull, others, humans, root, naks, reviewed, trust)
 
-    applied = _applied_replies(mails, authors)
+    applied = _applied_replies(mails, authors, trust)
+    drops = trust.sort("dropped", [(m, None) for m in others if _is_drop(m)])
     requested = _changes_requested(mails, authors)
-    facts = StatusFacts(Status.NEW, (), None, None, requested, naks, reviewed)
+    withdrawn = tuple(m.message_id for m in mails if authors.wrote(m) and _withdraws(m, mails))
+    facts = StatusFacts(
+        Status.NEW, (), None, None, requested, naks, reviewed, trust.claims, tuple(applied)
+    )
+    dates = {m.message_id: m.date_utc for m in mails}
+    if drops and (not applied or dates[drops[-1]] > dates[applied[-1].message_id]):
+        return replace(facts, status=Status.DROPPED, evidence=drops)
     if applied:
         evidence = tuple(info.message_id for info in applied)
-        return _with(facts, Status.APPLIED, evidence, applied=applied[0])
+        return replace(facts, status=Status.APPLIED, evidence=evidence, applied=applied[0])
     if naks:
-        return _with(facts, Status.NAKED, naks)
+        return replace(facts, status=Status.NAKED, evidence=naks)
     if superseded_by is not None:
-        return _with(facts, Status.SUPERSEDED, (superseded_by,))
+        return replace(facts, status=Status.SUPERSEDED, evidence=(superseded_by,))
+    if withdrawn:
+        return replace(facts, status=Status.WITHDRAWN, evidence=withdrawn)
     if requested:
-        return _with(facts, Status.CHANGES_REQUESTED, requested)
+        return replace(facts, status=Status.CHANGES_REQUESTED, evidence=requested)
     if root.subject.is_rfc and not reviewed:
-        return _with(facts, Status.RFC, (root.message_id,))
+        return replace(facts, status=Status.RFC, evidence=(root.message_id,))
     if reviewed:
-        return _with(facts, Status.UNDER_REVIEW, _review_evidence(humans, trailer_mails))
-    return _with(facts, Status.NEW, (root.message_id,))
+        evidence = _review_evidence(humans, trailer_mails)
+        return replace(facts, status=Status.UNDER_REVIEW, evidence=evidence)
+    return replace(facts, status=Status.NEW, evidence=(root.message_id,))
 
 
-def _applied_replies(mails: Sequence[MailFacts], authors: _Authors) -> list[AppliedInfo]:
-    """Applied replies from others, and the author's own when they list commit ids.
+class _Trust:
+    """Sorts decisions into those that count and claims (see `Appliers`)."""
+
+    def __init__(self, appliers: Appliers | None) -> None:
+        self.appliers = appliers
+        self._claims: list[Claim] = []
+
+    def allows(self, mail_email: str, *, pull: bool = False) -> bool:
+        """Whether a mail from this address may decide (always, without a rule)."""
+        if is_bot(mail_email):
+            return self.appliers is None  # a bot's notice is forgeable by anyone
+        return self.appliers is None or self.appliers.allows(mail_email, pull=pull)
+
+    def reason(self, email: str) -> str:
+        if is_bot(email):
+            return ROBOT
+        return self.appliers.reason if self.appliers is not None else ""
+
+    def sort(self, kind: str, found: Sequence[tuple[MailFacts, str | None]]) -> tuple[str, ...]:
+        """Message ids of the decisions that count; the others become claims."""
+        kept: list[str] = []
+        for mail, detail in found:
+            if self.allows(mail.from_email):
+                kept.append(mail.message_id)
+            else:
+                self.claim(kind, mail.message_id, mail.from_name, mail.from_email, detail)
+        return tuple(kept)
+
+    def claim(self, kind: str, message_id: str, name: str, email: str, detail: str | None) -> None:
+        if not any(c.message_id == message_id and c.kind == kind for c in self._claims):
+            self._claims.append(Claim(kind, message_id, name, email, detail, self.reason(email)))
+
+    @property
+    def claims(self) -> tuple[Claim, ...]:
+        return tuple(self._claims)
+
+
+def _applied_replies(
+    mails: Sequence[MailFacts], authors: _Authors, trust: _Trust
+) -> list[AppliedInfo]:
+    """Trusted applied replies from others, and the author's own when they list commits.
 
     Maintainers apply their own series and b4 sends the usual "Applied to next,
-    thanks!" from their address: with "commit: <sha>" lines that is proof, whereas an
-    author's bare "applied" is more likely "I applied X and tested".
+    thanks!" from their address: with "commit: <sha>" lines that is proof (if the
+    author may apply), whereas an author's bare "applied" is more likely "I applied X
+    and tested". Untrusted applied replies become claims.
     """
     found: list[AppliedInfo] = []
     for mail in mails:
         info = detect_applied(mail)
-        if info is not None and (info.commits or not authors.wrote(mail)):
+        if info is None or not (info.commits or not authors.wrote(mail)):
+            continue
+        if trust.allows(mail.from_email):
             found.append(info)
+        else:
+            trust.claim("applied", mail.message_id, mail.from_name, mail.from_email, info.branch)
     return found
-
-
-def _with(
-    facts: StatusFacts,
-    status: Status,
-    evidence: tuple[str, ...],
-    *,
-    applied: AppliedInfo | None = None,
-) -> StatusFacts:
-    """`facts` (a patch series, so no pull request) with its status decided."""
-    return StatusFacts(
-        status, evidence, applied, None, facts.changes_requested, facts.naks, facts.reviewed
-    )
 
 
 def _review_evidence(humans: list[MailFacts], trailer_mails: list[MailFacts]) -> tuple[str, ...]:
@@ -662,21 +845,35 @@ def _pull_status(
     root: MailFacts,
     naks: tuple[str, ...],
     reviewed: bool,
+    trust: _Trust,
 ) -> StatusFacts:
-    """A pull request is applied once a reply says it was pulled/merged."""
+    """A pull request is applied once a trusted reply says it was pulled/merged."""
     for mail in others:
-        merged, branch = _merge_reply(mail)
+        merged, branch = merge_reply(mail)
         if not merged:
             continue
-        pull = PullInfo(
-            pull.message_id, pull.base_commit, pull.repo, pull.ref, pull.tip_commit, mail.message_id
-        )
+        if not trust.allows(mail.from_email, pull=True):
+            trust.claim("merged", mail.message_id, mail.from_name, mail.from_email, branch)
+            continue
+        pull = replace(pull, merged_by=mail.message_id)
         applied = AppliedInfo(mail.message_id, mail.from_name, mail.from_email, branch, (), None)
-        return StatusFacts(Status.APPLIED, (mail.message_id,), applied, pull, (), naks, reviewed)
+        return StatusFacts(
+            Status.APPLIED,
+            (mail.message_id,),
+            applied,
+            pull,
+            (),
+            naks,
+            reviewed,
+            trust.claims,
+            (applied,),
+        )
     if humans:
         evidence = tuple(m.message_id for m in humans[:3])
-        return StatusFacts(Status.UNDER_REVIEW, evidence, None, pull, (), naks, reviewed)
-    return StatusFacts(Status.NEW, (root.message_id,), None, pull, (), naks, reviewed)
+        return StatusFacts(
+            Status.UNDER_REVIEW, evidence, None, pull, (), naks, reviewed, trust.claims
+        )
+    return StatusFacts(Status.NEW, (root.message_id,), None, pull, (), naks, reviewed, trust.claims)
 
 
 def _changes_requested(mails: Sequence[MailFacts], authors: _Authors) -> tuple[str, ...]:

@@ -16,9 +16,22 @@ conventions (git format-patch layout, "> " quoting, "On ... wrote:" attributions
   the mail resumes after it only for a patch pasted below a scissors line ("-- >8 --",
   "From <sha> Mon Sep 17 ...") or attached after the list footer, and a "--" directly
   followed by "From: ..." is a scissors line, not a signature;
+- quoted, too: a reply written the Outlook way, below the quote's header instead of
+  above "> " lines: from a "-----Original Message-----" line (any number of dashes, 3
+  or more, any case; Thunderbird's "-------- Original Message --------" too) or a
+  "From: ..." line directly followed by "Sent: ..." (Outlook's header block; Outlook
+  Web puts a "_____" rule above it; Chinese Outlook writes 发件人/发送时间) to the end
+  of the mail. The separator and the header block are the attribution, the rest is
+  quoted, unless "> " lines follow the header: then they say what is quoted and the
+  sender's inline answers stay prose. "From:" followed by "Date:" is not one: that is
+  a patch pasted in a reply;
 - trailer: "Xxx-by:", Fixes:, Link:, Closes:, Cc:, Change-Id: lines, with their
   wrapped continuations (plus git's base-commit: / prerequisite-patch-id: metadata);
-  indented ones too, except in a pasted "git log" (indented Signed-off-by lines);
+  indented ones too ("So for the code:\n\n\tAcked-by: ..." is a real ack), except in
+  a pasted "git log" (indented Signed-off-by lines) and except a line indented by 4+
+  spaces or a tab whose paragraph is indented as well: that is someone else's text
+  pasted indented (a commit message, or a reply quoted without ">"), and its
+  trailers were given by others;
 - prose: everything else.
 
 Blank lines never make a segment of their own; segments joined with "\\n" give back the
@@ -103,6 +116,19 @@ _RESUMES_AFTER_SIGNATURE = re.compile(
 )
 _MBOX_FROM = re.compile(r"From [0-9a-f]{40} Mon Sep 17 00:00:00 2001")
 _LIST_FOOTER_RULE = re.compile(r"_{10,}\s*$")
+
+# Outlook-style quoting (see the module docstring). The hint is a plain substring test
+# once per body (a regex over every body costs more than all the rest of split_body), so
+# that mail without it (nearly all kernel mail) pays nothing per line.
+_OUTLOOK_HINTS: Final = ("riginal", "RIGINAL", "Sent", "SENT", "发送时间")
+_ORIGINAL_MESSAGE = re.compile(
+    r"[ \t]*-{3,}[ \t]*Original Message[ \t]*-{3,}[ \t]*$", re.IGNORECASE
+)
+_OUTLOOK_FROM = re.compile(r"[ \t]*\*?(?:From|发件人)\*?[ \t]*[:：][ \t]*\S", re.IGNORECASE)
+_OUTLOOK_SENT = re.compile(r"[ \t]*\*?(?:Sent|发送时间)\*?[ \t]*[:：][ \t]*\S", re.IGNORECASE)
+_OUTLOOK_RULE = re.compile(r"[ \t]*(?:_{10,}|-{10,})[ \t]*$")
+# A trailer indented this deep may be part of an indented paste (see _in_indented_paste).
+_DEEP_INDENT = re.compile(r" {4}| {0,3}\t")
 _LIST_FOOTER_NAME = re.compile(r".*mailing list\s*$", re.IGNORECASE)
 
 _ATTRIBUTION_END = re.compile(
@@ -122,7 +148,11 @@ def split_body(text: str) -> list[Segment]:
     lines = _lines(text)
     if not any(line.strip() for line in lines):
         return []
-    kinds = _classify(lines, git_log=_INDENTED_SIGNOFF.search(text) is not None)
+    kinds = _classify(
+        lines,
+        git_log=_INDENTED_SIGNOFF.search(text) is not None,
+        outlook=any(hint in text for hint in _OUTLOOK_HINTS),
+    )
     _resolve_blanks(kinds)
     segments: list[Segment] = []
     start = 0
@@ -142,11 +172,12 @@ def _lines(text: str) -> list[str]:
     return text.split("\n") if text else []
 
 
-def _classify(lines: list[str], git_log: bool) -> list[str]:
+def _classify(lines: list[str], git_log: bool, outlook: bool = False) -> list[str]:
     """Kind of every line; blank lines get _BLANK and are attached afterwards.
 
     git_log: the text pastes a "git log" (indented Signed-off-by), whose indented
-    trailers are not the author's.
+    trailers are not the author's. outlook: the text may hold an Outlook-style quote
+    (a cheap hint; _outlook_quote_end decides line by line).
     """
     count = len(lines)
     kinds = [_BLANK] * count
@@ -160,6 +191,13 @@ def _classify(lines: list[str], git_log: bool) -> list[str]:
             continue
         if _QUOTED.match(line):
             kinds[index] = "quoted"
+        elif outlook and (header_end := _outlook_quote_end(lines, index)) > index:
+            quoted_below = _quotes_follow(lines, header_end)
+            _mark_outlook_quote(lines, kinds, index, header_end, quoted_below)
+            if quoted_below:
+                index = header_end  # the "> " quote below says what is quoted
+                continue
+            break  # everything below an Outlook header is the quoted mail
         elif (line in ("-- ", "--") and not _pastes_patch(lines, index)) or (
             line[0] == "_" and _is_list_footer(lines, index)
         ):
@@ -174,7 +212,9 @@ def _classify(lines: list[str], git_log: bool) -> list[str]:
             continue
         elif index in diffstat or (line.rstrip() == "---" and index < patch_after):
             kinds[index] = "diffstat"
-        elif TRAILER_LINE.match(line) and not (line[0] in " \t" and git_log):
+        elif TRAILER_LINE.match(line) and not (
+            line[0] in " \t" and (git_log or _in_indented_paste(lines, kinds, index))
+        ):
             end = _trailer_end(lines, index)
             kinds[index:end] = ["trailer"] * (end - index)
             index = end
@@ -184,6 +224,73 @@ def _classify(lines: list[str], git_log: bool) -> list[str]:
         index += 1
     _mark_attributions(lines, kinds)
     return kinds
+
+
+def _outlook_quote_end(lines: list[str], index: int) -> int:
+    """End of the separator + header block of an Outlook quote starting at index; -1 if none.
+
+    The header block (From:, Sent:, To:, Cc:, Subject:, wrapped as the client pleased)
+    runs to the first blank or "> " line.
+    """
+    line = lines[index]
+    if _ORIGINAL_MESSAGE.match(line):
+        start = index + 1
+    elif _OUTLOOK_FROM.match(line) and any(
+        _OUTLOOK_SENT.match(following) for following in lines[index + 1 : index + 3]
+    ):
+        if not lines[index + 1].strip():
+            return -1  # "From:" and "Sent:" are one block, never split by a blank line
+        start = index
+    else:
+        return -1
+    end = start
+    while end < len(lines) and lines[end].strip() and not _QUOTED.match(lines[end]):
+        end += 1
+    return end
+
+
+def _quotes_follow(lines: list[str], index: int) -> bool:
+    """Whether the next non-blank line from index on is a "> " quote.
+
+    Outlook writes its separator unquoted above a "> " quote when the reply is set to
+    prefix the original (or a second client re-quotes it); then the "> " quote says what
+    is quoted, and the sender's inline answers between its lines stay their own.
+    """
+    following = next((line for line in lines[index:] if line.strip()), "")
+    return _QUOTED.match(following) is not None
+
+
+def _mark_outlook_quote(
+    lines: list[str], kinds: list[str], index: int, header_end: int, header_only: bool
+) -> None:
+    """Header block (and Outlook Web's rule above it) as attribution, the rest as quoted.
+
+    header_only: a "> " quote follows, which split_body reads as any other.
+    """
+    if index > 0 and _OUTLOOK_RULE.match(lines[index - 1]):
+        kinds[index - 1] = "attribution"
+    end = header_end if header_only else len(lines)
+    for position in range(index, end):
+        if lines[position].strip():
+            kinds[position] = "attribution" if position < header_end else "quoted"
+
+
+def _in_indented_paste(lines: list[str], kinds: list[str], index: int) -> bool:
+    """Whether the deeply indented trailer at index ends an indented paragraph.
+
+    Reviewers do indent their own trailers ("So for the code:" then a tab and
+    "Acked-by: ..."), but the text before them is their own, flush left. When the text
+    before is indented as deep, the trailer belongs to what was pasted: a commit
+    message, or a reply quoted by indenting instead of "> ".
+    """
+    if not _DEEP_INDENT.match(lines[index]):
+        return False
+    for back in range(index - 1, -1, -1):
+        line = lines[back]
+        if not line.strip() or kinds[back] == "trailer":
+            continue
+        return _DEEP_INDENT.match(line) is not None
+    return False
 
 
 def _trailer_end(lines: list[str], index: int) -> int:

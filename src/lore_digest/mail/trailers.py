@@ -4,9 +4,13 @@ Trailers are the review currency of kernel lists: a digest counts who reviewed, 
 tested or NAKed a series. The rules follow b4 (kernel.org's tool), the reference the
 maintainers already trust:
 
-- only lines the author wrote: not quoted (">"), not after the "-- " signature, not in
-  a diff, and in a patch mail not after the "---" separator (the diffstat, notes and
-  diff below it are not the commit message);
+- only lines the author wrote: not quoted (">", or below an Outlook-style
+  "-----Original Message-----" / "From: ... Sent: ..." header), not after the "-- "
+  signature, not in a diff, not ending a paragraph pasted with a 4-space or tab indent
+  (a commit message or a reply quoted by indenting: someone else's trailers), and in a
+  patch mail not after the "---" separator (the diffstat, notes and diff below it are
+  not the commit message). b4 reads the Outlook-quoted and indent-pasted ones as the
+  sender's; on the kvmarm archive that is three mails (two quoted Link:s, one ack);
 - a person trailer counts only when its value carries an e-mail address
   ("Name <addr@host>" or a bare "addr@host"): "Reviewed-by: (sorry for the delay)" is
   chatter, not a review;

@@ -14,6 +14,7 @@ from lore_digest.facts.links import message_url
 from lore_digest.facts.series_facts import SeriesFacts
 from lore_digest.facts.status import StatusFacts
 from lore_digest.model.summary import Summary
+from lore_digest.vocabulary import is_bot
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +63,13 @@ class Thread:
 
     @property
     def participants(self) -> list[str]:
-        """Distinct senders (by address) inside the window, in order of first mail."""
-        return list(dict.fromkeys(m.from_email for m in self.window_messages))
+        """Distinct senders (by address) inside the window, in order of first mail.
+
+        Robots are not participants: their findings are listed per series instead.
+        """
+        return list(
+            dict.fromkeys(m.from_email for m in self.window_messages if not is_bot(m.from_email))
+        )
 
     @property
     def started(self) -> datetime:

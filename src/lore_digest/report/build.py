@@ -6,19 +6,24 @@ index), so reports for every week of a list cost one index build, not one per we
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from lore_digest.errors import UsageError
+from lore_digest.errors import StoreError, UsageError
 from lore_digest.facts.build import mail_facts
 from lore_digest.facts.classify import Category, classify
 from lore_digest.facts.links import message_url
 from lore_digest.facts.model import MailFacts
 from lore_digest.facts.revisions import RevisionIndex
 from lore_digest.facts.series_facts import build_series_facts, thread_status
+from lore_digest.facts.status import Appliers, Status
 from lore_digest.facts.week import Window
+from lore_digest.mail.patch_files import touched_files
 from lore_digest.mail.subject import parse_subject
 from lore_digest.model import Thread, ThreadMessage
 from lore_digest.report.highlights import (
@@ -26,15 +31,23 @@ from lore_digest.report.highlights import (
     WAITING_HORIZON_DAYS,
     compute_highlights,
 )
+from lore_digest.report.merges import attach_merges
 from lore_digest.report.model import CategoryStats, Report, ReportStats
+from lore_digest.report.trust import TrustRules
 from lore_digest.store.db import ListInfo, Store, StoredMessage
 from lore_digest.summarize.base import Summarizer
 from lore_digest.summarize.offline import OfflineSummarizer
 from lore_digest.threading.jwz import parent_map
 from lore_digest.threading.series import merge_unthreaded_patches
-from lore_digest.vocabulary import NOT_FOR_REVIEW, SERIES_SPREAD_S
+from lore_digest.vocabulary import SERIES_SPREAD_S, is_bot, is_stable_posting
+
+if TYPE_CHECKING:
+    from lore_digest.facts.maintainers import Maintainers
+    from lore_digest.trees.matcher import TreeMatcher
 
 LARGE_THREAD = 20
+# A series in one of these states waits for nobody's review.
+_DECIDED = frozenset({Status.APPLIED, Status.NAKED, Status.DROPPED, Status.WITHDRAWN})
 
 
 def _parents(messages: Sequence[StoredMessage]) -> dict[str, str | None]:
@@ -58,7 +71,16 @@ def _pick_root(messages: list[StoredMessage], parents: dict[str, str | None]) ->
 class ReportBuilder:
     """Builds reports of one list; reuse it for many windows."""
 
-    def __init__(self, store: Store, list_name: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        list_name: str,
+        maintainers: Maintainers | None = None,
+        *,
+        stable_waits: bool = False,
+        matcher: TreeMatcher | None = None,
+        grace_days: int = 14,
+    ) -> None:
         info = store.get_list(list_name)
         if info is None:
             names = ", ".join(i.name for i in store.lists()) or "none yet: run `lore-digest sync`"
@@ -66,6 +88,15 @@ class ReportBuilder:
         self.store = store
         self.info: ListInfo = info
         self._revisions: RevisionIndex | None = None
+        self.trust = TrustRules(store, info, maintainers)
+        self._files: dict[int, tuple[str, ...]] = {}  # patch pk → files, not stored yet
+        # Stable-review and AUTOSEL postings are listed under "waiting for review" only
+        # when a list asks for it (config `stable_waits = true`).
+        self.stable_waits = stable_waits
+        # Trees where merges are confirmed (None: none configured), and how long after
+        # a maintainer's "applied" a tree may still not hold it before that is flagged.
+        self.matcher = matcher
+        self.grace_days = grace_days
 
     @property
     def revisions(self) -> RevisionIndex:
@@ -112,6 +143,7 @@ class ReportBuilder:
         parents = _parents(messages)
         root = _pick_root(messages, parents)
         mails = mail_facts(messages, raws, parents, (window.start_utc, window.end_utc))
+        self._note_patch_files(messages, mails)
         report_messages = [
             ThreadMessage(
                 message_id=m.message_id,
@@ -126,6 +158,10 @@ class ReportBuilder:
             for m in messages
         ]
         root_subject = parse_subject(root.subject)
+
+        def appliers_for(files: Sequence[str]) -> Appliers:
+            return self.trust.appliers(files, window.end_utc)
+
         series = None
         status = None
         if root_subject.is_patch or any(
@@ -133,22 +169,40 @@ class ReportBuilder:
         ):
             first = _series_anchor(messages)
             chain = self.revisions.chain(first, window.end_utc) if first is not None else None
-            series = build_series_facts(mails, chain, window.end_utc)
+            series = build_series_facts(mails, chain, window.end_utc, appliers_for)
         if series is not None:
             status = series.status  # the same facts, not a copy
         elif root_subject.is_pull or root_subject.is_patch:
-            status = thread_status(mails, window.end_utc)
+            status = thread_status(mails, window.end_utc, appliers_for)
         thread = Thread(
             id=root.message_id,
             subject=root_subject.subject,
             url=message_url(url_base, root.message_id),
             url_base=url_base,
-            category=classify(root_subject, root.from_email, has_replies=len(messages) > 1),
+            category=Category.PULL
+            if status is not None and status.pull is not None
+            else classify(root_subject, root.from_email, has_replies=len(messages) > 1),
             series=series,
             messages=report_messages,
             status=status,
         )
         return thread, mails
+
+    def _note_patch_files(
+        self, messages: Sequence[StoredMessage], mails: Sequence[MailFacts]
+    ) -> None:
+        """Remember the files of each patch posting, to be stored once per report."""
+        for msg, mail in zip(messages, mails, strict=True):
+            if mail.subject.is_patch and not mail.subject.is_reply and msg.pk not in self._files:
+                self._files[msg.pk] = touched_files(mail.segments)
+
+    def _save_patch_files(self) -> None:
+        """Store the files of patches not stored yet (skipped on a read-only store)."""
+        known = self.store.patch_files(self._files)
+        fresh = {pk: paths for pk, paths in self._files.items() if pk not in known}
+        with contextlib.suppress(sqlite3.OperationalError, StoreError):
+            self.store.save_patch_files(fresh)  # a cache: a read-only store skips it
+        self._files.clear()
 
     def build(
         self,
@@ -176,6 +230,20 @@ class ReportBuilder:
             thread, mails = self.build_thread(messages, raws, window)
             threads.append(thread)
             parsed[thread.id] = mails
+        self._save_patch_files()
+        if self.matcher is not None:
+            every = [m for msgs in groups.values() for m in msgs]
+            postings = {
+                m.message_id: raws[m.pk] for m in every if m.pk in raws and _is_posting(m.subject)
+            }
+            attach_merges(
+                threads,
+                postings,
+                self.matcher,
+                dates={m.message_id: m.date_utc for m in every},
+                now_utc=min(window.end_utc, int((now or datetime.now(UTC)).timestamp())),
+                grace_days=self.grace_days,
+            )
         writer = summarizer if summarizer is not None else OfflineSummarizer()
         summaries = writer.summarize(
             [(t, parsed[t.id]) for t in threads],
@@ -222,8 +290,8 @@ class ReportBuilder:
                 or end - first.date_utc < WAITING_DAYS * 86400
             ):
                 continue
-            if {p.lower() for p in subject.extra_prefixes} & NOT_FOR_REVIEW:
-                continue
+            if is_stable_posting(subject) and not self.stable_waits:
+                continue  # backports are sent for information (see `stable_waits`)
             if any(m.from_email != first.from_email for m in messages):
                 continue
             full = self.store.messages_of_threads(self.info.id, [first.thread_id or 0], end)
@@ -235,9 +303,16 @@ class ReportBuilder:
                 thread.series is not None
                 and not thread.series.status.reviewed
                 and thread.series.superseded_by is None
+                and thread.series.status.status not in _DECIDED
             ):
                 waiting.append(thread)
         return waiting
+
+
+def _is_posting(subject: str) -> bool:
+    """A patch as posted (not a reply to one)."""
+    parsed = parse_subject(subject)
+    return parsed.is_patch and not parsed.is_reply
 
 
 def _series_anchor(messages: Sequence[StoredMessage]) -> StoredMessage | None:
@@ -265,7 +340,7 @@ def _stats(threads: list[Thread]) -> ReportStats:
     return ReportStats(
         messages=len(window_mail),
         threads=len(threads),
-        participants=len({m.from_email for m in window_mail}),
+        participants=len({m.from_email for m in window_mail if not is_bot(m.from_email)}),
         large_threads=sum(1 for t in threads if len(t.window_messages) > LARGE_THREAD),
         categories=per_category,
     )

@@ -68,6 +68,7 @@ def _reviewers(
                 for p in t.series.patches
                 for tr in p.trailers
                 if tr.kind in REVIEW_TRAILERS
+                and tr.credited
                 and tr.message_id in window_ids
                 and tr.message_id != p.message_id
                 and tr.email

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from lore_digest.facts.status import AppliedInfo
+from lore_digest.facts.status import AppliedInfo, PullInfo, StatusFacts
 from lore_digest.model import Summary, SummaryItem, Thread
 from lore_digest.report.model import HighlightItem, Highlights, Report
 
@@ -44,6 +44,7 @@ def _applied(info: AppliedInfo | None) -> dict[str, Any] | None:
         "branch": info.branch,
         "commits": [{"subject": subject, "commit": sha} for subject, sha in info.commits],
         "partial": info.partial,
+        "release": info.release,
     }
 
 
@@ -80,13 +81,36 @@ def series_dict(thread: Thread) -> dict[str, Any] | None:
         "status": str(st.status),
         "status_evidence": list(st.evidence),
         "applied": _applied(st.applied),
+        "applied_replies": [_applied(a) for a in st.applied_replies],
+        "claims": _claims(st),
+        "pull": _pull(st.pull),
         "changes_requested": list(st.changes_requested),
         "naks": list(st.naks),
+        "merge_state": s.merge_state,
+        "not_in_tree": s.not_in_tree,
+        "files": list(s.files),
+        "bot_findings": [
+            {
+                "bot": f.bot,
+                "message_id": f.message_id,
+                "patch": f.patch,
+                "what": f.what,
+                "config": f.config,
+                "text": f.describe(),
+            }
+            for f in s.bot_findings
+        ],
+        "appliers_rule": s.appliers_rule,
         "patches": [
             {
                 "number": p.number,
                 "subject": p.subject,
                 "message_id": p.message_id,
+                "merged": [
+                    {"tree": m.tree, "branch": m.branch, "commit": m.commit, "how": m.how}
+                    for m in s.merged
+                    if m.message_id == p.message_id
+                ],
                 "trailers": [
                     {
                         "kind": t.kind,
@@ -96,6 +120,8 @@ def series_dict(thread: Thread) -> dict[str, Any] | None:
                         "message_id": t.message_id,
                         "via_cover": t.via_cover,
                         "differs_from_sender": t.differs_from_sender,
+                        "credited": t.credited,
+                        "sent_by": {"name": t.sent_by_name, "email": t.sent_by_email},
                     }
                     for t in p.trailers
                 ],
@@ -110,22 +136,41 @@ def _status(thread: Thread) -> dict[str, Any] | None:
     st = thread.status
     if st is None or thread.series is not None:
         return None  # a series' status is in its series facts
-    pull = st.pull
     return {
         "status": str(st.status),
         "evidence": list(st.evidence),
         "applied": _applied(st.applied),
-        "pull": None
-        if pull is None
-        else {
-            "message_id": pull.message_id,
-            "base_commit": pull.base_commit,
-            "repo": pull.repo,
-            "ref": pull.ref,
-            "tip_commit": pull.tip_commit,
-            "merged_by": pull.merged_by,
-        },
+        "claims": _claims(st),
+        "pull": _pull(st.pull),
     }
+
+
+def _pull(pull: PullInfo | None) -> dict[str, Any] | None:
+    if pull is None:
+        return None
+    return {
+        "message_id": pull.message_id,
+        "base_commit": pull.base_commit,
+        "repo": pull.repo,
+        "ref": pull.ref,
+        "tip_commit": pull.tip_commit,
+        "merged_by": pull.merged_by,
+    }
+
+
+def _claims(st: StatusFacts) -> list[dict[str, Any]]:
+    """Decisions announced by people without standing: shown, never a status."""
+    return [
+        {
+            "kind": c.kind,
+            "message_id": c.message_id,
+            "by": {"name": c.by_name, "email": c.by_email},
+            "detail": c.detail,
+            "reason": c.reason,
+            "why": c.why,
+        }
+        for c in st.claims
+    ]
 
 
 def thread_dict(thread: Thread) -> dict[str, Any]:

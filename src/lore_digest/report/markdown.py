@@ -1,4 +1,9 @@
-"""Markdown rendering of a report (Jinja2 template `report.md.j2`)."""
+"""Markdown rendering of a report (Jinja2 template `report.md.j2`).
+
+Every string from mail reaches the template through one of the escaping filters of
+`report.escape`: `md` (running text), `md_code` (a code span), `md_fence` (a code
+block) and `md_url` (a link destination). Autoescape is off: the template is Markdown.
+"""
 
 from __future__ import annotations
 
@@ -8,31 +13,27 @@ from functools import cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from lore_digest.report.escape import md_code_fence, md_code_span, md_inline, md_url
 from lore_digest.report.labels import CATEGORY_LABELS, LABELS, STATUS_LABELS
 from lore_digest.report.model import Report
-from lore_digest.summarize.i18n import PHRASES
+from lore_digest.summarize.i18n import PHRASES, claim_reason, claim_text, sent_by
 from lore_digest.vocabulary import VERDICT_TRAILERS, format_counted
 
-# Characters that would turn mail text into Markdown markup (links, emphasis, HTML, tables).
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
-
-
-def md_escape(text: object) -> str:
-    """Escape text from mail so it renders literally (and on one line)."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+# The name the rest of the code knows: running text, escaped to render literally.
+md_escape = md_inline
 
 
 @cache
 def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("lore_digest.report", "templates"),
-        autoescape=False,  # Markdown, not HTML: escaping is md_escape's job
+        autoescape=False,  # Markdown, not HTML: escaping is the md* filters' job
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["md"] = md_escape
+    env.filters.update(md=md_inline, md_code=md_code_span, md_fence=md_code_fence, md_url=md_url)
     env.globals["review_kinds"] = VERDICT_TRAILERS
     env.filters["counted"] = format_counted
     env.filters["utcdate"] = lambda utc: datetime.fromtimestamp(utc, UTC).strftime("%Y-%m-%d")
@@ -42,7 +43,11 @@ def _environment() -> Environment:
 def render_markdown(report: Report) -> str:
     """The report as Markdown, in the report's language."""
     template = _environment().get_template("report.md.j2")
+    lang = report.lang
     text = template.render(
+        claim_text=lambda claim: claim_text(claim, lang),
+        claim_reason=lambda claim: claim_reason(claim, lang),
+        sent_by=lambda trailer: sent_by(trailer, lang),
         r=report,
         L=LABELS[report.lang],
         C=CATEGORY_LABELS[report.lang],

@@ -83,6 +83,25 @@ def static_text(name: str) -> str:
     return resources.files("lore_digest.site").joinpath("static", name).read_text("utf-8")
 
 
+def _tree_urls(trees: Sequence[str]) -> list[str]:
+    """Web addresses of the configured trees: links into them are allowed in prose."""
+    from lore_digest.trees.spec import parse_tree_spec
+
+    urls = []
+    for text in trees:
+        location = parse_tree_spec(text).location
+        if location.startswith(("https://", "http://")):
+            urls.append(location.removesuffix(".git").rstrip("/") + "/")
+    return urls
+
+
+def _file_sha(path: Path | None) -> str | None:
+    """A MAINTAINERS file's content hash: an edited file changes who may apply."""
+    if path is None or not path.is_file():
+        return None
+    return _sha(path.read_text("utf-8", errors="replace"))
+
+
 class _SiteBuild:
     """One run of `build_site`: state shared by its steps."""
 
@@ -92,11 +111,26 @@ class _SiteBuild:
         self.list_name = list_name
         self.out = out_dir
         self.langs = langs
-        self.renderer = SiteRenderer(list_name, langs)
+        trees = digest.settings.trees
+        self.renderer = SiteRenderer(list_name, langs, link_prefixes=_tree_urls(trees))
         self.result = SiteResult(index=out_dir / "index.html")
-        # A new time zone moves every week's boundaries: nothing of the old site stays.
+        # A new time zone moves every week's boundaries, other trust rules or trees
+        # change statuses: nothing of the old site stays.
+        maintainers = digest.settings.maintainers
         self.key = _sha(
-            _json([FORMAT, code_fingerprint(), list_name, digest.info.url_base, langs, digest.tz])
+            _json(
+                [
+                    FORMAT,
+                    code_fingerprint(),
+                    list_name,
+                    digest.info.url_base,
+                    langs,
+                    digest.tz,
+                    str(maintainers) if maintainers else None,
+                    _file_sha(maintainers),
+                    list(trees),
+                ]
+            )
         )
         self.old = self._load_manifest()
         self.valid = self.old.get("key") == self.key

@@ -2,30 +2,39 @@
 
 Every string that comes from mail reaches a page through Jinja's autoescape, inside a
 `<bdi>` where it is a subject or a name (so a U+202E override cannot flip the text
-around it). Summary text may be Markdown (an LLM writes it): it alone is rendered as
-Markdown, with raw HTML disabled, then sanitised by nh3 to a handful of inline tags and
-http(s)/mailto links. Links to the archive are built by `facts.links` and pass the
-`href` filter, which lets only http(s) URLs through.
+around it). Text quoted from mail is text, never markup: only prose an LLM wrote (a
+summary whose `source` is "llm") is rendered as Markdown. The offline summary is our
+fixed phrases around names and verbatim excerpts of mail, with no markup of its own, so
+its statements are shown as plain text: a cover letter's
+`[Security advisory](https://evil.example/phish)` stays those characters. LLM prose is
+rendered as inline Markdown with raw HTML and images disabled; a link in it stays a link
+only when it points into the list's archive (or another allowed prefix, such as a
+configured tree), any other is shown as its text and URL. nh3 then sanitises the result
+to a handful of inline tags. Links to the archive are built by `facts.links` and pass
+the `href` filter, which lets only http(s) URLs through.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import nh3
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markdown_it import MarkdownIt
-from markupsafe import Markup
+from markdown_it.token import Token
+from markupsafe import Markup, escape
 
+from lore_digest.model import Summary, SummaryItem
 from lore_digest.report.labels import CATEGORY_LABELS, LABELS, STATUS_LABELS
 from lore_digest.report.model import Report
 from lore_digest.site.digest import series_slug, thread_anchor
-from lore_digest.summarize.i18n import PHRASES
+from lore_digest.summarize.i18n import PHRASES, claim_reason, claim_text, sent_by
 from lore_digest.vocabulary import (
     LANGUAGE_NAMES,
     LANGUAGE_TAGS,
@@ -87,7 +96,9 @@ SITE_LABELS: dict[str, dict[str, str]] = {
 }
 
 _SAFE_SCHEMES = ("http://", "https://")
-_MD = MarkdownIt("commonmark", {"html": False})
+# No images: `![x](url)` would load a remote picture (a tracking pixel); with the rule off
+# it reads as "!" and a link, which the link rule below then judges.
+_MD = MarkdownIt("commonmark", {"html": False}).disable("image")
 
 
 def _only_absolute(tag: str, attribute: str, value: str) -> str | None:
@@ -106,10 +117,77 @@ _CLEANER = nh3.Cleaner(
 )
 
 
-def summary_html(text: str) -> Markup:
-    """One summary statement rendered as inline Markdown, then sanitised."""
+def allowed_prefixes(prefixes: Iterable[str]) -> tuple[str, ...]:
+    """Allowed link prefixes as a link's href is compared with them.
+
+    Normalised as markdown-it normalises an href, and ending in "/", so that
+    "https://lore.kernel.org/kvmarm" allows ".../kvmarm/<id>/" but not
+    ".../kvmarm-evil/" or "https://lore.kernel.org.evil.example/".
+    """
+    out = (_MD.normalizeLink(p.strip().rstrip("/")) + "/" for p in prefixes if p.strip())
+    return tuple(dict.fromkeys(out))
+
+
+def _allowed(href: str, prefixes: Sequence[str]) -> bool:
+    """`href` lies under one of `prefixes`; a "." or ".." segment (a browser resolves
+    "%2e%2e" too) could climb out of it, so it never does."""
+    segments = unquote(urlsplit(href).path).split("/")
+    if "." in segments or ".." in segments:
+        return False
+    return any(href == p[:-1] or href.startswith(p) for p in prefixes)
+
+
+def _links_as_text(tokens: Sequence[Token], prefixes: Sequence[str]) -> list[Token]:
+    """Inline tokens with every link outside `prefixes` turned into its text and URL.
+
+    `[advisory](https://evil.example/x)` becomes "advisory (https://evil.example/x)" and
+    `<https://evil.example>` its URL: the reader sees where it would have gone, and it
+    goes nowhere. CommonMark links do not nest, so one flag per link is enough.
+    """
+    out: list[Token] = []
+    dropped: list[str | None] = []  # per open link: None if kept, else the URL to show
+    for token in tokens:
+        if token.type == "link_open":
+            href = str(token.attrGet("href") or "")
+            if _allowed(href, prefixes):
+                dropped.append(None)
+                out.append(token)
+            else:
+                dropped.append("" if token.markup == "autolink" else href)
+        elif token.type == "link_close":
+            shown = dropped.pop() if dropped else None
+            if shown is None:
+                out.append(token)
+            elif shown:
+                out.append(Token("text", "", 0, content=f" ({shown})"))
+        else:
+            out.append(token)
+    return out
+
+
+def summary_html(text: str, links: Iterable[str] = ()) -> Markup:
+    """One statement of prose (an LLM's) as inline Markdown, links limited, sanitised.
+
+    `links` are the prefixes a link may point into (see `allowed_prefixes`); any other link
+    is shown as text. Raw HTML is never rendered: it shows as the characters it is.
+    """
+    prefixes = allowed_prefixes(links)
+    blocks = _MD.parseInline(text)
+    children = _links_as_text(blocks[0].children or [], prefixes) if blocks else []
+    rendered = _MD.renderer.render([Token("inline", "", 0, children=children)], _MD.options, {})
     # Markup() is safe here: nh3 has just reduced the HTML to the allowed tags and URLs.
-    return Markup(_CLEANER.clean(_MD.renderInline(text)))
+    return Markup(_CLEANER.clean(rendered))
+
+
+def statement_html(item: SummaryItem, summary: Summary, links: Iterable[str] = ()) -> Markup:
+    """One summary statement for a page: Markdown if an LLM wrote it, else plain text.
+
+    The offline summary ("facts") puts names and verbatim quotes from mail into fixed
+    phrases that have no markup: rendering it as Markdown would only render the mail.
+    """
+    if summary.source == "llm":
+        return summary_html(item.text, links)
+    return escape(item.text)
 
 
 def safe_href(url: object) -> str:
@@ -144,7 +222,6 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        summary_md=summary_html,
         href=safe_href,
         status_class=status_class,
         css_id=css_id,
@@ -208,10 +285,15 @@ class WeekNav:
 
 @dataclass(slots=True)
 class SiteRenderer:
-    """Renders pages of one list in the languages the site is built in."""
+    """Renders pages of one list in the languages the site is built in.
+
+    Links in LLM prose may point into the list's archive (each thread's `url_base`) and
+    into `link_prefixes` (configured trees, say); others are shown as text.
+    """
 
     list_name: str
     langs: Sequence[str]
+    link_prefixes: Sequence[str] = ()
     _env: Environment = field(default_factory=environment)
 
     def week_file(self, label: str, lang: str) -> str:
@@ -250,7 +332,20 @@ class SiteRenderer:
             anchors[t.id] = thread_anchor(t.id)
             if t.series is not None:
                 anchors.setdefault(t.series.first_message_id, anchors[t.id])
-        return {"r": report, "anchors": anchors, **self._labels(report.lang)}
+        links = allowed_prefixes([*(t.url_base for t in report.threads), *self.link_prefixes])
+
+        def statement(item: SummaryItem, summary: Summary) -> Markup:
+            return statement_html(item, summary, links)
+
+        return {
+            "r": report,
+            "anchors": anchors,
+            "statement": statement,
+            "claim_text": claim_text,
+            "claim_reason": claim_reason,
+            "sent_by": sent_by,
+            **self._labels(report.lang),
+        }
 
     def week(self, report: Report, nav: WeekNav) -> str:
         """The page of one weekly report."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -132,3 +134,92 @@ def cat_blobs(git_dir: Path, specs: Sequence[str]) -> Iterator[tuple[str, bytes 
             proc.kill()
         proc.wait()
         writer.join(timeout=1)
+
+
+def _git_env() -> dict[str, str]:
+    """The environment git runs in: never a credential prompt (an unattended weekly run
+    would hang on one), and a fixed locale so git's reasons read the same everywhere."""
+    return {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+
+
+def _failure(what: str, stderr: bytes, returncode: int) -> SourceError:
+    return SourceError(f"{what}: {git_reason(stderr.decode('utf-8', 'replace'), returncode)}")
+
+
+def run_git_bytes(
+    args: Sequence[str],
+    *,
+    git_dir: Path | None = None,
+    input: bytes | None = None,
+    what: str | None = None,
+) -> bytes:
+    """Run git with bytes in and out; failures become a SourceError "WHAT: git's reason".
+
+    For what is not always UTF-8 (commit messages, diffs of any file) and for commands
+    that read stdin (`git patch-id`); `what` says what failed in the user's words
+    ("cannot fetch kvmarm.git@next from …"), git's first fatal line says why.
+    """
+    cmd = ["git", *(["--git-dir", str(git_dir)] if git_dir is not None else []), *args]
+    try:
+        proc = subprocess.run(cmd, input=input, capture_output=True, check=False, env=_git_env())
+    except FileNotFoundError as exc:
+        raise SourceError("git is not installed (it is needed to read git trees)") from exc
+    if proc.returncode != 0:
+        raise _failure(what or f"git {' '.join(args[:2])} failed", proc.stderr, proc.returncode)
+    return proc.stdout
+
+
+def git_records(args: Sequence[str], *, git_dir: Path, sep: bytes = b"\0") -> Iterator[bytes]:
+    """Stream the `sep`-separated records of one git command (`git log -z …`).
+
+    A mainline tree's log is gigabytes: it is read a megabyte at a time, never whole.
+    Raises SourceError (git's reason) if git fails, after the records it did write.
+    """
+    cmd = ["git", "--git-dir", str(git_dir), *args]
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, env=_git_env())
+        assert proc.stdout is not None
+        pending = b""
+        finished = False
+        try:
+            while chunk := proc.stdout.read(1 << 20):
+                *done, pending = (pending + chunk).split(sep)
+                yield from done
+            finished = True
+        finally:
+            if not finished:
+                proc.kill()  # the caller stopped early
+            proc.wait()
+        if pending.strip():
+            yield pending
+        if proc.returncode != 0:
+            errors.seek(0)
+            raise _failure(f"git {' '.join(args[:2])} failed", errors.read(), proc.returncode)
+
+
+def git_pipeline(first: Sequence[str], second: Sequence[str], *, git_dir: Path) -> bytes:
+    """The output of `git FIRST | git SECOND`, e.g. `git log -p | git patch-id --stable`:
+    two processes for a whole range of commits instead of one per commit."""
+    base = ["git", "--git-dir", str(git_dir)]
+    with tempfile.TemporaryFile() as errors:
+        producer = subprocess.Popen(
+            [*base, *first], stdout=subprocess.PIPE, stderr=errors, env=_git_env()
+        )
+        try:
+            consumer = subprocess.run(
+                [*base, *second],
+                stdin=producer.stdout,
+                capture_output=True,
+                check=False,
+                env=_git_env(),
+            )
+        finally:
+            assert producer.stdout is not None
+            producer.stdout.close()
+            producer.wait()
+        if producer.returncode != 0:
+            errors.seek(0)
+            raise _failure(f"git {' '.join(first[:2])} failed", errors.read(), producer.returncode)
+    if consumer.returncode != 0:
+        raise _failure(f"git {' '.join(second[:2])} failed", consumer.stderr, consumer.returncode)
+    return consumer.stdout

@@ -131,6 +131,11 @@ class Store:
         except sqlite3.DatabaseError as exc:
             if "not a database" in str(exc):
                 raise StoreError(f"{path} is not a lore-digest store ({exc})") from exc
+            if "malformed" in str(exc):
+                raise StoreError(
+                    f"store {path} is damaged ({exc}): run `lore-digest doctor` to check it, "
+                    "or sync into a new store (--db NEW)"
+                ) from exc
             raise StoreError(f"cannot open store {path}: {exc}") from exc
         except (sqlite3.Error, OSError) as exc:
             hint = (
@@ -239,7 +244,15 @@ class Store:
                     f"DELETE FROM {table} WHERE {key} IN (SELECT id FROM messages WHERE list_id=?)",
                     (list_id,),
                 )
-            for table in ("messages", "ingest_log", "epochs", "lore_progress", "report_summaries"):
+            for table in (
+                "applier_events",
+                "applier_scan",
+                "messages",
+                "ingest_log",
+                "epochs",
+                "lore_progress",
+                "report_summaries",
+            ):
                 self.conn.execute(f"DELETE FROM {table} WHERE list_id=?", (list_id,))
             self.conn.execute("DELETE FROM lists WHERE id=?", (list_id,))
         return count
@@ -404,6 +417,49 @@ class Store:
             self.conn.executemany(
                 "INSERT OR REPLACE INTO patch_files(message_pk, paths) VALUES (?, ?)",
                 [(pk, "\n".join(paths)) for pk, paths in files.items()],
+            )
+
+    # -- who may apply: events learned from the list's history ----------------------------
+
+    def applier_scan_pk(self, list_id: int) -> int:
+        """The last message id already scanned for applier events (0: none yet)."""
+        row = self.conn.execute(
+            "SELECT last_pk FROM applier_scan WHERE list_id=?", (list_id,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def messages_after(self, list_id: int, pk: int) -> list[StoredMessage]:
+        """Messages stored after message id `pk`, in storage order."""
+        rows = self.conn.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE list_id=? AND id>? ORDER BY id",
+            (list_id, pk),
+        )
+        return [_row_to_message(row) for row in rows]
+
+    def applier_events(self, list_id: int) -> list[tuple[str, str, str, int, str]]:
+        """(kind, email, thread, date_utc, other) of every applier event, by date."""
+        rows = self.conn.execute(
+            "SELECT kind, email, thread, date_utc, other FROM applier_events WHERE list_id=? "
+            "ORDER BY date_utc, message_pk",
+            (list_id,),
+        )
+        return [(str(k), str(e), str(t), int(d), str(o)) for k, e, t, d, o in rows]
+
+    def save_applier_events(
+        self, list_id: int, events: Sequence[tuple[int, str, str, str, int, str]], last_pk: int
+    ) -> None:
+        """Record (message_pk, kind, email, thread, date_utc, other) events, and the scan's end."""
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO applier_events"
+                "(list_id, message_pk, kind, email, thread, date_utc, other)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(list_id, *event) for event in events],
+            )
+            self.conn.execute(
+                "INSERT INTO applier_scan(list_id, last_pk) VALUES (?, ?) "
+                "ON CONFLICT(list_id) DO UPDATE SET last_pk=excluded.last_pk",
+                (list_id, last_pk),
             )
 
     # -- threading ----------------------------------------------------------------------

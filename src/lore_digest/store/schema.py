@@ -97,14 +97,78 @@ MIGRATIONS: tuple[str, ...] = (
         ON CONFLICT(list_id, base) DO UPDATE SET threads_done_pk = excluded.threads_done_pk;
     DELETE FROM epochs WHERE repo LIKE 'lore:%' OR repo LIKE 'lore-threads:%';
     """,
-    # 4: the files each posted patch touches (from its diffstat and "diff --git" lines),
-    # one row per patch, paths separated by newlines: read once from the raw mail, then
-    # used to find the MAINTAINERS sections (who may apply) of every series.
+    # 4: who may apply. The files each posted patch touches (from its diffstat and
+    # "diff --git" lines), one row per patch, paths separated by newlines, read once
+    # from the raw mail, to find the MAINTAINERS sections of every series. And, for
+    # lists without a MAINTAINERS file, the events the list's appliers are learned
+    # from (b4 "applied" replies with commit lists, merged pull requests), scanned
+    # incrementally: `applier_scan` holds the last message id looked at.
     """
     CREATE TABLE patch_files (
         message_pk INTEGER PRIMARY KEY REFERENCES messages(id),
         paths TEXT NOT NULL
     );
+    CREATE TABLE applier_events (
+        list_id INTEGER NOT NULL REFERENCES lists(id),
+        message_pk INTEGER NOT NULL REFERENCES messages(id),
+        kind TEXT NOT NULL,
+        email TEXT NOT NULL,
+        thread TEXT NOT NULL,
+        date_utc INTEGER NOT NULL,
+        other TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (message_pk, kind, email)
+    );
+    CREATE INDEX applier_events_by_list ON applier_events(list_id, date_utc);
+    CREATE TABLE applier_scan (
+        list_id INTEGER PRIMARY KEY REFERENCES lists(id),
+        last_pk INTEGER NOT NULL
+    );
+    """,
+    # 5: maintainers' git trees, to confirm that a posted patch was merged. A tree is a
+    # location and a branch ('' for the remote's HEAD) with the tip its commits were
+    # indexed up to; its commits (author email lowercased, subject with runs of spaces
+    # collapsed, `git patch-id --stable`, '' for a commit without a diff); the
+    # Message-IDs their Link: trailers name; the patch-ids of posted mails, with a hash
+    # of the diff each was computed from ('' when the mail has none); and each patch's
+    # match in each tree ('' commit: not found at the tree's current tip).
+    """
+    CREATE TABLE trees (
+        id INTEGER PRIMARY KEY,
+        location TEXT NOT NULL,
+        branch TEXT NOT NULL,
+        tip TEXT NOT NULL DEFAULT '',
+        UNIQUE (location, branch)
+    );
+    CREATE TABLE tree_commits (
+        tree_id INTEGER NOT NULL REFERENCES trees(id),
+        sha TEXT NOT NULL,
+        author_email TEXT NOT NULL,
+        author_name TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        patch_id TEXT NOT NULL,
+        commit_utc INTEGER NOT NULL,
+        PRIMARY KEY (tree_id, sha)
+    );
+    CREATE INDEX tree_commits_by_patch_id ON tree_commits(tree_id, patch_id);
+    CREATE INDEX tree_commits_by_subject ON tree_commits(tree_id, subject);
+    CREATE TABLE tree_links (
+        tree_id INTEGER NOT NULL REFERENCES trees(id),
+        message_id TEXT NOT NULL,
+        sha TEXT NOT NULL,
+        PRIMARY KEY (tree_id, message_id, sha)
+    ) WITHOUT ROWID;
+    CREATE TABLE mail_patch_ids (
+        message_id TEXT PRIMARY KEY,
+        diff_hash TEXT NOT NULL,
+        patch_id TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE tree_matches (
+        tree_id INTEGER NOT NULL REFERENCES trees(id),
+        message_id TEXT NOT NULL,
+        sha TEXT NOT NULL,
+        how TEXT NOT NULL,
+        PRIMARY KEY (tree_id, message_id)
+    ) WITHOUT ROWID;
     """,
 )
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from lore_digest.errors import UsageError
+from lore_digest.facts.attribution import GivenTrailer
+from lore_digest.facts.status import Claim
 from lore_digest.vocabulary import LANGUAGES, format_counted
 
 PHRASES: dict[str, dict[str, str]] = {
@@ -31,10 +33,15 @@ PHRASES: dict[str, dict[str, str]] = {
         "new_series": "本周首次发出。",
         "changes": "本版改动：“{text}”",
         "given": "{who} 给出 {kind}（{target}）",
+        "given_by_other": "{sender} 发出的、署名 {who} 的 {kind}（{target}；不计在 {who} 名下）",
         "all_patches": "全部补丁",
         "patch_n": "补丁 {n}",
         "asked": "{who} 提问：“{text}”",
         "applied": "{who} 已合入{branch}{commits}。",
+        "applied_part": "{who} 已合入其中一部分（{part}）{branch}{commits}。",
+        "dropped": "{who} 已撤下该系列。",
+        "withdrawn": "作者已撤回该系列。",
+        "claim": "{claim}——{why}。",
         "applied_branch": " {branch}",
         "applied_commits": "（{count} 个提交）",
         "naked": "{who} 给出 NAK。",
@@ -69,10 +76,15 @@ PHRASES: dict[str, dict[str, str]] = {
         "new_series": "First posted this week.",
         "changes": "Changes in this version: “{text}”",
         "given": "{who} gave {kind} ({target})",
+        "given_by_other": "{kind} naming {who}, sent by {sender} ({target}; not credited to {who})",
         "all_patches": "whole series",
         "patch_n": "patch {n}",
         "asked": "{who} asked: “{text}”",
         "applied": "{who} applied it{branch}{commits}.",
+        "applied_part": "{who} applied part of it ({part}){branch}{commits}.",
+        "dropped": "{who} dropped it.",
+        "withdrawn": "The author withdrew it.",
+        "claim": "{claim} — {why}.",
         "applied_branch": " to {branch}",
         "applied_commits": " ({count} commit{count_s})",
         "naked": "{who} NAKed it.",
@@ -104,3 +116,47 @@ def people(lang: str, names: list[str], limit: int = 5) -> str:
     if len(names) > limit:
         text += " " + phrase(lang, "and_more", count=len(names) - limit)
     return text
+
+
+CLAIM_LABELS: dict[str, dict[str, str]] = {
+    "zh": {
+        "applied": "{who} 称已合入{detail}",
+        "merged": "{who} 称已拉取合并{detail}",
+        "NAKed": "{who} 给出了 NAK",
+        "dropped": "{who} 称已撤下",
+        "not-maintainer": "并非这些文件的维护者，不作为状态依据",
+        "not-applier": "不在本列表已知的合入者之列，不作为状态依据",
+        "robot": "机器人的通知，未经维护者确认",
+        "sent_by": "由 {sender} 代发",
+    },
+    "en": {
+        "applied": "{who} says it was applied{detail}",
+        "merged": "{who} says it was merged{detail}",
+        "NAKed": "{who} says NAK",
+        "dropped": "{who} says it was dropped",
+        "not-maintainer": "not a maintainer of these files, so not a status",
+        "not-applier": "not one of the list's known appliers, so not a status",
+        "robot": "a robot's notice, not confirmed by a maintainer",
+        "sent_by": "sent by {sender}",
+    },
+}
+"""How a claim (a decision from someone without standing) is printed, per language."""
+
+
+def claim_text(claim: Claim, lang: str) -> str:
+    """ "Mallory says it was applied to next": what the claim says, in `lang`."""
+    detail = ""
+    if claim.detail:
+        detail = f" {claim.detail}" if lang == "zh" else f" to {claim.detail}"
+    return CLAIM_LABELS[lang][claim.kind].format(who=claim.by_name or claim.by_email, detail=detail)
+
+
+def claim_reason(claim: Claim, lang: str) -> str:
+    """Why it is only a claim, in `lang`."""
+    return CLAIM_LABELS[lang].get(claim.reason, claim.why)
+
+
+def sent_by(trailer: GivenTrailer, lang: str) -> str:
+    """ "sent by Mallory": who sent a trailer that names someone else."""
+    sender = trailer.sent_by_name or trailer.sent_by_email
+    return CLAIM_LABELS[lang]["sent_by"].format(sender=sender)

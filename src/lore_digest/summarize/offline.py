@@ -19,7 +19,7 @@ from lore_digest.facts.status import Status
 from lore_digest.mail.body import first_paragraph
 from lore_digest.model import Summary, SummaryItem, Thread
 from lore_digest.summarize.base import Progress, ThreadMail
-from lore_digest.summarize.i18n import PHRASES, people, phrase
+from lore_digest.summarize.i18n import PHRASES, claim_reason, claim_text, people, phrase
 from lore_digest.vocabulary import VERDICT_TRAILERS
 
 EXCERPT_CHARS = 300
@@ -82,10 +82,13 @@ def _trailer_lines(
     """ "X gave Reviewed-by (patch 1, 3)" — one line per (person, kind, mail)."""
     grouped: dict[tuple[str, str, str], list[int]] = {}
     names: dict[tuple[str, str, str], str] = {}
+    senders: dict[tuple[str, str, str], str] = {}
     for trailer, number in trailers:
         key = (trailer.email or trailer.value, trailer.kind, trailer.message_id)
         grouped.setdefault(key, []).append(number)
         names[key] = trailer.name or trailer.email
+        if not trailer.credited:
+            senders[key] = trailer.sent_by_name or trailer.sent_by_email
     out = []
     total = len(series.patches)
     for key, numbers in grouped.items():
@@ -94,11 +97,19 @@ def _trailer_lines(
             target = phrase(lang, "all_patches")
         else:
             target = PHRASES[lang]["sep"].join(phrase(lang, "patch_n", n=n) for n in unique)
-        out.append(
-            SummaryItem(
-                phrase(lang, "given", who=names[key], kind=key[1], target=target), (key[2],)
+        text = (
+            phrase(
+                lang,
+                "given_by_other",
+                who=names[key],
+                kind=key[1],
+                target=target,
+                sender=senders[key],
             )
+            if key in senders
+            else phrase(lang, "given", who=names[key], kind=key[1], target=target)
         )
+        out.append(SummaryItem(text, (key[2],)))
     return out
 
 
@@ -159,11 +170,37 @@ def _history(thread: Thread, lang: str) -> list[SummaryItem]:
 def _status_line(
     thread: Thread, by_id: dict[str, MailFacts], window_ids: set[str], lang: str
 ) -> list[SummaryItem]:
-    series, facts = thread.series, thread.status
+    facts = thread.status
     status = facts.status if facts else None
     evidence = facts.evidence if facts else ()
-    applied = facts.applied if facts else None
     fresh = [e for e in evidence if e in window_ids]
+    claims = [
+        SummaryItem(
+            phrase(lang, "claim", claim=claim_text(c, lang), why=claim_reason(c, lang)),
+            (c.message_id,),
+        )
+        for c in (facts.claims if facts else ())
+        if c.message_id in window_ids
+    ]
+    return _decision_line(thread, status, fresh, by_id, window_ids, lang) + claims
+
+
+def _decision_line(
+    thread: Thread,
+    status: Status | None,
+    fresh: list[str],
+    by_id: dict[str, MailFacts],
+    window_ids: set[str],
+    lang: str,
+) -> list[SummaryItem]:
+    """The week's decision about the series, if one was made this week."""
+    series, facts = thread.series, thread.status
+    applied = facts.applied if facts else None
+    if status == Status.DROPPED and fresh:
+        who = by_id[fresh[-1]].from_name if fresh[-1] in by_id else ""
+        return [SummaryItem(phrase(lang, "dropped", who=who), tuple(fresh))]
+    if status == Status.WITHDRAWN and fresh:
+        return [SummaryItem(phrase(lang, "withdrawn"), tuple(fresh))]
     if status == Status.APPLIED and fresh:
         if facts is not None and facts.pull is not None and applied is None:
             return [SummaryItem(phrase(lang, "pulled"), tuple(fresh))]
@@ -178,11 +215,13 @@ def _status_line(
             if applied and applied.commits
             else ""
         )
-        return [
-            SummaryItem(
-                phrase(lang, "applied", who=who, branch=branch, commits=commits), tuple(fresh)
+        if applied is not None and applied.partial:
+            text = phrase(
+                lang, "applied_part", who=who, part=applied.partial, branch=branch, commits=commits
             )
-        ]
+        else:
+            text = phrase(lang, "applied", who=who, branch=branch, commits=commits)
+        return [SummaryItem(text, tuple(fresh))]
     if status == Status.NAKED and fresh:
         return [SummaryItem(phrase(lang, "naked", who=by_id[fresh[0]].from_name), tuple(fresh))]
     if status == Status.SUPERSEDED and series is not None and series.superseded_by is not None:

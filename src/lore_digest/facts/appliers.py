@@ -1,0 +1,92 @@
+"""Who may apply on a list without a MAINTAINERS file: learned from the list's history.
+
+Anyone can write "Applied to next, thanks!". What a stranger cannot easily fake is a
+history of doing it the way maintainers do: b4's thank-you mail lists the commits it
+made ("[1/4] subject" then "commit: <sha>"), and a maintainer's pull requests get
+merged. So a person is one of the list's appliers, at a given moment, when before it
+
+- they sent b4-style "applied" replies (with a commit list) in at least two threads
+  of series written by other people, or
+- at least two of their pull requests were merged (a reply from someone else, not a
+  robot, said "pulled"/"merged"), or
+- they merged pull requests of such appliers in at least two threads (the tree the
+  appliers send to: Paolo pulling Marc's kvmarm trees).
+
+Robots never are. Two threads, not one, so a single forged mail makes nobody a
+maintainer. This is weaker than a MAINTAINERS file (`--maintainers`) or a tree
+(`--tree`): the README says which rule a report used.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
+
+from lore_digest.facts.model import MailFacts
+from lore_digest.facts.status import detect_applied, detect_pull, merge_reply
+from lore_digest.vocabulary import is_bot
+
+__all__ = ["MIN_THREADS", "ApplierEvent", "applier_events", "learn_appliers"]
+
+MIN_THREADS: Final = 2
+
+B4_APPLIED: Final = "b4-applied"  # email applied others' series with a commit list
+PULL_MERGED: Final = "pull-merged"  # email's pull request was merged
+MERGED_PULL: Final = "merged-pull"  # email merged someone's pull request (thread says whose)
+
+
+@dataclass(frozen=True, slots=True)
+class ApplierEvent:
+    """One mail's evidence that someone applies: what, who, in which thread, when."""
+
+    kind: str
+    email: str
+    thread: str  # the thread's root message id (one vote per thread)
+    date_utc: int
+    by: str = ""  # for MERGED_PULL: the sender of the pull request that was merged
+
+
+def applier_events(mail: MailFacts, root: MailFacts) -> list[ApplierEvent]:
+    """Events one reply gives, given its thread's root (empty for most mail)."""
+    email = mail.from_email.strip().lower()
+    root_email = root.from_email.strip().lower()
+    if mail is root or is_bot(email) or email == root_email:
+        return []
+    if detect_pull(root) is not None:
+        merged, _ = merge_reply(mail)
+        if not merged:
+            return []
+        thread = root.message_id
+        return [
+            ApplierEvent(PULL_MERGED, root_email, thread, mail.date_utc),
+            ApplierEvent(MERGED_PULL, email, thread, mail.date_utc, root_email),
+        ]
+    applied = detect_applied(mail)
+    if applied is not None and applied.commits:
+        return [ApplierEvent(B4_APPLIED, email, root.message_id, mail.date_utc)]
+    return []
+
+
+def learn_appliers(events: Iterable[ApplierEvent], until_utc: int) -> frozenset[str]:
+    """The list's appliers as known before `until_utc` (see the module's rules)."""
+    threads: dict[tuple[str, str], set[str]] = defaultdict(set)
+    merged_from: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for event in events:
+        if event.date_utc >= until_utc or is_bot(event.email):
+            continue
+        threads[(event.kind, event.email)].add(event.thread)
+        if event.kind == MERGED_PULL:
+            merged_from[event.email].add((event.thread, event.by))
+    appliers = {
+        email
+        for (kind, email), seen in threads.items()
+        if kind in (B4_APPLIED, PULL_MERGED) and len(seen) >= MIN_THREADS
+    }
+    upstream = {
+        email
+        for email, pulls in merged_from.items()
+        if len({thread for thread, by in pulls if by in appliers}) >= MIN_THREADS
+    }
+    return frozenset(appliers | upstream)

@@ -1,0 +1,146 @@
+"""Who may apply on one list, for every series of its reports (see facts.appliers).
+
+With a MAINTAINERS file, a series' appliers are the M: people of the sections that
+cover the files it touches, plus those of the sections whose L: is the list. Without
+one, they are learned from the list's history; the events they are learned from are
+scanned once per new mail and kept in the store, so a weekly report reads only the
+week's new mail for it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Final
+
+from lore_digest.errors import StoreError
+from lore_digest.facts.appliers import ApplierEvent, applier_events, learn_appliers
+from lore_digest.facts.build import mail_facts
+from lore_digest.facts.model import MailFacts
+from lore_digest.facts.status import Appliers
+from lore_digest.store.db import ListInfo, Store, StoredMessage
+from lore_digest.threading.jwz import parent_map
+
+if TYPE_CHECKING:
+    from lore_digest.facts.maintainers import Maintainers
+
+__all__ = ["TrustRules"]
+
+# Mail that can hold an applier event: a b4 thank-you ("Applied"/"Queued" and a
+# "commit: <sha>" line or a commit URL) or a merge reply ("pulled"/"merged"); the rest
+# is not parsed. Plain substring tests: a regex over every raw mail is slower.
+_APPLIED_WORDS: Final = (b"pplied", b"ueued", b"PPLIED", b"UEUED")
+_COMMIT_WORDS: Final = (b"commit:", b"/c/", b"id=", b"/commit/")
+_MERGED_WORDS: Final = (b"ulled", b"erged")
+_CHUNK: Final = 2000
+_FOREVER: Final = 2**62
+
+
+def _may_decide(raw: bytes) -> bool:
+    if any(word in raw for word in _MERGED_WORDS):
+        return True
+    return any(word in raw for word in _APPLIED_WORDS) and any(w in raw for w in _COMMIT_WORDS)
+
+
+class TrustRules:
+    """The appliers of each series of one list (one per ReportBuilder)."""
+
+    def __init__(self, store: Store, info: ListInfo, maintainers: Maintainers | None) -> None:
+        self.store = store
+        self.info = info
+        self.maintainers = maintainers
+        self._events: list[ApplierEvent] | None = None
+        self._learned: dict[int, frozenset[str]] = {}
+
+    @property
+    def rule(self) -> str:
+        """ "maintainers" (a MAINTAINERS file) or "learned" (the list's history)."""
+        return "maintainers" if self.maintainers is not None else "learned"
+
+    def appliers(self, files: Sequence[str], until_utc: int) -> Appliers:
+        """Who may apply a series touching `files`, as known before `until_utc`.
+
+        With a MAINTAINERS file: its M: people for the files (and the list). Files no
+        section covers (another project's patches: kvm-unit-tests, kvmtool) fall back
+        to the learned appliers, and so does the merging of pull requests (upstream
+        trees are not in MAINTAINERS).
+        """
+        learned = self.learned(until_utc)
+        if self.maintainers is None:
+            return Appliers(learned, "learned", learned)
+        emails = self.maintainers.appliers(files, self.info.name)
+        if files and not self.maintainers.sections_for_files(files):
+            emails = emails | learned
+        return Appliers(emails, "maintainers", learned)
+
+    def learned(self, until_utc: int) -> frozenset[str]:
+        """The appliers the list's history shows before `until_utc`."""
+        if until_utc not in self._learned:
+            self._learned[until_utc] = learn_appliers(self.events(), until_utc)
+        return self._learned[until_utc]
+
+    def events(self) -> list[ApplierEvent]:
+        """Every applier event of the list, the store's copy brought up to date first."""
+        if self._events is None:
+            fresh = self._scan()
+            stored = [
+                ApplierEvent(kind, email, thread, date, other)
+                for kind, email, thread, date, other in self.store.applier_events(self.info.id)
+            ]
+            self._events = stored + fresh
+        return self._events
+
+    def _scan(self) -> list[ApplierEvent]:
+        """Events of mail stored since the last scan; saved when the store is writable.
+
+        Returns the events it could not save (a read-only store): they are used for
+        this run and found again by the next one.
+        """
+        list_id = self.info.id
+        new = self.store.messages_after(list_id, self.store.applier_scan_pk(list_id))
+        if not new:
+            return []
+        rows: list[tuple[int, str, str, str, int, str]] = []
+        for start in range(0, len(new), _CHUNK):
+            rows.extend(self._events_of(new[start : start + _CHUNK]))
+        try:
+            self.store.save_applier_events(list_id, rows, new[-1].pk)
+        except (sqlite3.OperationalError, StoreError):
+            return [ApplierEvent(k, e, t, d, o) for _, k, e, t, d, o in rows]
+        return []
+
+    def _events_of(
+        self, messages: Sequence[StoredMessage]
+    ) -> list[tuple[int, str, str, str, int, str]]:
+        raws = self.store.raw_many(m.pk for m in messages)
+        candidates = [m for m in messages if m.thread_id is not None and _may_decide(raws[m.pk])]
+        if not candidates:
+            return []
+        threads = {m.thread_id for m in candidates if m.thread_id is not None}
+        by_thread: dict[int, list[StoredMessage]] = {}
+        for msg in self.store.messages_of_threads(self.info.id, threads, _FOREVER):
+            by_thread.setdefault(msg.thread_id or 0, []).append(msg)
+        roots: dict[int, tuple[StoredMessage, dict[str, str | None]]] = {}
+        for tid in threads:
+            thread = by_thread.get(tid, [])
+            parents = parent_map((m.message_id, m.in_reply_to, m.references) for m in thread)
+            root = next((m for m in thread if parents.get(m.message_id) is None), None)
+            if root is not None:
+                roots[tid] = (root, parents)
+        root_raws = self.store.raw_many({root.pk for root, _ in roots.values()})
+        root_facts: dict[int, MailFacts] = {}
+        rows: list[tuple[int, str, str, str, int, str]] = []
+        for msg in candidates:
+            if msg.thread_id not in roots:
+                continue
+            root, parents = roots[msg.thread_id]
+            if root.pk == msg.pk:
+                continue
+            if root.pk not in root_facts:
+                root_facts[root.pk] = mail_facts([root], root_raws, parents, (0, _FOREVER))[0]
+            mail = mail_facts([msg], raws, parents, (0, _FOREVER))[0]
+            for event in applier_events(mail, root_facts[root.pk]):
+                rows.append(
+                    (msg.pk, event.kind, event.email, event.thread, event.date_utc, event.by)
+                )
+        return rows

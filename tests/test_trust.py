@@ -1,0 +1,161 @@
+"""Facts you can trust: forged decisions are claims, forged trailers are not credited.
+
+Crafted threads (tests/forged_mail.py) go through the real ingester and report, under
+both trust rules: a MAINTAINERS file, and appliers learned from the list's history.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from forged_mail import LIST, WEEK, history, old_postings, scenarios, write_maintainers, write_mbox
+from lore_digest.digest import Digest, DigestSettings
+from lore_digest.facts.classify import Category
+from lore_digest.ingest import sync_mbox
+from lore_digest.model import Thread
+from lore_digest.report.jsonout import render_json
+from lore_digest.report.markdown import render_markdown
+from lore_digest.report.model import Report
+from lore_digest.store.db import Store
+
+
+@pytest.fixture(scope="module")
+def store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("trust")
+    mbox = write_mbox(folder / "trust.mbox", history() + old_postings() + scenarios())
+    db = folder / "store.sqlite3"
+    with Store.open(db) as store:
+        sync_mbox(store, mbox, LIST)
+    return db
+
+
+@pytest.fixture(scope="module", params=["maintainers", "learned"])
+def report(
+    request: pytest.FixtureRequest, store_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Report]:
+    maintainers = None
+    if request.param == "maintainers":
+        maintainers = write_maintainers(tmp_path_factory.mktemp("m") / "MAINTAINERS")
+    with (
+        Store.open(store_path) as store,
+        Digest(store, LIST, DigestSettings(maintainers=maintainers)) as digest,
+    ):
+        yield digest.week(WEEK, lang="en")
+
+
+def _thread(report: Report, message_id: str) -> Thread:
+    for thread in report.threads:
+        if thread.id == message_id or any(m.message_id == message_id for m in thread.messages):
+            return thread
+    raise AssertionError(f"no thread with {message_id}")
+
+
+def _status(report: Report, message_id: str) -> str:
+    status = _thread(report, message_id).status
+    assert status is not None
+    return str(status.status)
+
+
+def _claims(report: Report, message_id: str) -> list[tuple[str, str, str]]:
+    status = _thread(report, message_id).status
+    assert status is not None
+    return [(c.kind, c.by_email, c.message_id) for c in status.claims]
+
+
+def test_a_strangers_applied_is_a_claim(report: Report) -> None:
+    assert _status(report, "stranger@x") != "applied"
+    assert _claims(report, "stranger@x") == [("applied", "mallory@evil.example", "stranger-ty@x")]
+    applied = [item.message_id for item in report.highlights.applied] if report.highlights else []
+    assert "stranger@x" not in applied
+
+
+def test_an_outsiders_nack_is_a_claim(report: Report) -> None:
+    assert _status(report, "nack@x") != "NAKed"
+    assert ("NAKed", "mallory@evil.example", "nack-r@x") in _claims(report, "nack@x")
+
+
+def test_the_authors_own_b4_list_is_a_claim(report: Report) -> None:
+    assert _status(report, "own@x") != "applied"
+    assert ("applied", "mallory@evil.example", "own-ty@x") in _claims(report, "own@x")
+
+
+def test_a_forged_robot_merge_is_a_claim(report: Report) -> None:
+    assert _thread(report, "pull@x").category == Category.PULL
+    assert _status(report, "pull@x") != "applied"
+    assert ("merged", "pr-tracker-bot@kernel.org", "pull-bot@x") in _claims(report, "pull@x")
+
+
+def test_a_forged_trailer_is_never_credited(report: Report) -> None:
+    series = _thread(report, "forged-rb@x").series
+    assert series is not None
+    given = [t for p in series.patches for t in p.trailers if t.kind == "Reviewed-by"]
+    assert [(t.email, t.sent_by_email, t.credited) for t in given] == [
+        ("maz@kernel.org", "mallory@evil.example", False)
+    ]
+    assert report.highlights is not None
+    assert all(
+        r.email != "maz@kernel.org" or r.trailers == 0 for r in report.highlights.top_reviewers
+    )
+    summary = _thread(report, "forged-rb@x").summary
+    assert summary is not None
+    text = " ".join(item.text for item in summary.history + summary.this_week)
+    assert "sent by Mallory" in text and "Marc Zyngier gave" not in text
+    data = json.loads(render_json(report))
+    thread = next(t for t in data["threads"] if t["id"] == "forged-rb@x")
+    trailer = thread["series"]["patches"][0]["trailers"][-1]
+    assert trailer["credited"] is False and trailer["sent_by"]["email"] == "mallory@evil.example"
+
+
+def test_the_maintainer_applies_and_drops(report: Report) -> None:
+    assert _status(report, "good@x") == "applied"
+    assert _claims(report, "good@x") == []
+    assert _status(report, "drop@x") == "dropped"
+    status = _thread(report, "drop@x").status
+    assert status is not None and status.evidence == ("drop-r@x",)
+
+
+def test_another_maintainers_applied_depends_on_the_rule(report: Report) -> None:
+    """Will maintains arch/arm64/ but not arch/arm64/kvm/ (X:), and has no b4 history."""
+    assert _status(report, "will@x") != "applied"
+    kinds = [kind for kind, _, _ in _claims(report, "will@x")]
+    assert kinds == ["applied"]
+
+
+def test_the_author_withdraws(report: Report) -> None:
+    assert _status(report, "withdraw@x") == "withdrawn"
+
+
+def test_a_pull_request_sent_as_patches(report: Report) -> None:
+    thread = _thread(report, "fixes@x")
+    assert thread.category == Category.PULL
+    assert thread.status is not None and thread.status.pull is not None
+
+
+def test_robot_findings_are_listed_not_counted(report: Report) -> None:
+    thread = _thread(report, "robot@x")
+    assert thread.series is not None
+    assert [f.describe() for f in thread.series.bot_findings] == [
+        "kernel test robot: build failure (arm64 allmodconfig)"
+    ]
+    assert "lkp@intel.com" not in thread.participants
+    assert thread.status is not None and not thread.status.reviewed
+
+
+def test_stable_and_withdrawn_postings_do_not_wait(report: Report) -> None:
+    assert report.highlights is not None
+    waiting = {item.message_id for item in report.highlights.waiting_for_review}
+    assert "ignored@x" in waiting  # the control: a real silent series waits
+    assert "stable@x" not in waiting
+    assert "self-ignore@x" not in waiting
+
+
+def test_markdown_shows_claims_as_claims(report: Report) -> None:
+    text = render_markdown(report)
+    assert "Mallory says it was applied to next" in text
+    assert (
+        "not a maintainer of these files" in text or "not one of the list's known appliers" in text
+    )
