@@ -474,3 +474,17 @@ def test_real_size_file_parses_and_matches_in_under_a_second() -> None:
     assert len(parsed) == 2801
     assert all(matched)
     assert total < 1.0
+
+
+def test_only_a_catch_all_is_no_cover() -> None:
+    """Another project's files match THE REST only: the file does not cover them."""
+    from lore_digest.facts.maintainers import Maintainers
+
+    text = (
+        "KVM/arm64\nM:\tMarc Zyngier <maz@kernel.org>\nF:\tarch/arm64/kvm/\n\n"
+        "THE REST\nM:\tLinus Torvalds <torvalds@linux-foundation.org>\nF:\t*\nF:\t*/\n"
+    )
+    file = Maintainers.parse(text)
+    assert file.covers(["arch/arm64/kvm/arm.c"])
+    assert not file.covers(["arm/selftest.c", "lib/arm/setup.c"])
+    assert file.appliers(["lib/arm/setup.c"]) == {"torvalds@linux-foundation.org"}

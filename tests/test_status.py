@@ -786,3 +786,12 @@ def test_learned_appliers_on_the_corpus(synced_db: Path) -> None:
         "drjones@redhat.com",
     }
     assert len(events) > 250
+
+
+def test_dropping_one_patch_does_not_drop_the_series() -> None:
+    mails = [root(), make("ty", "Applied to next, thanks!\n", sender=MAINTAINER, date=1)]
+    mails.append(
+        make("d", "I've dropped patch 3 for now.\n", sender=MAINTAINER, parent="ty", date=2)
+    )
+    trusted = Appliers(frozenset({MAINTAINER}), "maintainers")
+    assert series_status(mails, author_email=AUTHOR, appliers=trusted).status == Status.APPLIED

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
-from lore_digest.errors import LoreDigestError, UsageError
+from lore_digest.errors import UsageError
 from lore_digest.facts.maintainers import Maintainers
 from lore_digest.facts.revisions import RevisionIndex
 from lore_digest.facts.week import (
@@ -253,16 +253,9 @@ class Digest:
             self.settings.trees,
             since_utc=span[0] - 365 * 86400 if span else None,
         )
-        try:
-            matcher.update()
-        except LoreDigestError as exc:
-            try:
-                matcher.update(fetch=False)
-            except LoreDigestError:
-                self.warnings.append(f"trees not used: {exc}")
-                return
-            self.warnings.append(f"using the trees as last fetched: {exc}")
-        self._builder.matcher = matcher
+        self.warnings.extend(matcher.update_each())
+        if matcher.trees:
+            self._builder.matcher = matcher
 
     def week(
         self,

@@ -54,7 +54,7 @@ class PatchTrailers:
     @property
     def reviewed(self) -> bool:
         """Whether any Reviewed-by / Acked-by / Tested-by applies to this patch."""
-        return any(t.kind in REVIEW_TRAILERS for t in self.trailers)
+        return any(t.kind in REVIEW_TRAILERS and t.credited for t in self.trailers)
 
 
 def series_patches(

@@ -252,6 +252,14 @@ class Maintainers:
                     best[number] = depth
         return [self.sections[n] for n in sorted(best, key=lambda n: (-best[n], n))]
 
+    def covers(self, paths: Iterable[str]) -> bool:
+        """Whether a section other than a catch-all (THE REST) covers any of paths.
+
+        Another project's files (kvm-unit-tests' arm/selftest.c) match only THE REST:
+        the kernel's file says nothing about who maintains them.
+        """
+        return any(self._matches(_normalise(path), catch_all=False) for path in paths)
+
     def sections_for_list(self, list_name_or_address: str) -> list[Section]:
         """Sections with an L: entry for a list: its address, or its name ("kvmarm").
 
@@ -283,28 +291,29 @@ class Maintainers:
             sections.extend(self.sections_for_list(list_name))
         return sections
 
-    def _matches(self, path: str) -> dict[int, int]:
-        """Section number -> depth of its best pattern matching one path (catch-alls last)."""
+    def _matches(self, path: str, *, catch_all: bool = True) -> dict[int, int]:
+        """Section number -> depth of its best pattern matching one path (catch-alls last,
+        none when `catch_all` is False)."""
         if not path:
             return {}
         index = self._index
         found: dict[int, int] = {}
-        catch_all: dict[int, int] = {}
+        catch_alls: dict[int, int] = {}
         for key in _keys(path):
             for pattern in index.files.get(key, ()):
                 if not pattern.glob.matches(path):
                     continue
-                into = catch_all if pattern.catch_all else found
+                into = catch_alls if pattern.catch_all else found
                 if pattern.depth > into.get(pattern.section, -2):
                     into[pattern.section] = pattern.depth
         for number, regex in index.regexes:
             if number not in found and regex.search(path):
                 found[number] = 0
-        for result in (found, catch_all):
+        for result in (found, catch_alls):
             for number in [n for n in result if n in index.excludes]:
                 if any(x.matches(path) for x in index.excludes[number]):
                     del result[number]
-        return found or catch_all
+        return found or (catch_alls if catch_all else {})
 
     def _add(self, number: int, section: Section, problems: list[str]) -> None:
         index = self._index

@@ -644,7 +644,7 @@ _DROP_RE = re.compile(
     r"|(?:i'm|i\s+am|we're|we\s+are)\s+(?:now\s+)?(?:dropping|reverting)"
     r"|(?:now\s+)?(?:dropped|reverted))"
     r"\s+(?:this|that|it|them|these|both|the\s+(?:whole\s+)?(?:patch(?:es|set)?|series|set)"
-    r"|(?:this|that|these)\s+(?:patch(?:es)?|series|one|ones)|patch(?:es)?\s+\d)"
+    r"|(?:this|that|these)\s+(?:patch(?:es)?|series|one|ones))"
     r"(?:\s*$|[\s,.!;:(])"
     r"|(?:(?:i|we)(?:'ve|\s+have)?\s+)?(?:now\s+)?(?:dropped|reverted|removed)"
     r"(?:\s+(?:it|this|them|these))?\s+from\s+(?:-?next|fixes|queue"

@@ -47,7 +47,16 @@ if TYPE_CHECKING:
 
 LARGE_THREAD = 20
 # A series in one of these states waits for nobody's review.
-_DECIDED = frozenset({Status.APPLIED, Status.NAKED, Status.DROPPED, Status.WITHDRAWN})
+_DECIDED = frozenset(
+    {
+        Status.APPLIED,
+        Status.NAKED,
+        Status.DROPPED,
+        Status.WITHDRAWN,
+        Status.MERGED,
+        Status.PARTLY_MERGED,
+    }
+)
 
 
 def _parents(messages: Sequence[StoredMessage]) -> dict[str, str | None]:
@@ -160,7 +169,9 @@ class ReportBuilder:
         root_subject = parse_subject(root.subject)
 
         def appliers_for(files: Sequence[str]) -> Appliers:
-            return self.trust.appliers(files, window.end_utc)
+            # Learned from mail before the window: this week's mails cannot vouch for
+            # themselves (two forged b4 replies would otherwise make their sender one).
+            return self.trust.appliers(files, window.start_utc)
 
         series = None
         status = None
@@ -292,10 +303,10 @@ class ReportBuilder:
                 continue
             if is_stable_posting(subject) and not self.stable_waits:
                 continue  # backports are sent for information (see `stable_waits`)
-            if any(m.from_email != first.from_email for m in messages):
+            if any(m.from_email != first.from_email and not is_bot(m.from_email) for m in messages):
                 continue
             full = self.store.messages_of_threads(self.info.id, [first.thread_id or 0], end)
-            if any(m.from_email != first.from_email for m in full):
+            if any(m.from_email != first.from_email and not is_bot(m.from_email) for m in full):
                 continue
             raws = self.store.raw_many(m.pk for m in full)
             thread, _ = self.build_thread(full, raws, window)

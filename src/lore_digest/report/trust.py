@@ -69,7 +69,7 @@ class TrustRules:
         if self.maintainers is None:
             return Appliers(learned, "learned", learned)
         emails = self.maintainers.appliers(files, self.info.name)
-        if files and not self.maintainers.sections_for_files(files):
+        if files and not self.maintainers.covers(files):
             emails = emails | learned
         return Appliers(emails, "maintainers", learned)
 
@@ -103,8 +103,12 @@ class TrustRules:
         rows: list[tuple[int, str, str, str, int, str]] = []
         for start in range(0, len(new), _CHUNK):
             rows.extend(self._events_of(new[start : start + _CHUNK]))
+        # Mail not threaded yet (an interrupted sync) is scanned again next time.
+        unthreaded = [m.pk for m in new if m.thread_id is None]
+        last = unthreaded[0] - 1 if unthreaded else new[-1].pk
+        rows = [row for row in rows if row[0] <= last]
         try:
-            self.store.save_applier_events(list_id, rows, new[-1].pk)
+            self.store.save_applier_events(list_id, rows, last)
         except (sqlite3.OperationalError, StoreError):
             return [ApplierEvent(k, e, t, d, o) for _, k, e, t, d, o in rows]
         return []
@@ -113,7 +117,9 @@ class TrustRules:
         self, messages: Sequence[StoredMessage]
     ) -> list[tuple[int, str, str, str, int, str]]:
         raws = self.store.raw_many(m.pk for m in messages)
-        candidates = [m for m in messages if m.thread_id is not None and _may_decide(raws[m.pk])]
+        candidates = [
+            m for m in messages if m.thread_id is not None and _may_decide(raws.get(m.pk, b""))
+        ]
         if not candidates:
             return []
         threads = {m.thread_id for m in candidates if m.thread_id is not None}

@@ -91,7 +91,7 @@ def _tree_urls(trees: Sequence[str]) -> list[str]:
     for text in trees:
         location = parse_tree_spec(text).location
         if location.startswith(("https://", "http://")):
-            urls.append(location.removesuffix(".git").rstrip("/") + "/")
+            urls.append(location.rstrip("/") + "/")
     return urls
 
 

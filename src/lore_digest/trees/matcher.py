@@ -107,6 +107,28 @@ class TreeMatcher:
         index its commits new since the last update."""
         return [self._update(tree, fetch) for tree in self.trees]
 
+    def update_each(self) -> list[str]:
+        """Fetch and index every tree it can; one line per tree it could not.
+
+        A tree that cannot be fetched (offline, a typo) is indexed as last fetched; one
+        never fetched is left out of the matching. The other trees are unaffected.
+        """
+        problems: list[str] = []
+        kept: list[_Tree] = []
+        for tree in self.trees:
+            try:
+                self._update(tree, True)
+            except SourceError as exc:
+                try:
+                    self._update(tree, False)
+                except SourceError:
+                    problems.append(f"tree {tree.spec.label} not used: {exc}")
+                    continue
+                problems.append(f"tree {tree.spec.label} used as last fetched: {exc}")
+            kept.append(tree)
+        self.trees = tuple(kept)
+        return problems
+
     def _update(self, tree: _Tree, fetch: bool) -> TreeUpdate:
         label = tree.spec.label
         if fetch:
