@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 
 from lore_digest.demo.generator import generate_demo_list, write_mbox
@@ -35,7 +36,11 @@ def run_demo(
         write_mbox(mails, mbox)
         with Store.open(Path(tmp) / "demo.sqlite3") as store:
             sync_mbox(store, mbox, DEMO_LIST)
-            with Digest(store, DEMO_LIST, DigestSettings(now=now)) as digest:
+            settings = DigestSettings(now=now, maintainers=Path(tmp) / "MAINTAINERS")
+            settings.maintainers.write_bytes(  # type: ignore[union-attr]
+                resources.files("lore_digest.demo").joinpath("data/MAINTAINERS").read_bytes()
+            )
+            with Digest(store, DEMO_LIST, settings) as digest:
                 for report in digest.weeks([week], langs):
                     files += write_report(report, out_dir, ["md", "json"])
                 site = build_site(digest, out_dir / "site", langs=SITE_LANGS)
