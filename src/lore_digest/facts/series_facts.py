@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from lore_digest.facts.attribution import PatchTrailers, attribute_trailers, series_patches
 from lore_digest.facts.bots import BotFinding, bot_findings
@@ -95,11 +96,18 @@ def current_version(mails: Sequence[MailFacts]) -> int | None:
     return max(versions) if versions else None
 
 
+@lru_cache(maxsize=8192)
+def mail_files(mail: MailFacts) -> tuple[str, ...]:
+    """Files one mail's diff and diffstat touch (read once per mail: a site builds a
+    series' thread for many weeks)."""
+    return touched_files(mail.segments)
+
+
 def series_files(cover: MailFacts | None, patches: Sequence[MailFacts]) -> tuple[str, ...]:
     """Files a series touches: its patches' diffs, else the cover letter's diffstat."""
-    found = {path for patch in patches for path in touched_files(patch.segments)}
+    found = {path for patch in patches for path in mail_files(patch)}
     if not found and cover is not None:
-        found.update(touched_files(cover.segments))
+        found.update(mail_files(cover))
     return tuple(sorted(found))
 
 
@@ -170,7 +178,7 @@ def thread_status(
 ) -> StatusFacts:
     """Status of a non-series thread (a pull request, mostly)."""
     root = next((m for m in mails if m.parent_id is None), mails[0])
-    appliers = appliers_for(touched_files(root.segments)) if appliers_for is not None else None
+    appliers = appliers_for(mail_files(root)) if appliers_for is not None else None
     return series_status(
         mails, author_email=root.from_email, until_utc=until_utc, appliers=appliers
     )
@@ -183,6 +191,7 @@ __all__ = [
     "RevisionRef",
     "SeriesFacts",
     "build_series_facts",
+    "mail_files",
     "series_files",
     "thread_status",
 ]

@@ -92,9 +92,10 @@ parent (else the first mail).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from functools import lru_cache
 from typing import Final
 
 from lore_digest.facts.model import MailFacts
@@ -249,7 +250,8 @@ _WRAPPED_LINES: Final = 3
 _GREETING = re.compile(r"(?:hi|hello|hey|dear)\b[^.!?]{0,40}[,!]?\s*$", re.IGNORECASE)
 
 
-def _prose_lines(mail: MailFacts) -> list[tuple[str, bool]]:
+@lru_cache(maxsize=4096)
+def _prose_lines(mail: MailFacts) -> tuple[tuple[str, bool], ...]:
     """(line, opens a sentence) for the prose the sender wrote, segment by segment.
 
     Segments are taken one by one rather than through unquoted_text(): a quote between
@@ -271,10 +273,10 @@ def _prose_lines(mail: MailFacts) -> list[tuple[str, bool]]:
             lines.append((line, opens))
             previous = line.strip()
         lines.append(("", True))  # a segment ends its paragraph
-    return lines
+    return tuple(lines)
 
 
-def _sentences(lines: list[tuple[str, bool]]) -> Iterator[_Sentence]:
+def _sentences(lines: Sequence[tuple[str, bool]]) -> Iterator[_Sentence]:
     """Sentence starts, each with the rest of its paragraph (a sentence may wrap).
 
     A sentence starts on a line that opens one, or after ". "/"! " inside a line.
@@ -673,7 +675,7 @@ def _is_drop(mail: MailFacts) -> bool:
     )
 
 
-def _withdraws(mail: MailFacts, mails: Sequence[MailFacts]) -> bool:
+def _withdraws(mail: MailFacts, by_id: Mapping[str, MailFacts]) -> bool:
     """The author takes their own posting back: "please ignore this", "self-NAK".
 
     Only in a reply to the author's own mail (a follow-up to the posting), so a
@@ -681,7 +683,7 @@ def _withdraws(mail: MailFacts, mails: Sequence[MailFacts]) -> bool:
     """
     if mail.parent_id is None:
         return False
-    parent = next((m for m in mails if m.message_id == mail.parent_id), None)
+    parent = by_id.get(mail.parent_id)
     if parent is None or parent.from_email.lower() != mail.from_email.lower():
         return False
     return _WITHDRAW_RE.search(_paragraphs(mail)) is not None
@@ -747,7 +749,8 @@ def series_status(
     applied = _applied_replies(mails, authors, trust)
     drops = trust.sort("dropped", [(m, None) for m in others if _is_drop(m)])
     requested = _changes_requested(mails, authors)
-    withdrawn = tuple(m.message_id for m in mails if authors.wrote(m) and _withdraws(m, mails))
+    by_id = {m.message_id: m for m in mails}
+    withdrawn = tuple(m.message_id for m in mails if authors.wrote(m) and _withdraws(m, by_id))
     facts = StatusFacts(
         Status.NEW, (), None, None, requested, naks, reviewed, trust.claims, tuple(applied)
     )

@@ -20,10 +20,9 @@ from lore_digest.facts.classify import Category, classify
 from lore_digest.facts.links import message_url
 from lore_digest.facts.model import MailFacts
 from lore_digest.facts.revisions import RevisionIndex
-from lore_digest.facts.series_facts import build_series_facts, thread_status
+from lore_digest.facts.series_facts import build_series_facts, mail_files, thread_status
 from lore_digest.facts.status import Appliers, Status
 from lore_digest.facts.week import Window
-from lore_digest.mail.patch_files import touched_files
 from lore_digest.mail.subject import parse_subject
 from lore_digest.model import Thread, ThreadMessage
 from lore_digest.report.highlights import (
@@ -205,7 +204,7 @@ class ReportBuilder:
         """Remember the files of each patch posting, to be stored once per report."""
         for msg, mail in zip(messages, mails, strict=True):
             if mail.subject.is_patch and not mail.subject.is_reply and msg.pk not in self._files:
-                self._files[msg.pk] = touched_files(mail.segments)
+                self._files[msg.pk] = mail_files(mail)
 
     def _save_patch_files(self) -> None:
         """Store the files of patches not stored yet (skipped on a read-only store)."""
