@@ -159,3 +159,31 @@ def test_markdown_shows_claims_as_claims(report: Report) -> None:
     assert (
         "not a maintainer of these files" in text or "not one of the list's known appliers" in text
     )
+
+
+def test_the_site_renders_again_when_a_tree_moves(
+    store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new commit in a tree may merge any week's series: the site does not keep old pages."""
+    from lore_digest.site.build import build_site
+    from tree_builder import WorkTree
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    work = WorkTree(tmp_path / "work")
+    bare = tmp_path / "tree.git"
+    work.push(bare)
+    copy = tmp_path / "store.sqlite3"
+    copy.write_bytes(store_path.read_bytes())
+
+    def build() -> list[str]:
+        with (
+            Store.open(copy) as store,
+            Digest(store, LIST, DigestSettings(trees=(f"{bare}@next",))) as digest,
+        ):
+            return build_site(digest, tmp_path / "site", weeks=[WEEK]).weeks_rebuilt
+
+    assert build() == [WEEK]
+    assert build() == []  # nothing new anywhere
+    work.commit_files({"new.c": b"int x;\n"}, "A new commit")
+    work.push(bare)
+    assert build() == [WEEK]

@@ -257,6 +257,15 @@ class Digest:
         if matcher.trees:
             self._builder.matcher = matcher
 
+    def tree_tips(self) -> dict[str, str]:
+        """The configured trees' tips after this Digest fetched them (label → commit).
+
+        What a site keys its pages on: a tree that moved may have merged any week's series.
+        """
+        self._prepare_trees()
+        matcher = self._builder.matcher
+        return matcher.tips() if matcher is not None else {}
+
     def week(
         self,
         spec: WeekSpec,

@@ -114,8 +114,8 @@ class _SiteBuild:
         trees = digest.settings.trees
         self.renderer = SiteRenderer(list_name, langs, link_prefixes=_tree_urls(trees))
         self.result = SiteResult(index=out_dir / "index.html")
-        # A new time zone moves every week's boundaries, other trust rules or trees
-        # change statuses: nothing of the old site stays.
+        # A new time zone moves every week's boundaries, other trust rules, other trees or
+        # new commits in them change statuses: nothing of the old site stays.
         maintainers = digest.settings.maintainers
         self.key = _sha(
             _json(
@@ -129,6 +129,7 @@ class _SiteBuild:
                     str(maintainers) if maintainers else None,
                     _file_sha(maintainers),
                     list(trees),
+                    digest.tree_tips(),
                 ]
             )
         )

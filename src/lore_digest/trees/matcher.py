@@ -107,6 +107,14 @@ class TreeMatcher:
         index its commits new since the last update."""
         return [self._update(tree, fetch) for tree in self.trees]
 
+    def tips(self) -> dict[str, str]:
+        """Each tree's last indexed commit, by label ('' for one never indexed)."""
+        out: dict[str, str] = {}
+        for tree in self.trees:
+            row = self.records.find_tree(*tree.key)
+            out[tree.spec.label] = row.tip if row is not None else ""
+        return out
+
     def update_each(self) -> list[str]:
         """Fetch and index every tree it can; one line per tree it could not.
 
