@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from click.testing import Result as CliResult
 
 from lore_digest.cli import cli
 from lore_digest.digest import Digest, DigestSettings
@@ -62,6 +63,13 @@ def _tree(path: Path, patches: list[tuple[bytes, Kind]]) -> Path:
     return bare
 
 
+def _empty_tree(path: Path) -> Path:
+    """A bare repository whose `next` holds no patch of the corpus."""
+    bare = path / "empty.git"
+    WorkTree(path / "empty").push(bare)
+    return bare
+
+
 def test_a_partly_merged_series_then_merged(
     store_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -103,9 +111,7 @@ def test_applied_in_mail_but_in_no_tree_is_flagged(
     store_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    empty = WorkTree(tmp_path / "empty")
-    bare = tmp_path / "empty.git"
-    empty.push(bare)
+    bare = _empty_tree(tmp_path)
     with Store.open(store_copy) as store:
         settings = DigestSettings(trees=(f"{bare}@next",), tree_grace_days=0)
         with Digest(store, "kvmarm", settings) as digest:
@@ -118,55 +124,20 @@ def test_applied_in_mail_but_in_no_tree_is_flagged(
     assert "not found in empty.git@next" in render_markdown(report)
 
 
+def _report_with_tree(store: Path, tree: str, out: Path) -> CliResult:
+    """`report --tree TREE` of the week, as JSON, through the command line."""
+    args = ["--db", str(store), "report", "--list", "kvmarm", "--week", WEEK, "--lang", "en"]
+    return CliRunner().invoke(cli, [*args, "--tree", tree, "--format", "json", "--out", str(out)])
+
+
 def test_report_tree_option_and_a_bad_tree(
     store_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    empty = WorkTree(tmp_path / "empty")
-    bare = tmp_path / "empty.git"
-    empty.push(bare)
-    runner = CliRunner()
-    ok = runner.invoke(
-        cli,
-        [
-            "--db",
-            str(store_copy),
-            "report",
-            "--list",
-            "kvmarm",
-            "--week",
-            WEEK,
-            "--lang",
-            "en",
-            "--tree",
-            f"{bare}@next",
-            "--format",
-            "json",
-            "--out",
-            str(tmp_path / "out"),
-        ],
-    )
+    bare = _empty_tree(tmp_path)
+    ok = _report_with_tree(store_copy, f"{bare}@next", tmp_path / "out")
     assert ok.exit_code == 0, ok.output
-    bad = runner.invoke(
-        cli,
-        [
-            "--db",
-            str(store_copy),
-            "report",
-            "--list",
-            "kvmarm",
-            "--week",
-            WEEK,
-            "--lang",
-            "en",
-            "--tree",
-            str(tmp_path / "missing.git"),
-            "--format",
-            "json",
-            "--out",
-            str(tmp_path / "out2"),
-        ],
-    )
+    bad = _report_with_tree(store_copy, str(tmp_path / "missing.git"), tmp_path / "out2")
     assert bad.exit_code == 0, bad.output  # the report is still written
     assert "not used" in bad.output
     assert "Traceback" not in bad.output

@@ -748,14 +748,15 @@ def series_status(
 
     applied = _applied_replies(mails, authors, trust)
     drops = trust.sort("dropped", [(m, None) for m in others if _is_drop(m)])
-    requested = _changes_requested(mails, authors)
     by_id = {m.message_id: m for m in mails}
+    requested = _changes_requested(mails, by_id, authors)
     withdrawn = tuple(m.message_id for m in mails if authors.wrote(m) and _withdraws(m, by_id))
     facts = StatusFacts(
         Status.NEW, (), None, None, requested, naks, reviewed, trust.claims, tuple(applied)
     )
-    dates = {m.message_id: m.date_utc for m in mails}
-    if drops and (not applied or dates[drops[-1]] > dates[applied[-1].message_id]):
+    if drops and (
+        not applied or by_id[drops[-1]].date_utc > by_id[applied[-1].message_id].date_utc
+    ):
         return replace(facts, status=Status.DROPPED, evidence=drops)
     if applied:
         evidence = tuple(info.message_id for info in applied)
@@ -879,9 +880,10 @@ def _pull_status(
     return StatusFacts(Status.NEW, (root.message_id,), None, pull, (), naks, reviewed, trust.claims)
 
 
-def _changes_requested(mails: Sequence[MailFacts], authors: _Authors) -> tuple[str, ...]:
+def _changes_requested(
+    mails: Sequence[MailFacts], by_id: Mapping[str, MailFacts], authors: _Authors
+) -> tuple[str, ...]:
     """(review, author's agreeing reply) pairs, flattened, in date order, no repeats."""
-    by_id = {m.message_id: m for m in mails}
     found: list[str] = []
     for mail in mails:
         if not authors.wrote(mail) or mail.parent_id is None:
@@ -896,7 +898,7 @@ def _changes_requested(mails: Sequence[MailFacts], authors: _Authors) -> tuple[s
 
 
 def _reviewed_ancestor(
-    mail: MailFacts, by_id: dict[str, MailFacts], authors: _Authors
+    mail: MailFacts, by_id: Mapping[str, MailFacts], authors: _Authors
 ) -> MailFacts | None:
     """The nearest ancestor written by someone else (a human), None when there is none."""
     seen: set[str] = set()
