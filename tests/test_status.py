@@ -228,12 +228,15 @@ def test_detect_applied_rejects_real_false_positives(corpus: Corpus, message_id:
 
 def test_real_applied_series_status(corpus: Corpus) -> None:
     reply = "161114590396.218530.9227813162726341261.b4-ty@kernel.org"
+    # Will applied "the first patch only", Marc's "(subset)" thank-you patch 5 of 5:
+    # patches 2-4 were promised, never confirmed in mail.
     facts = status_of(corpus, reply)
-    assert facts.status is Status.APPLIED
+    assert facts.status is Status.PARTLY_APPLIED
     assert reply in facts.evidence
     assert facts.applied is not None and facts.applied.branch == "arm64 (for-next/rng)"
+    assert facts.applied.partial == "patches 1, 5 of 5"
     # applied wins over a newer revision: the caller may still know of one
-    assert status_of(corpus, reply, superseded_by="x@y").status is Status.APPLIED
+    assert status_of(corpus, reply, superseded_by="x@y").status is Status.PARTLY_APPLIED
     # ... but not before the maintainer's reply was sent
     before = corpus.mail[reply].date_utc
     assert status_of(corpus, reply, until_utc=before).status is not Status.APPLIED
@@ -457,6 +460,12 @@ def test_under_review_evidence_is_the_first_three_replies() -> None:
 
 
 def test_review_trailer_alone_means_reviewed() -> None:
+    given = make("r@x", "Reviewed-by: Some One <one@example.org>\n")
+    facts = series_status([root(), given], author_email=AUTHOR)
+    assert (facts.status, facts.evidence, facts.reviewed) == (Status.UNDER_REVIEW, ("r@x",), True)
+
+
+def test_trailers_carried_in_the_authors_repost_are_history() -> None:
     patch = make(
         "p@x",
         "Do it.\n\nReviewed-by: Some One <one@example.org>\nSigned-off-by: A <author@example.org>\n",
@@ -464,7 +473,7 @@ def test_review_trailer_alone_means_reviewed() -> None:
         subject="[PATCH v2 1/3] KVM: do it",
     )
     facts = series_status([root(), patch], author_email=AUTHOR)
-    assert (facts.status, facts.evidence, facts.reviewed) == (Status.UNDER_REVIEW, ("p@x",), True)
+    assert (facts.status, facts.reviewed) == (Status.NEW, False)
 
 
 def test_bots_are_not_reviewers() -> None:
@@ -485,14 +494,17 @@ def test_priority_applied_over_nak_and_superseded() -> None:
     assert (facts.status, facts.evidence, facts.naks) == (Status.APPLIED, ("ok@x",), ("nak@x",))
 
 
-def test_priority_nak_over_superseded_and_changes_requested() -> None:
+def test_priority_superseded_over_nak_over_changes_requested() -> None:
     mails = [
         root(),
         make("req@x", "Please fix the locking.\n", date=1),
         make("agree@x", "Will fix in v3.\n", sender=AUTHOR, parent="req@x", date=2),
         make("nak@x", "Nacked-by: Grumpy <grumpy@example.org>\n", date=3),
     ]
+    # A newer revision answers the NAK: it is what readers should look at.
     facts = series_status(mails, author_email=AUTHOR, superseded_by="v3@x")
+    assert (facts.status, facts.evidence) == (Status.SUPERSEDED, ("v3@x",))
+    facts = series_status(mails, author_email=AUTHOR)
     assert (facts.status, facts.evidence) == (Status.NAKED, ("nak@x",))
     assert facts.changes_requested == ("req@x", "agree@x")
     without_nak = series_status(mails[:3], author_email=AUTHOR, superseded_by="v3@x")
@@ -682,6 +694,10 @@ def test_every_partial_application_is_evidence() -> None:
     assert facts.status == Status.APPLIED
     assert facts.evidence == ("q1", "q3")
     assert [a.partial for a in facts.applied_replies] == ["patches 1-2", "patches 3"]
+    # Without patch 3 only part of the series is in: the status names the patches taken.
+    part = series_status(mails[:2], author_email=AUTHOR, appliers=trusted)
+    assert part.status == Status.PARTLY_APPLIED
+    assert part.applied is not None and part.applied.partial == "patches 1-2 of 3"
 
 
 @pytest.mark.parametrize(

@@ -44,6 +44,8 @@ __all__ = ["Revision", "RevisionChain", "RevisionIndex"]
 # b4 limits its subject+author search for older revisions to the previous twelve months;
 # the same window keeps two unrelated series that happen to share a title apart.
 TITLE_WINDOW_S: Final = 365 * 86400
+# A successor under a new title follows within weeks; later, it is more likely new work.
+SUCCESSOR_WINDOW_S: Final = 60 * 86400
 
 REASON_CHANGE_ID: Final = "change-id"
 REASON_LINK: Final = "link"
@@ -123,6 +125,7 @@ class _CoverFacts:
 
     change_id: str | None
     link_ids: tuple[str, ...]
+    cited_ids: tuple[str, ...] = ()  # every message id it links, versions or not
 
 
 def _make_posting(msg: StoredMessage, subject: LoreSubject) -> _Posting:
@@ -204,6 +207,7 @@ _DEPENDENCY_WORDS: Final = re.compile(
     re.IGNORECASE,
 )
 _FOOTNOTE: Final = re.compile(r"\[\d+\]")
+_FOOTNOTE_LINE: Final = re.compile(r"^\s*\[\d+\]")
 _WORD: Final = re.compile(r"[A-Za-z][A-Za-z0-9]+")
 # How many words before a footnote marker may say what it points to ("From v1 [1]:").
 _MARKER_WORDS: Final = 4
@@ -218,7 +222,31 @@ def _cover_facts(raw: bytes) -> _CoverFacts:
         text = text[: start.start()]
     found = _CHANGE_ID.findall(text)
     change_id = found[-1] if found else None  # b4 puts it last; a quoted one comes earlier
-    return _CoverFacts(change_id, tuple(dict.fromkeys(_revision_links(text))))
+    return _CoverFacts(
+        change_id,
+        tuple(dict.fromkeys(_revision_links(text))),
+        tuple(dict.fromkeys(_cited_links(text))),
+    )
+
+
+def _cited_links(text: str) -> Iterable[str]:
+    """Message-IDs the text links in its own words, not as a dependency.
+
+    A URL counts when neither its line nor the line introducing it speaks of a
+    dependency ("applies on top of", "based on"), and it is not a footnote ("[1] URL"),
+    whose citing sentence is elsewhere.
+    """
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        if line.startswith(">") or _FOOTNOTE_LINE.match(line) or _DEPENDENCY_WORDS.search(line):
+            continue
+        previous = _previous_text_line(lines, index)
+        if previous is not None and _DEPENDENCY_WORDS.search(previous):
+            continue
+        for match in _URL.finditer(line):
+            msgid = msgid_from_url(match.group(0))
+            if msgid:
+                yield msgid
 
 
 def _revision_links(text: str) -> Iterable[str]:
@@ -315,6 +343,7 @@ class RevisionIndex:
         self._facts: dict[int, _CoverFacts] = {}
         self._back: dict[int, list[tuple[_Posting, str]]] = {}
         self._lower_mid: dict[str, str] | None = None
+        self._titles_under: dict[str, set[str]] | None = None
         self._index(postings)
 
     # -- building -------------------------------------------------------------------
@@ -439,7 +468,12 @@ class RevisionIndex:
                 parent is not None
                 and _strictly_older(parent, posting)
                 and (
-                    parent.msg.from_email == posting.msg.from_email or parent.title == posting.title
+                    parent.title == posting.title
+                    or (
+                        parent.msg.from_email == posting.msg.from_email
+                        # an add-on patch sent under the series is no new version of it
+                        and (posting.version > parent.version or posting.is_resend)
+                    )
                 )
             ):
                 offer(parent, REASON_LINK)
@@ -530,9 +564,57 @@ class RevisionIndex:
             self._ensure_facts(batch)
             for candidate in batch:
                 for other, reason in self._back_edges(candidate):
-                    if other.msg.pk in chain_pks:
+                    if other.msg.pk in chain_pks and _succeeds(current, candidate, other):
                         return candidate, reason
+        return self._successor(current, chain_pks, until_utc)
+
+    def _successor(
+        self, current: _Posting, chain_pks: set[int], until_utc: int
+    ) -> tuple[_Posting, str] | None:
+        """A later posting of the same author that replaces `current` under a new title.
+
+        (heuristic) Authors retitle a series, carry on with one patch of it, or fold a
+        single patch into a larger series: a later posting of theirs counts when it
+        links `current` (or one of its patches) in any words, when it carries the single
+        patch `current` is as one of its patches, or when it is the next version ("v2" after v1, within SUCCESSOR_WINDOW_S)
+        titled like one of current's patches or sharing most words of its title. A
+        posting already linked to another series is that series' revision, not ours.
+        """
+        mine = self._by_author.get(current.msg.from_email, [])
+        end = min(until_utc, current.date + SUCCESSOR_WINDOW_S)
+        later = [p for p in _between(mine, current.date, end) if p.msg.pk not in chain_pks]
+        if not later:
+            return None
+        self._ensure_facts(later)
+        titles = self._patch_titles(current)
+        for candidate in later:
+            if candidate.key[1] != current.key[1]:
+                continue  # another project ("kvmtool", "stable 5.10")
+            cited = self._facts[candidate.msg.pk].cited_ids
+            if any(self._posting_for(msgid) is current for msgid in cited):
+                return candidate, REASON_LINK
+            if current.total in (None, 1) and current.title in self._patch_titles(candidate):
+                return candidate, REASON_TITLE  # the patch, carried on in a larger series
+            if candidate.version != current.version + 1 or not (
+                candidate.title in titles or _similar_titles(candidate.title, current.title)
+            ):
+                continue
+            if any(o.msg.pk not in chain_pks for o, _ in self._back_edges(candidate)):
+                continue
+            return candidate, REASON_TITLE
         return None
+
+    def _patch_titles(self, posting: _Posting) -> set[str]:
+        """Normalized titles of a posting and of the patches sent under it."""
+        if self._titles_under is None:
+            self._titles_under = {}
+            for patch in self._patches.values():
+                for ref in _refs(patch):
+                    if ref in self._by_mid:
+                        title = parse_subject(patch.subject).normalized_title()
+                        self._titles_under.setdefault(ref, set()).add(title)
+                        break
+        return {posting.title, *self._titles_under.get(posting.msg.message_id, ())}
 
     def _later_candidates(
         self, current: _Posting, members: dict[int, tuple[_Posting, str]], until_utc: int
@@ -556,6 +638,30 @@ class RevisionIndex:
                 if start < other.date < until_utc:
                     found[other.msg.pk] = other
         return sorted(found.values(), key=lambda p: (p.date, p.msg.pk))
+
+
+def _succeeds(current: _Posting, candidate: _Posting, linked: _Posting) -> bool:
+    """Whether `candidate`, linked to `linked` of current's chain, is current's successor.
+
+    Linked to `current` itself, it is. Linked only to an earlier revision, it may be a
+    sibling: v1 split into a v2 series and a separate v2 patch sent minutes apart both
+    link v1. Then it must be a later version, the same title, or the real series after
+    an RFC.
+    """
+    if linked is current:
+        return True
+    return (
+        candidate.version > current.version
+        or candidate.title == current.title
+        or (current.is_rfc and not candidate.is_rfc)
+    )
+
+
+def _similar_titles(one: str, other: str) -> bool:
+    """Most words shared (the subsystem prefix "KVM: arm64:" aside): a retitled series."""
+    words = [set(_WORD.findall(t.rpartition(": ")[2].lower())) for t in (one, other)]
+    shared = words[0] & words[1]
+    return len(shared) >= 3 and len(shared) * 2 >= len(words[0] | words[1])
 
 
 def _between(group: Sequence[_Posting], start: int, end: int) -> Sequence[_Posting]:

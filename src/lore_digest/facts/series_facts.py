@@ -9,6 +9,7 @@ from functools import lru_cache
 from lore_digest.facts.attribution import PatchTrailers, attribute_trailers, series_patches
 from lore_digest.facts.bots import BotFinding, bot_findings
 from lore_digest.facts.changelog import changelog_for_version
+from lore_digest.facts.landed import PullPatch
 from lore_digest.facts.model import MailFacts
 from lore_digest.facts.revisions import RevisionChain
 from lore_digest.facts.status import Appliers, PullInfo, StatusFacts, series_status
@@ -16,6 +17,9 @@ from lore_digest.mail.patch_files import touched_files
 
 AppliersFor = Callable[[Sequence[str]], Appliers]
 """Who may apply a series touching these files (the report's trust rule)."""
+PulledFor = Callable[[Sequence[MailFacts], int | None], Sequence[tuple[int, PullPatch]]]
+"""Which of these patches (numbered) a maintainer carried in a pull request sent before
+the given date (None: the report's end)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,10 +120,14 @@ def build_series_facts(
     chain: RevisionChain | None,
     until_utc: int,
     appliers_for: AppliersFor | None = None,
+    pulled_for: PulledFor | None = None,
 ) -> SeriesFacts | None:
     """Series facts of a thread's mail (dated before `until_utc`); None if it is no series.
 
     `appliers_for` says who may apply; None trusts everyone (tests of phrase rules).
+    `pulled_for` finds the patches carried in a maintainer's pull request. For a
+    superseded revision only pulls sent before its successor count: later ones carry
+    the successor's patches, which share their titles.
     """
     version = current_version(mails)
     if version is None:
@@ -143,6 +151,11 @@ def build_series_facts(
         superseded_by=superseded.message_id if superseded else None,
         until_utc=until_utc,
         appliers=appliers,
+        revision_ids=revision_ids(mails, version, first),
+        total=first.subject.total,
+        pulled=pulled_for(patches, superseded.date_utc if superseded else None)
+        if pulled_for is not None
+        else (),
     )
     earlier = (
         [RevisionRef(r.version, r.message_id, r.date_utc, r.subject) for r in chain.earlier]
@@ -173,15 +186,35 @@ def build_series_facts(
     )
 
 
+def revision_ids(mails: Sequence[MailFacts], version: int, first: MailFacts) -> frozenset[str]:
+    """The postings of one revision in the thread: its cover letter and patches.
+
+    A patch of the same version from someone else is another series posted inside the
+    thread (a reviewer's counter-proposal), not part of this revision. A [GIT PULL]
+    mail the patches were sent under belongs to them: its "Pulled" is their fate.
+    """
+    author = first.from_email.lower()
+    return frozenset(
+        m.message_id
+        for m in mails
+        if not m.subject.is_reply
+        and m.from_email.lower() == author
+        and (m.subject.is_pull or (m.subject.is_patch and m.subject.version == version))
+    ) | {first.message_id}
+
+
 def thread_status(
     mails: Sequence[MailFacts], until_utc: int, appliers_for: AppliersFor | None = None
 ) -> StatusFacts:
-    """Status of a non-series thread (a pull request, mostly)."""
+    """Status of a non-series thread (a pull request, mostly).
+
+    A thread whose first archived mail is a reply lost its posting: its sender is a
+    reviewer, not the author, so the author is left unknown.
+    """
     root = next((m for m in mails if m.parent_id is None), mails[0])
     appliers = appliers_for(mail_files(root)) if appliers_for is not None else None
-    return series_status(
-        mails, author_email=root.from_email, until_utc=until_utc, appliers=appliers
-    )
+    author = "" if root.subject.is_reply else root.from_email
+    return series_status(mails, author_email=author, until_utc=until_utc, appliers=appliers)
 
 
 __all__ = [
@@ -192,6 +225,7 @@ __all__ = [
     "SeriesFacts",
     "build_series_facts",
     "mail_files",
+    "revision_ids",
     "series_files",
     "thread_status",
 ]

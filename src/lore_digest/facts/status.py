@@ -92,12 +92,13 @@ parent (else the first mail).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import lru_cache
 from typing import Final
 
+from lore_digest.facts.landed import PullPatch
 from lore_digest.facts.model import MailFacts
 from lore_digest.mail.trailers import parse_trailers_from_segments
 from lore_digest.vocabulary import NAK_TRAILER, REVIEW_TRAILERS, is_bot, is_pull_as_patches
@@ -123,6 +124,8 @@ class Status(StrEnum):
     UNDER_REVIEW = "under review"
     CHANGES_REQUESTED = "changes requested"
     APPLIED = "applied"
+    PARTLY_APPLIED = "partly applied"  # some patches applied, the others not (yet)
+    ACCEPTED = "accepted"  # a maintainer said "I'll take it": not applied yet
     SUPERSEDED = "superseded"
     NAKED = "NAKed"
     RFC = "RFC"
@@ -143,6 +146,8 @@ class AppliedInfo:
     commits: tuple[tuple[str, str], ...]  # ("[1/4] subject", sha) in the order listed
     partial: str | None  # "patches 1-5" when only part of the series was taken
     release: str | None = None  # "6.1", "-rc": "queued for 6.1" names a release, no branch
+    patches: tuple[int, ...] = ()  # numbers of the patches it names (commit list, "1-3")
+    subset: bool = False  # b4's "(subset)" subject or a selection: only part was taken
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +328,7 @@ _VERB: Final = (
 _ADVERB: Final = r"(?:now|already|as\s+well|too|only|both|manually|out|up)"
 _APPLIED_RE = re.compile(
     r"(?:(?:ok|okay|thanks|thank\s+you|now)[,!.]?\s+)?"
+    r"(?:provisionally\s+)?"
     r"(?:(?:i|we)(?:'ve|\s+have)?\s+"
     r"(?:now\s+|just\s+|also\s+|finally\s+|provisionally\s+|already\s+)?)?"
     rf"(?P<verb>{_VERB})"
@@ -352,6 +358,15 @@ _RELEASE = re.compile(
 _SPACES = re.compile(r"\s+")
 _PICKED_UP = re.compile(rf".*?\bpicked(?:\s+{_OBJECT})?\s+up\b", re.IGNORECASE)
 
+# "Taken"/"took" speak of patches only with a patch object ("taken a look" is no merge).
+_TAKEN = re.compile(
+    r"(?:(?:i|we)(?:'ve|\s+have)?\s+(?:now\s+|also\s+|just\s+)?)(?P<verb>taken|took)\s+"
+    r"(?=(?:the\s+)?(?:first|last)\s+(?:\w+\s+)?(?:patch(?:es)?|ones)\b|patch(?:es)?\s+\d"
+    r"|the\s+(?:whole\s+)?(?:series|set|patchset|patches)\b|both\s+patches\b"
+    r"|these\s+(?:\w+\s+)?patches\b)",
+    re.IGNORECASE,
+)
+_WHOLE = re.compile(r"\b(?:series|set|patchset|patches|all|them|these|both|two|three|four)\b", re.I)
 _COMMIT_ENTRY = re.compile(r"^\s*(\[\d+/\d+\]\s+\S.*?)\s*$")
 _COMMIT_SHA = re.compile(
     r"^\s*(?:commit:\s*([0-9a-f]{7,40})\b"
@@ -368,33 +383,92 @@ class _AppliedPhrase:
     branch: str | None
     partial: str | None
     release: str | None = None
+    whole: bool = False  # names the whole series ("Applied the series"), not "it"
 
 
 def detect_applied(mail: MailFacts) -> AppliedInfo | None:
     """The maintainer-applied reply this mail is, or None (see the module's rule 1).
 
+    A b4 thank-you mail counts by its commit list whatever its maintainer wrote above
+    it ("Provisionally applied...", "Picked, with a tweak"): the list is the proof.
     Does not know who wrote the series: series_status drops the author's own mails.
     """
     if mail.parent_id is None and not mail.subject.is_reply:
         return None  # a thread's first mail announces, it does not reply "applied"
     lines = _prose_lines(mail)
     phrase = next(filter(None, map(_applied_phrase, _sentences(lines))), None)
+    commits = _commit_list([line for line, _ in lines[(phrase.line if phrase else -1) + 1 :]])
     if phrase is None:
-        return None
+        if not commits:
+            return None
+        phrase = _AppliedPhrase(-1, None, None)
+    named = _numbers(phrase.partial) if phrase.partial else ()
+    if not named and commits:
+        named = tuple(sorted({n for entry, _ in commits for n in _entry_number(entry)}))
+    replied_to = mail.subject.counter if (mail.subject.total or 0) > 1 else None
+    if replied_to and (
+        (commits and all(_ENTRY_OF_ONE.match(entry) for entry, _ in commits))
+        or (not commits and not phrase.partial and not phrase.whole)
+    ):
+        # b4 numbers a thank-you for one patch "[1/1]"; "Applied, thanks" in reply to
+        # patch 3/5 took that patch: either way the patch replied to is the one applied.
+        named = (replied_to,)
     return AppliedInfo(
         message_id=mail.message_id,
         by_name=mail.from_name,
         by_email=mail.from_email,
         branch=phrase.branch,
-        commits=_commit_list([line for line, _ in lines[phrase.line + 1 :]]),
+        commits=commits,
         partial=phrase.partial,
         release=phrase.release,
+        patches=named,
+        subset=phrase.partial is not None
+        or _SUBSET in mail.subject.subject.lower()
+        or (replied_to is not None and named == (replied_to,)),
     )
+
+
+_SUBSET: Final = "(subset)"  # b4 ty marks a thank-you for part of a series so
+_ENTRY_NUMBER = re.compile(r"^\[(\d+)/\d+\]")
+_ENTRY_OF_ONE = re.compile(r"^\[1/1\]")
+_COUNT_WORDS: Final = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+_FIRST_N = re.compile(r"\bfirst(?:\s+(two|three|four|five|six))?\b", re.IGNORECASE)
+_RANGE = re.compile(r"(\d+)(?:\s*-\s*(\d+))?")
+
+
+def _entry_number(entry: str) -> tuple[int, ...]:
+    """ "[3/9] subject" -> (3,)."""
+    found = _ENTRY_NUMBER.match(entry)
+    return (int(found.group(1)),) if found else ()
+
+
+def _numbers(selection: str) -> tuple[int, ...]:
+    """ "patches 1-3, 5 and 7" -> (1, 2, 3, 5, 7), "the first two patches" -> (1, 2).
+
+    "The last patch" names no number without the series' size: ().
+    """
+    first = _FIRST_N.search(selection)
+    if first is not None:
+        count = first.group(1)
+        size = _COUNT_WORDS.get(count.lower(), 1) if count else 1
+        return tuple(range(1, size + 1))
+    if not re.search(r"\d", selection) or re.search(r"\blast\b", selection, re.I):
+        return ()
+    numbers: set[int] = set()
+    for low, high in _RANGE.findall(selection):
+        start, end = int(low), int(high or low)
+        if end - start < 200:
+            numbers.update(range(start, end + 1))
+    return tuple(sorted(numbers))
 
 
 def _applied_phrase(sentence: _Sentence) -> _AppliedPhrase | None:
     """Parse one sentence as an applied phrase, None when it is something else."""
-    match = _APPLIED_RE.match(sentence.text)
+    text = sentence.text
+    taken = _TAKEN.match(text)
+    if taken is not None:  # "I've taken the first three patches": read as "applied"
+        text = text[: taken.start("verb")] + "applied" + text[taken.end("verb") :]
+    match = _APPLIED_RE.match(text)
     if match is None or "?" in sentence.first():
         return None
     if match.group("verb").lower() == "picked" and not _PICKED_UP.match(match[0]):
@@ -423,7 +497,8 @@ def _applied_phrase(sentence: _Sentence) -> _AppliedPhrase | None:
         return None
     else:
         branch = _tail_url_branch(match.group("tail"))
-    return _AppliedPhrase(sentence.line, branch, _partial(match), release)
+    whole = bool(_WHOLE.search(match.group("object") or ""))
+    return _AppliedPhrase(sentence.line, branch, _partial(match), release, whole)
 
 
 def _partial(match: re.Match[str]) -> str | None:
@@ -489,6 +564,51 @@ def _commit_list(lines: list[str]) -> tuple[tuple[str, str], ...]:
             commits.append((pending, (sha.group(1) or sha.group(2)).lower()))
         pending = None
     return tuple(commits)
+
+
+def is_thank_you(mail: MailFacts) -> bool:
+    """An "applied, thanks" notice (b4 ty or hand-written): a decision, not a review."""
+    return detect_applied(mail) is not None
+
+
+# -- accepted: a maintainer's promise ---------------------------------------------------------
+
+_PROMISE_OBJECT: Final = (
+    r"(?:it|this|that|them|these|both|all|all\s+of\s+them"
+    r"|(?:the|this|these|that|your)\s+(?:whole\s+|full\s+|entire\s+|two\s+|three\s+)?"
+    r"(?:series|set|patch(?:es|set)?|lot|one|fix(?:es)?|changes))"
+)
+_PROMISE_RE = re.compile(
+    r"\b(?:i|we)(?:'ll|\s+will|\s+shall|'m\s+going\s+to|\s+am\s+going\s+to|\s+can)\s+"
+    r"(?:happily\s+|gladly\s+|then\s+|now\s+|probably\s+|go\s+ahead\s+and\s+)?"
+    rf"(?:(?:take|pick\s+up|apply|merge)\s+{_PROMISE_OBJECT}"
+    rf"|pick\s+{_PROMISE_OBJECT}\s+up"
+    rf"|queue\s+(?:{_PROMISE_OBJECT}\s+)?(?:up\b)?)"
+    r"(?!\s+(?:into\s+account|as\s+a|a\s+look|for\s+a\s+spin|for\s+testing|locally"
+    r"|from\s+(?:there|here)))",
+    re.IGNORECASE,
+)
+# A promise under a condition is no decision yet ("If you respin, I'll take it").
+_CONDITION = re.compile(
+    r"\b(?:if|once|unless|when|whenever|provided|assuming|after|as\s+soon\s+as)\b",
+    re.IGNORECASE,
+)
+
+
+def promises_to_apply(mail: MailFacts) -> bool:
+    """A maintainer's "I'll take the series into the kvmarm tree", "I'll queue them up".
+
+    (heuristic) The promise must not be a question or sit under a condition.
+    """
+    if mail.parent_id is None and not mail.subject.is_reply:
+        return False
+    for sentence in _sentences(_prose_lines(mail)):
+        first = sentence.first()
+        found = _PROMISE_RE.search(first)
+        if found is None or "?" in first or _CONDITION.search(first):
+            continue
+        return True
+    return False
 
 
 # -- pull requests -----------------------------------------------------------------------
@@ -588,27 +708,73 @@ _WILL_VERBS: Final = (
     r"|rework|drop|remove|rename|split|correct|move|clean|revise|amend|squash|fold|reword"
     r"|add|incorporate|take\s+care|look\s+into\s+(?:it|this|that)\s+(?:in|for)\s+v\d"
     r"|send\s+(?:out\s+)?(?:a\s+|an\s+|the\s+)?(?:v\d+|new|next|updated|another|fixed"
-    r"|revised|respun)|include)"
+    r"|revised|respun)|include|switch|convert|adopt|simplify|refactor|edit|resend"
+    r"|push\s+(?:out\s+)?(?:a\s+|an\s+)?(?:new|updated|fixed|revised|v\d+)"
+    r"|take\s+(?:\w+\s+){0,3}?into\s+account)"
+)
+_CAN_VERBS: Final = (
+    r"(?:fix|update|change|rework|drop|remove|rename|split|correct|move|add|amend|squash"
+    r"|fold|reword|switch|convert|use|simplify)"
 )
 _AGREEMENT = re.compile(
     r"(?:\b(?:i|we)\s+(?:will|shall)|\b(?:i|we)'ll|(?:^|[.!,;:]\s*)\s*will)"
     r"\s+(?:definitely\s+|also\s+|then\s+|certainly\s+|surely\s+|happily\s+)?"
     rf"{_WILL_VERBS}\b"
     r"|\bfixed\s+(?:in|for)\s+(?:v\d+|the\s+next\s+(?:version|revision|spin))"
-    r"|^\s*(?:good|nice|great)\s+(?:point|catch|spot)\b"
+    rf"|\bi\s+can\s+(?:certainly|definitely|easily|surely)\s+{_CAN_VERBS}\b"
+    rf"|\bi\s+can\s+{_CAN_VERBS}\b[^.!?\n]{{0,60}}\b(?:for|in)\s+(?:v\d+"
+    r"|the\s+next\s+(?:version|revision|spin|round))"
+    r"|\b(?:fixed|changed|updated|addressed|reworked)\s+(?:it\s+|that\s+|this\s+)?"
+    r"(?:locally|in\s+my\s+(?:local\s+)?(?:tree|branch))\b"
+    r"|(?:^|[.!]\s+)(?:adopted|done)\s*[.!]"
+    r"|\bi'?(?:m|\s+am)\s+(?:now\s+)?(?:squashing|folding|fixing|adding|changing)\b"
     r"|^\s*(?:agreed|sure|ack|ok|okay|yes|right|makes\s+sense|indeed|absolutely|true)"
     r"[,.!]?\s+(?:i\s+|we\s+)?will\b",
     re.IGNORECASE | re.MULTILINE,
 )
+# A paragraph opening with a bare "Absolutely." / "Good point. Adopted!" and no "but".
 _WEAK_AGREEMENT = re.compile(
-    r"^\s*(?:agreed|sure|ack|ok|okay|right|indeed|absolutely|makes\s+sense)\s*[.!]?\s*$",
+    r"^\s*(?:(?:good|fair|valid)\s+(?:point|catch)[.!]+\s+)?"
+    r"(?:agreed|sure|ack|ok|okay|right|indeed|absolutely|makes\s+sense|adopted|done"
+    r"|fixed|now\s+fixed|will\s+do|sure\s+thing)\s*(?:[.!]+(?![^\n]*\b(?:but|however|though"
+    r"|although|not\s+sure)\b)[^\n]*|\s*)$",
     re.IGNORECASE | re.MULTILINE,
 )
 _REQUEST = re.compile(
     r"\bplease\s+(?:fix|split|drop|remove|rename|move|add|update|change|rework|use|don't"
     r"|do\s+not|avoid|respin|resend|rebase|document|squash|make)\b"
     r"|\bneeds?\s+to\s+be\b|\bthis\s+is\s+(?:wrong|broken|incorrect|not\s+right)\b"
-    r"|\bshould\s+be\s+(?:split|dropped|removed|renamed|moved|fixed)\b",
+    r"|\bshould\s+be\s+(?:split|dropped|removed|renamed|moved|fixed)\b"
+    r"|\b(?:can|could|would)\s+you\b|\bi(?:'d|\s+would)\s+(?:rather|prefer|suggest)\b"
+    r"|\bwhy\s+not\b|\b(?:maybe|perhaps)\s+(?:just\s+)?(?:drop|define|use|move|add|remove"
+    r"|rename|split|make|keep)\b|\b(?:how|what)\s+about\b"
+    r"|\b(?:i\s+think\s+)?you\s+(?:should|need\s+to|must)\b"
+    r"|\bit\s+would\s+be\s+(?:better|nicer|cleaner|simpler)\b",
+    re.IGNORECASE,
+)
+
+
+# A promise of a new version, not of a change ("will respin", "will send a v2").
+_NEW_VERSION_ONLY = re.compile(r"\b(?:respin|repost|resend|rebase|send|push)\b", re.IGNORECASE)
+# ... unless it says what changes ("I'll send a v3 with this fixed").
+_CONCRETE = re.compile(
+    r"\b(?:fix(?:ed|es)?|chang(?:e|ed|es)|address(?:ed)?|comments?|suggest(?:ion|ed|ions)?"
+    r"|feedback|with\s+(?:this|that|these|your|the)|incorporat\w*)\b",
+    re.IGNORECASE,
+)
+# An agreement about later work is no change to this revision ("will do next time").
+_LATER_WORK = re.compile(
+    r"\b(?:next\s+time|in\s+(?:the\s+)?future|going\s+forward|from\s+now\s+on"
+    r"|follow[- ]?ups?|separate\s+(?:patch|series)|later\s+(?:patch|series)"
+    r"|another\s+(?:patch|series))\b",
+    re.IGNORECASE,
+)
+# The maintainer fixes it up himself: the series goes on to be applied as it is.
+_FIX_ON_APPLY = re.compile(
+    r"\bno\s+need\s+to\s+(?:re-?send|re-?spin|re-?post|send\s+(?:a\s+)?(?:v\d+|new))"
+    r"|\b(?:fix|fixed|fixup|tweak|tweaked|amend|amended)\s+(?:\w+\s+){0,3}?"
+    r"(?:when|while|on|as\s+i'm)\s+(?:applying|queuing|queueing|picking)"
+    r"|\bi\s+(?:can|will|'ll)\s+(?:fix|fixup|tweak|amend)\s+(?:\w+\s+){0,3}?up\b",
     re.IGNORECASE,
 )
 
@@ -653,14 +819,22 @@ _DROP_RE = re.compile(
     r"|(?:the|my)\s+(?:tree|queue|branch)|[\w-]+/[\w./-]+)\b",
     re.IGNORECASE,
 )
+# Said in any reply of the author's: the series is given up.
+_ABANDON: Final = (
+    r"|\bi\s+(?:don't|do\s+not|won't|will\s+not)\s+(?:intend|plan|want)\s+to\s+"
+    r"(?:resend|respin|repost|pursue|continue\s+with)\s+(?:this|it|the\s+series)\b"
+    r"|\bi'?(?:m|\s+am)\s+(?:abandoning|dropping|withdrawing)\s+(?:this|the)\s+(?:series|patch)"
+)
 _WITHDRAW_RE = re.compile(
-    r"\b(?:please|pls|kindly|just)\s+(?:ignore|disregard|drop)\s+"
+    r"\b(?:please|pls|kindly)\s+(?:ignore|disregard|drop)\s+"
     r"(?:this|that|it|v\d+|the\s+(?:whole\s+)?(?:series|patch(?:set)?|set|e-?mail|mail"
     r"|version|posting|one|previous\s+\w+))\b"
+    r"|\bjust\s+(?:ignore|disregard|drop)\s+(?:this|that|the)\s+(?:whole\s+)?"
+    r"(?:series|patch(?:set)?|set|e-?mail|mail|version|posting|one)\b"
     r"|,\s*(?:please\s+)?ignore\s+this\b"
     r"|^\s*self[- ]?n(?:a|ac)k(?:ed)?\b"
     r"|(?:^|[;:.!]\s*)(?:this|the\s+(?:patch|series))\s+(?:patch\s+|series\s+)?is\s+"
-    r"(?:\w+\s+)?broken\b",
+    r"(?:\w+\s+)?broken\b" + _ABANDON,
     re.IGNORECASE | re.MULTILINE,
 )
 
@@ -675,14 +849,19 @@ def _is_drop(mail: MailFacts) -> bool:
     )
 
 
+_ABANDON_RE = re.compile(_ABANDON[1:], re.IGNORECASE | re.MULTILINE)
+
+
 def _withdraws(mail: MailFacts, by_id: Mapping[str, MailFacts]) -> bool:
     """The author takes their own posting back: "please ignore this", "self-NAK".
 
     Only in a reply to the author's own mail (a follow-up to the posting), so a
     concession in a review discussion ("this is broken, will fix") is no withdrawal.
     """
-    if mail.parent_id is None:
-        return False
+    if mail.parent_id is None or _is_posting(mail):
+        return False  # a patch of the series replies to its cover: its log is no take-back
+    if _ABANDON_RE.search(_paragraphs(mail)):
+        return True
     parent = by_id.get(mail.parent_id)
     if parent is None or parent.from_email.lower() != mail.from_email.lower():
         return False
@@ -723,34 +902,63 @@ def series_status(
     superseded_by: str | None = None,
     until_utc: int | None = None,
     appliers: Appliers | None = None,
+    revision_ids: Collection[str] = (),
+    total: int | None = None,
+    pulled: Sequence[tuple[int, PullPatch]] = (),
 ) -> StatusFacts:
     """Status of one series (or pull request) from its thread, with evidence.
 
     `mails` are the thread's mails sorted by date, history included; the rules and
-    their priority are in the module docstring. With `appliers`, only their "applied",
-    "merged", "dropped" and NAK set the status; anyone else's are `claims`. Without
-    (tests of the phrase rules), everyone is trusted.
+    their priority are in the module docstring. `revision_ids` are the postings of the
+    revision judged (its cover letter and patches, `total` of them): only mail answering
+    them counts, not an earlier revision's or another series' posted in the thread.
+    With `appliers`, only their "applied", "merged", "dropped" and NAK set the status;
+    anyone else's are `claims`. Without (tests of the phrase rules), everyone is trusted.
+    `pulled` are (patch number, pull request patch) pairs: the revision's patches a
+    maintainer carried in a pull request (see facts.landed); trusted senders' count as
+    applied. An empty `author_email` means the author is unknown (the posting is not in the
+    archive): every sender then counts as a reviewer.
     """
     mails = [m for m in mails if until_utc is None or m.date_utc < until_utc]
+    if revision_ids:
+        mails = of_revision(mails, revision_ids)
     if not mails:
         return StatusFacts(Status.NEW, (), None, None, (), (), False)
-    root = next((m for m in mails if m.parent_id is None), mails[0])
+    postings = [m for m in mails if m.message_id in revision_ids]
+    root = next((m for m in postings if m.subject.is_pull), None) or next(
+        iter(postings), next((m for m in mails if m.parent_id is None), mails[0])
+    )
     authors = _Authors.of(mails, author_email)
     trust = _Trust(appliers)
     others = [m for m in mails if not authors.wrote(m)]
-    humans = [m for m in others if m is not root and not is_bot(m.from_email)]
-    trailer_mails = [m for m in mails if _has_review_trailer(m) and not is_bot(m.from_email)]
+    humans = [
+        m
+        for m in others
+        if not (m is root and not m.subject.is_reply)
+        and not is_bot(m.from_email)
+        and not is_thank_you(m)
+    ]
+    # Trailers the author carries in a re-post are history, not a review of this one.
+    trailer_mails = [m for m in others if _has_review_trailer(m) and not is_bot(m.from_email)]
     reviewed = bool(humans or trailer_mails)
     naks = trust.sort("NAKed", [(m, None) for m in others if _is_nak(m)])
     pull = detect_pull(root)
     if pull is not None:
         return _pull_status(pull, others, humans, root, naks, reviewed, trust)
 
-    applied = _applied_replies(mails, authors, trust)
+    applied = _applied_replies(mails, authors, trust) + _pulled_patches(pulled, trust)
     drops = trust.sort("dropped", [(m, None) for m in others if _is_drop(m)])
     by_id = {m.message_id: m for m in mails}
     requested = _changes_requested(mails, by_id, authors)
     withdrawn = tuple(m.message_id for m in mails if authors.wrote(m) and _withdraws(m, by_id))
+    promised = tuple(
+        m.message_id
+        for m in mails
+        if not is_bot(m.from_email)
+        and (appliers is not None or not authors.wrote(m))
+        and trust.allows(m.from_email)
+        and promises_to_apply(m)
+    )
     facts = StatusFacts(
         Status.NEW, (), None, None, requested, naks, reviewed, trust.claims, tuple(applied)
     )
@@ -760,21 +968,138 @@ def series_status(
         return replace(facts, status=Status.DROPPED, evidence=drops)
     if applied:
         evidence = tuple(info.message_id for info in applied)
-        return replace(facts, status=Status.APPLIED, evidence=evidence, applied=applied[0])
-    if naks:
-        return replace(facts, status=Status.NAKED, evidence=naks)
+        part = _part_applied(applied, total or root.subject.total)
+        if part is None:
+            return replace(facts, status=Status.APPLIED, evidence=evidence, applied=applied[0])
+        first = replace(applied[0], partial=part)
+        return replace(facts, status=Status.PARTLY_APPLIED, evidence=evidence, applied=first)
     if superseded_by is not None:
         return replace(facts, status=Status.SUPERSEDED, evidence=(superseded_by,))
-    if withdrawn:
-        return replace(facts, status=Status.WITHDRAWN, evidence=withdrawn)
-    if requested:
-        return replace(facts, status=Status.CHANGES_REQUESTED, evidence=requested)
+    if naks:
+        return replace(facts, status=Status.NAKED, evidence=naks)
+    # The latest of a withdrawal, a promise and an agreed change request decides.
+    latest = max(
+        (
+            (by_id[ids[-1]].date_utc, rank, status, ids)
+            for rank, (status, ids) in enumerate(
+                (
+                    (Status.CHANGES_REQUESTED, requested),
+                    (Status.ACCEPTED, promised),
+                    (Status.WITHDRAWN, withdrawn),
+                )
+            )
+            if ids
+        ),
+        default=None,
+    )
+    if latest is not None:
+        return replace(facts, status=latest[2], evidence=latest[3])
     if root.subject.is_rfc and not reviewed:
         return replace(facts, status=Status.RFC, evidence=(root.message_id,))
     if reviewed:
         evidence = _review_evidence(humans, trailer_mails)
         return replace(facts, status=Status.UNDER_REVIEW, evidence=evidence)
     return replace(facts, status=Status.NEW, evidence=(root.message_id,))
+
+
+def _pulled_patches(pulled: Sequence[tuple[int, PullPatch]], trust: _Trust) -> list[AppliedInfo]:
+    """Patches a trusted maintainer sent on in a pull request, one per patch number."""
+    found: dict[int, AppliedInfo] = {}
+    for number, patch in sorted(pulled, key=lambda p: (p[1].date_utc, p[0])):
+        if number in found or is_bot(patch.from_email) or not trust.allows(patch.from_email):
+            continue
+        found[number] = AppliedInfo(
+            message_id=patch.message_id,
+            by_name=patch.from_name,
+            by_email=patch.from_email,
+            branch=None,
+            commits=(),
+            partial=None,
+            patches=(number,),
+            subset=True,
+        )
+    return list(found.values())
+
+
+def _is_posting(mail: MailFacts) -> bool:
+    """A patch, cover letter or pull request as posted, not a reply to one."""
+    return (mail.subject.is_patch or mail.subject.is_pull) and not mail.subject.is_reply
+
+
+def of_revision(mails: Sequence[MailFacts], revision_ids: Collection[str]) -> list[MailFacts]:
+    """The mails of one revision: its postings and the replies below them.
+
+    A mail belongs to the nearest posting above it (or itself): mail under an earlier
+    revision's posting, or under another series posted inside the thread, is left out.
+    Mail with no posting above it (its parent is not archived) is kept.
+    """
+    by_id = {m.message_id: m for m in mails}
+    owner: dict[str, str | None] = {}
+
+    def posting_above(mail: MailFacts) -> str | None:
+        climbed: list[str] = []
+        current: MailFacts | None = mail
+        found: str | None = None
+        while current is not None and current.message_id not in climbed:
+            if current.message_id in owner:
+                found = owner[current.message_id]
+                break
+            if _is_posting(current):
+                found = current.message_id
+                break
+            climbed.append(current.message_id)
+            current = by_id.get(current.parent_id) if current.parent_id else None
+        for message_id in climbed:
+            owner[message_id] = found
+        return found
+
+    kept = []
+    for mail in mails:
+        above = posting_above(mail)
+        if above is None or above in revision_ids:
+            kept.append(mail)
+    return kept
+
+
+def _part_applied(applied: Sequence[AppliedInfo], total: int | None) -> str | None:
+    """Which patches were applied when not all were ("patches 1-3 of 9"), else None.
+
+    Several thank-you mails may each take a part: together they may cover the series.
+    """
+    named = {n for info in applied for n in info.patches}
+    size = total or max(
+        (
+            int(m.group(1))
+            for info in applied
+            for e, _ in info.commits
+            if (m := re.match(r"^\[\d+/(\d+)\]", e))
+        ),
+        default=None,
+    )
+    if named and named >= set(range(1, (size or 1) + 1)):
+        return None
+    whole = [
+        info
+        for info in applied
+        if not info.subset and (not info.patches or size is None or size <= 1)
+    ]
+    if whole:
+        return None
+    if named:
+        listed = _compact(sorted(named))
+        return f"patches {listed} of {size}" if size else f"patches {listed}"
+    return next((info.partial for info in applied if info.partial), "some patches")
+
+
+def _compact(numbers: Sequence[int]) -> str:
+    """[1, 2, 3, 5] -> "1-3, 5"."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
 
 
 class _Trust:
@@ -827,8 +1152,13 @@ def _applied_replies(
     found: list[AppliedInfo] = []
     for mail in mails:
         info = detect_applied(mail)
-        if info is None or not (info.commits or not authors.wrote(mail)):
+        if info is None:
             continue
+        if authors.wrote(mail) and not (
+            info.commits
+            or (info.branch and trust.appliers is not None and trust.allows(mail.from_email))
+        ):
+            continue  # "I applied it and tested": the author's own word needs more
         if trust.allows(mail.from_email):
             found.append(info)
         else:
@@ -916,7 +1246,29 @@ def _reviewed_ancestor(
 
 def _agrees(reply: MailFacts, review: MailFacts) -> bool:
     """The author's reply agrees to change something the review asked for."""
+    asked = _paragraphs(review)
+    if _FIX_ON_APPLY.search(asked):
+        return False  # "no need to resend, I'll fix it when applying"
     text = _paragraphs(reply)
-    if _AGREEMENT.search(text):
+    for agreement in _AGREEMENT.finditer(text):
+        sentence = _sentence_around(text, agreement.start(), agreement.end())
+        if _LATER_WORK.search(sentence):
+            continue
+        if (
+            _NEW_VERSION_ONLY.search(agreement.group(0))
+            and not _CONCRETE.search(sentence)
+            and not _REQUEST.search(asked)
+        ):
+            continue  # "I will respin" answering a Tested-by: no change was asked for
         return True
-    return bool(_WEAK_AGREEMENT.search(text) and _REQUEST.search(_paragraphs(review)))
+    return bool(_WEAK_AGREEMENT.search(text) and _REQUEST.search(asked))
+
+
+_SENTENCE_BREAK = re.compile(r"[.!?](?:\s|$)|\n")
+
+
+def _sentence_around(text: str, start: int, end: int) -> str:
+    """The sentence of `text` holding text[start:end] (sentences end in ".!?" or a line)."""
+    before = [m.end() for m in _SENTENCE_BREAK.finditer(text, 0, start)]
+    after = _SENTENCE_BREAK.search(text, end)
+    return text[before[-1] if before else 0 : after.end() if after else len(text)]

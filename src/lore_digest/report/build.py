@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from lore_digest.errors import StoreError, UsageError
 from lore_digest.facts.build import mail_facts
 from lore_digest.facts.classify import Category, classify
+from lore_digest.facts.landed import PullPatch, PullPatchIndex
 from lore_digest.facts.links import message_url
 from lore_digest.facts.model import MailFacts
 from lore_digest.facts.revisions import RevisionIndex
@@ -49,6 +50,8 @@ LARGE_THREAD = 20
 _DECIDED = frozenset(
     {
         Status.APPLIED,
+        Status.PARTLY_APPLIED,
+        Status.ACCEPTED,
         Status.NAKED,
         Status.DROPPED,
         Status.WITHDRAWN,
@@ -96,6 +99,8 @@ class ReportBuilder:
         self.store = store
         self.info: ListInfo = info
         self._revisions: RevisionIndex | None = None
+        self._pulls: PullPatchIndex | None = None
+        self._postings: list[StoredMessage] | None = None
         self.trust = TrustRules(store, info, maintainers)
         self._files: dict[int, tuple[str, ...]] = {}  # patch pk → files, not stored yet
         # Stable-review and AUTOSEL postings are listed under "waiting for review" only
@@ -110,9 +115,21 @@ class ReportBuilder:
     def revisions(self) -> RevisionIndex:
         """The list's revision index, built on first use."""
         if self._revisions is None:
-            postings = self.store.series_candidates(self.info.id)
-            self._revisions = RevisionIndex(postings, self.store.raw_many)
+            self._revisions = RevisionIndex(self._series_postings(), self.store.raw_many)
         return self._revisions
+
+    @property
+    def pulls(self) -> PullPatchIndex:
+        """The patches maintainers carried in pull requests, built on first use."""
+        if self._pulls is None:
+            self._pulls = PullPatchIndex(self._series_postings(), self.store.raw_many)
+        return self._pulls
+
+    def _series_postings(self) -> list[StoredMessage]:
+        """Every mail of the list that may post a series (read once for both indexes)."""
+        if self._postings is None:
+            self._postings = self.store.series_candidates(self.info.id)
+        return self._postings
 
     def collect_threads(
         self, window: Window
@@ -172,6 +189,19 @@ class ReportBuilder:
             # themselves (two forged b4 replies would otherwise make their sender one).
             return self.trust.appliers(files, window.start_utc)
 
+        def pulled_for(
+            patches: Sequence[MailFacts], before_utc: int | None
+        ) -> list[tuple[int, PullPatch]]:
+            # Sent on in a pull request before the window's end: applied by then.
+            end = window.end_utc if before_utc is None else min(before_utc, window.end_utc)
+            return [
+                (patch.subject.counter or 1, carried)
+                for patch in patches
+                for carried in self.pulls.carried(
+                    patch.subject.normalized_title(), patch.date_utc, end
+                )
+            ]
+
         series = None
         status = None
         if root_subject.is_patch or any(
@@ -179,11 +209,15 @@ class ReportBuilder:
         ):
             first = _series_anchor(messages)
             chain = self.revisions.chain(first, window.end_utc) if first is not None else None
-            series = build_series_facts(mails, chain, window.end_utc, appliers_for)
+            series = build_series_facts(mails, chain, window.end_utc, appliers_for, pulled_for)
         if series is not None:
             status = series.status  # the same facts, not a copy
         elif root_subject.is_pull or root_subject.is_patch:
             status = thread_status(mails, window.end_utc, appliers_for)
+            if root_subject.is_reply and status.status not in _DECIDED and not status.claims:
+                # The posting is not archived: which revision, and whether anyone but
+                # its author answered, is unknown. Only a decision is worth a badge.
+                status = None
         thread = Thread(
             id=root.message_id,
             subject=root_subject.subject,
@@ -297,6 +331,7 @@ class ReportBuilder:
             if (
                 subject.is_reply
                 or not subject.is_patch
+                or is_bot(first.from_email)  # a robot's report waits for nobody
                 or end - first.date_utc < WAITING_DAYS * 86400
             ):
                 continue

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from lore_digest.facts.model import MailFacts
-from lore_digest.facts.status import Status
+from lore_digest.facts.status import Status, is_thank_you
 from lore_digest.facts.week import Window
 from lore_digest.model import Thread
 from lore_digest.report.model import HighlightItem, Highlights, Reviewer
@@ -20,7 +21,7 @@ TOP = 5
 def _applied(threads: Sequence[Thread], window: Window) -> list[HighlightItem]:
     out = []
     for t in threads:
-        if t.status is None or t.status.status != Status.APPLIED:
+        if t.status is None or t.status.status not in (Status.APPLIED, Status.PARTLY_APPLIED):
             continue
         applied, evidence = t.status.applied, t.status.evidence
         in_window = {m.message_id for m in t.window_messages}
@@ -54,7 +55,14 @@ def _posted_in_window(
 def _reviewers(
     threads: Sequence[Thread], parsed: Mapping[str, Sequence[MailFacts]]
 ) -> list[Reviewer]:
-    """Trailers given in the window (from replies) and in-window replies to others' series."""
+    """Trailers given in the window (from replies) and in-window replies to others' series.
+
+    Both are counted per mail and credited to its sender's address: people sign with
+    another address than they send from ("Russell King (Oracle) <rmk+kernel@...>" sent
+    from linux@...), so a trailer in the sender's own name counts for the sender (never
+    for the address it names: anyone can type a display name). Thank-you mails are
+    decisions, not reviews: they count as neither.
+    """
     trailers: Counter[str] = Counter()
     replies: Counter[str] = Counter()
     names: dict[str, str] = {}
@@ -64,15 +72,15 @@ def _reviewers(
         if t.series:
             # Given in a reply this week; trailers carried inside a patch are old news.
             given = {
-                (tr.email, tr.message_id, tr.name)
+                (tr.sent_by_email, tr.message_id, tr.sent_by_name)
                 for p in t.series.patches
                 for tr in p.trailers
                 if tr.kind in REVIEW_TRAILERS
-                and tr.credited
+                and (tr.credited or _own_name(tr.name, tr.sent_by_name))
                 and tr.message_id in window_ids
                 and tr.message_id != p.message_id
-                and tr.email
-                and tr.email != author
+                and tr.sent_by_email
+                and tr.sent_by_email != author
             }
             for email, _, name in given:
                 trailers[email] += 1
@@ -84,11 +92,23 @@ def _reviewers(
                 and author
                 and mail.from_email != author
                 and not is_bot(mail.from_email)
+                and not is_thank_you(mail)
             ):
                 replies[mail.from_email] += 1
     people = set(trailers) | set(replies)
     ranked = sorted(people, key=lambda e: (-(trailers[e] * 2 + replies[e]), e))
     return [Reviewer(names.get(e, e), e, trailers[e], replies[e]) for e in ranked[:TOP]]
+
+
+def _own_name(signed: str, sender: str) -> bool:
+    """A trailer signed with the sender's own display name (another address of theirs).
+
+    Compared as words, in any order and with additions to the sender's name: "Alexander
+    Graf" signs for "Graf (AWS), Alexander", "Russell King (Oracle" (a parenthesis lost
+    in parsing) for "Russell King (Oracle)". At least two words: a first name is no one.
+    """
+    mine, theirs = (set(re.findall(r"\w+", name.lower())) for name in (signed, sender))
+    return len(mine) >= 2 and mine <= theirs
 
 
 def compute_highlights(

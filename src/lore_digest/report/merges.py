@@ -24,7 +24,11 @@ from lore_digest.trees.patch import PatchToMatch, patch_from_mail
 __all__ = ["attach_merges"]
 
 # Mail statuses a git merge replaces: the commits in a tree say more than the mail did.
-_OPEN: Final = frozenset({Status.NEW, Status.UNDER_REVIEW, Status.CHANGES_REQUESTED, Status.RFC})
+_OPEN: Final = frozenset(
+    {Status.NEW, Status.UNDER_REVIEW, Status.CHANGES_REQUESTED, Status.RFC, Status.ACCEPTED}
+)
+
+_APPLIED: Final = frozenset({Status.APPLIED, Status.PARTLY_APPLIED})
 
 
 def attach_merges(
@@ -92,7 +96,7 @@ def _not_in_tree(
 ) -> str | None:
     """ "applied in mail on 2022-05-10, not found in kvmarm.git@next after 14 days"."""
     applied = series.status.applied
-    if series.status.status != Status.APPLIED or applied is None or merged:
+    if series.status.status not in _APPLIED or applied is None or merged:
         return None
     when = dates.get(applied.message_id)
     if when is None or now_utc - when < grace_days * 86400:

@@ -170,6 +170,12 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (tree_id, message_id)
     ) WITHOUT ROWID;
     """,
+    # 6: b4 thank-you mails count by their commit list whatever is written above it
+    # ("Provisionally applied..."): the appliers' events are scanned again with that rule.
+    """
+    DELETE FROM applier_events;
+    DELETE FROM applier_scan;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -201,7 +201,10 @@ def _decision_line(
         return [SummaryItem(phrase(lang, "dropped", who=who), tuple(fresh))]
     if status == Status.WITHDRAWN and fresh:
         return [SummaryItem(phrase(lang, "withdrawn"), tuple(fresh))]
-    if status == Status.APPLIED and fresh:
+    if status == Status.ACCEPTED and fresh:
+        who = by_id[fresh[-1]].from_name if fresh[-1] in by_id else ""
+        return [SummaryItem(phrase(lang, "accepted", who=who), tuple(fresh))]
+    if status in (Status.APPLIED, Status.PARTLY_APPLIED) and fresh:
         if facts is not None and facts.pull is not None and applied is None:
             return [SummaryItem(phrase(lang, "pulled"), tuple(fresh))]
         who = by_id[fresh[0]].from_name if fresh[0] in by_id else ""
