@@ -160,3 +160,26 @@ def test_series_files_and_subjects(store_copy: Path) -> None:
         ]
         stored = store.patch_files(m.pk for m in postings)
         assert stored and any("arch/arm64/kvm" in p for paths in stored.values() for p in paths)
+
+
+def test_a_commit_made_after_the_reports_clock_is_not_in_the_tree_yet(
+    store_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An old week shows what the trees held by its end (the builder commits each patch a
+    day after its mail): the same tree, read an hour after the mail, holds nothing."""
+    from datetime import UTC, datetime
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with Store.open(store_copy) as store:
+        thread_id, raws = _series(store)
+        tree = _tree(tmp_path / "one", [(raws[0][1], "link")])
+        mail = parse_mail_patch(raws[0][1])
+        assert mail is not None
+        early = datetime.fromtimestamp(mail.date_utc + 3600, UTC)
+        for now, merged in ((early, set()), (None, {raws[0][0]})):
+            settings = DigestSettings(trees=(f"{tree}@next",), now=now)
+            with Digest(store, "kvmarm", settings) as digest:
+                report = digest.week(WEEK, lang="en")
+            thread = next(t for t in report.threads if t.id == thread_id)
+            assert thread.series is not None
+            assert {m.message_id for m in thread.series.merged} == merged, now

@@ -555,3 +555,88 @@ def test_changelog_is_shortened_at_a_line() -> None:
     assert len(changes) <= MAX_CHARS
     assert changes.startswith("- change number 0 of many\n")
     assert changes.endswith("\n…")
+
+
+# --- successors under a new title (heuristic) ------------------------------------------
+
+
+def test_successor_that_links_the_old_posting_under_a_new_title() -> None:
+    box = Mailbox()
+    old = box.post("[PATCH 0/2] foo: handle the bar case", 0)
+    new = box.post(
+        "[PATCH] foo: drop the bar special case",
+        4,
+        f"As discussed in https://lore.kernel.org/r/{old.message_id}, a simpler way.\n",
+    )
+    index = box.index()
+    chain = index.chain(old, FAR_FUTURE)
+    assert chain is not None and chain.newer is not None
+    assert chain.newer.message_id == new.message_id
+    assert chain.link_reason[new.message_id] == "link"
+    assert index.chain(old, new.date_utc).newer is None  # not known before it was posted
+
+
+def test_dependency_link_is_no_successor() -> None:
+    box = Mailbox()
+    old = box.post("[PATCH 0/3] foo: clean up memcache", 0)
+    box.post(
+        "[PATCH 00/20] foo: rewrite the page tables",
+        7,
+        f"The series is based on these two series I sent previously:\n\n"
+        f"  https://lore.kernel.org/r/{old.message_id}\n",
+    )
+    box.post(
+        "[PATCH 0/2] bar: footnoted",
+        8,
+        f"See [1].\n\n[1] https://lore.kernel.org/r/{old.message_id}\n",
+    )
+    chain = box.index().chain(old, FAR_FUTURE)
+    assert chain is not None and chain.newer is None
+
+
+def test_next_version_retitled_or_carrying_one_patch() -> None:
+    box = Mailbox()
+    three = box.post("[PATCH 0/3] KVM: arm64: Failback on unsupported huge pages", 0)
+    box.post(
+        "[PATCH 3/3] KVM: arm64: Failback on unsupported huge page sizes",
+        0,
+        in_reply_to=three.message_id,
+    )
+    v2 = box.post("[PATCH v2] KVM: arm64: Failback on unsupported huge page sizes", 1)
+    hotplug = box.post("[PATCH] arm64/cpufeature: Verify KVM capabilities during CPU hotplug", 10)
+    v2b = box.post(
+        "[PATCH V2] arm64/cpufeature: Validate hypervisor capabilities during CPU hotplug", 11
+    )
+    single = box.post("[PATCH] arm64: lib: Use modern annotations for assembly functions", 20)
+    bigger = box.post("[PATCH 00/18] arm64: Modernize assembly annotations", 24)
+    box.post(
+        "[PATCH 13/18] arm64: lib: Use modern annotations for assembly functions",
+        24,
+        in_reply_to=bigger.message_id,
+    )
+    unrelated = box.post("[PATCH] KVM: arm64: Fix the PMU", 30)
+    box.post("[PATCH v2] KVM: arm64: Fix the vgic", 31)
+    index = box.index()
+    for old, new in ((three, v2), (hotplug, v2b), (single, bigger)):
+        chain = index.chain(old, FAR_FUTURE)
+        assert chain is not None and chain.newer is not None, old.subject
+        assert chain.newer.message_id == new.message_id
+    chain = index.chain(unrelated, FAR_FUTURE)
+    assert chain is not None and chain.newer is None  # two shared words are not a series
+
+
+def test_an_add_on_patch_of_the_same_version_is_no_newer_revision() -> None:
+    box = Mailbox()
+    v1 = box.post("[PATCH 0/6] KVM: arm64: Account SError more precisely", 0)
+    v2 = box.post(
+        "[PATCH v2 0/6] KVM: arm64: Account SError more precisely",
+        7,
+        f"[v1] https://lore.kernel.org/r/{v1.message_id}\n",
+    )
+    box.post(
+        "[PATCH v2] KVM: arm64: Skip more of the SError vaxorcism",
+        7,
+        f"[v1] https://lore.kernel.org/r/{v1.message_id}\n",
+    )
+    chain = box.index().chain(v2, FAR_FUTURE)
+    assert chain is not None and chain.newer is None

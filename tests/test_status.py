@@ -811,3 +811,192 @@ def test_dropping_one_patch_does_not_drop_the_series() -> None:
     )
     trusted = Appliers(frozenset({MAINTAINER}), "maintainers")
     assert series_status(mails, author_email=AUTHOR, appliers=trusted).status == Status.APPLIED
+
+
+# -- issue 11: rules that read like a maintainer ----------------------------------------------
+
+TRUSTED = Appliers(frozenset({MAINTAINER}), "maintainers")
+B4_LIST = (
+    "On Mon, 1 Jun 2020, Ann Author wrote:\n"
+    "> This series does things.\n\n"
+    "{words}\n\n"
+    "[1/3] KVM: arm64: one\n      commit: 0123456789ab\n"
+    "[2/3] KVM: arm64: two\n      commit: 123456789abc\n"
+    "[3/3] KVM: arm64: three\n      commit: 23456789abcd\n"
+)
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        "Provisionally applied to -next, thanks!",
+        "I've taken these, with a small tweak to the second one. Cheers.",
+        "Picked, let's see what breaks.",
+    ],
+)
+def test_a_b4_commit_list_applies_whatever_is_written_above_it(words: str) -> None:
+    ty = make("ty", B4_LIST.format(words=words), sender=MAINTAINER, date=1)
+    facts = series_status([root(), ty], author_email=AUTHOR, appliers=TRUSTED)
+    assert (facts.status, facts.evidence) == (Status.APPLIED, ("ty",))
+    assert facts.applied is not None and len(facts.applied.commits) == 3
+
+
+def test_subset_thank_you_and_patches_named_are_partial() -> None:
+    one = B4_LIST.format(words="Applied to fixes, thanks!").split("[2/3]")[0]
+    subset = make(
+        "ty", one, sender=MAINTAINER, subject="Re: (subset) [PATCH v2 0/3] KVM: x", date=1
+    )
+    facts = series_status([root(), subset], author_email=AUTHOR, appliers=TRUSTED)
+    assert facts.status is Status.PARTLY_APPLIED
+    assert facts.applied is not None and facts.applied.partial == "patches 1 of 3"
+    named = make("q", "Applied patches 1-2 to next, thanks.\n", sender=MAINTAINER, date=1)
+    facts = series_status([root(), named], author_email=AUTHOR, appliers=TRUSTED)
+    assert facts.status is Status.PARTLY_APPLIED
+    assert facts.applied is not None and facts.applied.partial == "patches 1-2 of 3"
+
+
+def test_applied_in_reply_to_one_patch_took_that_patch() -> None:
+    on_two = make(
+        "a2", "Applied to next, thanks!\n", sender=MAINTAINER, subject="Re: [PATCH v2 2/3] KVM: two"
+    )
+    facts = series_status([root(), on_two], author_email=AUTHOR, appliers=TRUSTED)
+    assert facts.status is Status.PARTLY_APPLIED
+    ty_one = make(
+        "ty1",
+        "Applied to next, thanks!\n\n[1/1] KVM: two\n      commit: 0123456789ab\n",
+        sender=MAINTAINER,
+        subject="Re: [PATCH v2 2/3] KVM: two",
+    )
+    info = detect_applied(ty_one)
+    assert info is not None and info.patches == (2,)
+    whole = make(
+        "w",
+        "Applied the whole series, thanks!\n",
+        sender=MAINTAINER,
+        subject="Re: [PATCH v2 3/3] x",
+    )
+    facts = series_status([root(), whole], author_email=AUTHOR, appliers=TRUSTED)
+    assert facts.status is Status.APPLIED
+
+
+@pytest.mark.parametrize(
+    ("body", "accepted"),
+    [
+        ("I'll take the series into the kvmarm tree.\n", True),
+        ("I'll queue them up and push them into tip/perf/core.\n", True),
+        ("Looks good. I can pick this up. Thanks.\n", True),
+        ("If you respin it with the fix, I'll take it.\n", False),
+        ("I'll take a look next week.\n", False),
+        ("Just post the revised patch, and we'll take it from there.\n", False),
+        ("Will you take it via your tree?\n", False),
+    ],
+)
+def test_a_maintainers_promise_is_accepted_not_applied(body: str, accepted: bool) -> None:
+    promise = make("p", body, sender=MAINTAINER, date=1)
+    facts = series_status([root(), promise], author_email=AUTHOR, appliers=TRUSTED)
+    assert (facts.status is Status.ACCEPTED) is accepted
+    if accepted:
+        assert facts.evidence == ("p",)
+    stranger = make("s", body, sender="mallory@example.org", date=1)
+    facts = series_status([root(), stranger], author_email=AUTHOR, appliers=TRUSTED)
+    assert facts.status is not Status.ACCEPTED  # only who may apply can promise to
+
+
+def test_the_latest_decisive_event_wins() -> None:
+    asked = make("req", "Please fix the locking.\n", date=1)
+    agreed = make("ok", "Will fix in v3.\n", sender=AUTHOR, parent="req", date=2)
+    promise = make("p", "I'll queue it.\n", sender=MAINTAINER, date=3)
+    facts = series_status([root(), asked, agreed, promise], author_email=AUTHOR, appliers=TRUSTED)
+    assert facts.status is Status.ACCEPTED
+    later = make("again", "Please also fix the comment.\n", sender=MAINTAINER, parent="p", date=4)
+    sure = make("sure", "Sure, will do.\n", sender=AUTHOR, parent="again", date=5)
+    mails = [root(), asked, agreed, promise, later, sure]
+    facts = series_status(mails, author_email=AUTHOR, appliers=TRUSTED)
+    assert facts.status is Status.CHANGES_REQUESTED
+    ty = make("ty", "Applied to next, thanks!\n", sender=MAINTAINER, date=6)
+    facts = series_status([*mails, ty], author_email=AUTHOR, appliers=TRUSTED)
+    assert (facts.status, facts.evidence) == (Status.APPLIED, ("ty",))
+
+
+@pytest.mark.parametrize(
+    ("review", "reply", "requested"),
+    [
+        ("Please rename foo to bar.\n", "Good point.\n", False),
+        ("Please rename foo to bar.\n", "Good point, will do.\n", True),
+        ("Please Cc the x86 folks next time.\n", "Sure, will do next time.\n", False),
+        (
+            "Nit: typo. No need to resend, I'll fix it when applying.\n",
+            "Thanks, will fix.\n",
+            False,
+        ),
+        ("Can you drop the wrapper?\n", "Absolutely. That'd be nicer.\n", True),
+        ("Please use mov_q here.\n", "I'll switch to that in v2.\n", True),
+        ("Tested on my box, works.\n", "Thanks, I will respin both series.\n", False),
+        ("This is wrong, it races.\n", "I'll send a v3 with this fixed.\n", True),
+    ],
+)
+def test_changes_requested_needs_a_concrete_change_and_a_commitment(
+    review: str, reply: str, requested: bool
+) -> None:
+    mails = [root(), make("r", review, date=1), make("a", reply, sender=AUTHOR, parent="r", date=2)]
+    facts = series_status(mails, author_email=AUTHOR)
+    assert (facts.status is Status.CHANGES_REQUESTED) is requested
+
+
+def test_a_revision_is_judged_on_its_own_mail() -> None:
+    """v2 sent in reply to v1: v1's review and the author's agreement are history."""
+    v1 = root("[PATCH 0/3] KVM: arm64: something")
+    review = make("r1", "Please fix the locking.\n", subject="Re: [PATCH 0/3] x", date=1)
+    agreed = make("a1", "Will fix in v2.\n", sender=AUTHOR, parent="r1", subject="Re: x", date=2)
+    v2 = make("v2", "Fixed.\n", sender=AUTHOR, parent=ROOT, subject="[PATCH v2 0/3] x", date=3)
+    mails = [v1, review, agreed, v2]
+    facts = series_status(mails, author_email=AUTHOR, revision_ids={"v2"})
+    assert (facts.status, facts.reviewed) == (Status.NEW, False)
+    other = make(
+        "o",
+        "Here is my take.\n",
+        sender="rival@example.org",
+        parent="v2",
+        subject="[PATCH v2 0/3] y",
+        date=4,
+    )
+    answer = make("oa", "Reviewed-by: R <r@example.org>\n", parent="o", date=5)
+    facts = series_status([*mails, other, answer], author_email=AUTHOR, revision_ids={"v2"})
+    assert facts.status is Status.NEW  # another series posted inside the thread
+
+
+def test_a_reply_whose_parent_is_missing_keeps_its_own_author() -> None:
+    ghost = make("g", "Reviewed-by: R <reviewer@example.org>\n", parent=None)
+    facts = series_status([ghost], author_email="")
+    assert (facts.status, facts.evidence) == (Status.UNDER_REVIEW, ("g",))
+
+
+def test_thank_you_mails_are_not_review() -> None:
+    ty = make("ty", "Applied to next, thanks!\n", sender="mallory@example.org", date=1)
+    facts = series_status([root(), ty], author_email=AUTHOR, appliers=TRUSTED)
+    assert (facts.status, facts.reviewed) == (Status.NEW, False)
+    assert [c.kind for c in facts.claims] == ["applied"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "I don't intend to resend this series at the moment.\n",
+        "Kindly ignore this patch, I will resend.\n",
+    ],
+)
+def test_the_author_gives_up_or_withdraws_in_reply(body: str) -> None:
+    asked = make("q", "What about the other case?\n", date=1)
+    takes_back = make("w", body, sender=AUTHOR, parent="q" if "intend" in body else ROOT, date=2)
+    facts = series_status([root(), asked, takes_back], author_email=AUTHOR)
+    assert (facts.status, facts.evidence) == (Status.WITHDRAWN, ("w",))
+
+
+def test_a_patch_of_the_series_is_no_withdrawal() -> None:
+    patch = make(
+        "p2",
+        "The current code is broken: this patch is broken out of the old one.\n",
+        sender=AUTHOR,
+        subject="[PATCH v2 2/3] KVM: fix it",
+    )
+    assert series_status([root(), patch], author_email=AUTHOR).status is Status.NEW

@@ -202,3 +202,31 @@ def test_top_reviewers_counts_match_hand_counts(reports: dict[str, Report]) -> N
         cut = min(t * 2 + r for t, r in listed.values())
         above = {e for e, (t, r) in counted.items() if t * 2 + r > cut}
         assert above <= set(listed), (week, above - set(listed))
+
+
+# -- every week stays true -----------------------------------------------------------------
+
+# Threads labelled in several weeks (data/status-labels.tsv): what each week must show.
+REVIVED_AND_LATE = {
+    # revived: an old posting answered months later, long after its successor
+    "20190617221134.9930-1-f.fainelli@gmail.com": "new, changes requested, then superseded",
+    # revived: bug reports on merged code in 2021 do not reopen the 2020 series
+    "20201102164045.264512-1-maz@kernel.org": "new, then applied by its pull request",
+    # late thank-you / pull: applied weeks after the last review
+    "20200415072835.1164-1-yuzenghui@huawei.com": "new, then applied in a pull",
+    "20210611011020.3420067-1-ricarkol@google.com": "under review, then applied",
+    "20210219121337.76533-1-alexandru.elisei@arm.com": "new, then applied",
+}
+
+
+def test_each_week_shows_what_was_known_by_its_end(reports: dict[str, Report]) -> None:
+    """An old week keeps the status it had (later mail does not leak back), a later week
+    shows everything up to it: checked on revived threads and late thank-you mails."""
+    labels = [lb for lb in load_labels() if lb.message_id in REVIVED_AND_LATE]
+    assert {lb.message_id for lb in labels} == set(REVIVED_AND_LATE)
+    for message_id, story in REVIVED_AND_LATE.items():
+        mine = sorted((lb for lb in labels if lb.message_id == message_id), key=lambda lb: lb.week)
+        expected = [(lb.week, lb.expected) for lb in mine]
+        assert len({value for _, value in expected}) > 1, message_id  # it did change
+        shown = [(lb.week, tool_value(reports[lb.week], lb)) for lb in mine]
+        assert shown == expected, (message_id, story)

@@ -43,7 +43,9 @@ def attach_merges(
     """Fill `merged`/`not_in_tree` of each thread's series (and its status) in place.
 
     `raws` maps the Message-ID of each patch posting to its raw mail; `dates` maps
-    Message-IDs of the threads' mails to their Unix time (for the grace period).
+    Message-IDs of the threads' mails to their Unix time (for the grace period). A commit
+    made after `now_utc` (the window's end, for an old week) was not in the tree yet:
+    an old week shows what the trees held by its end.
     """
     patches: list[PatchToMatch] = []
     for thread in threads:
@@ -65,6 +67,7 @@ def attach_merges(
             PatchMerge(p.number, p.message_id, m.tree, m.branch, m.commit, m.how)
             for p in series.patches
             for m in found.get(p.message_id, [])
+            if m.committed_utc < now_utc
         )
         updated = replace(
             series,

@@ -128,6 +128,18 @@ class TreeRecords:
         ).fetchone()
         return int(row[0])
 
+    def commit_times(self, tree_id: int, shas: Sequence[str]) -> dict[str, int]:
+        """Committer time of each commit (sha → Unix time)."""
+        found: dict[str, int] = {}
+        for chunk in _chunks(shas):
+            rows = self.conn.execute(
+                "SELECT sha, commit_utc FROM tree_commits"
+                f" WHERE tree_id=? AND sha IN ({_marks(chunk)})",
+                (tree_id, *chunk),
+            )
+            found.update((str(sha), int(when)) for sha, when in rows)
+        return found
+
     # -- the three rules: candidates, oldest commit first ---------------------------------
 
     def commits_linking(self, tree_id: int, message_ids: Sequence[str]) -> dict[str, list[str]]:

@@ -19,7 +19,7 @@ knew of the tree and indexes it again.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, cast
 
@@ -47,6 +47,8 @@ class MergeMatch:
     branch: str
     commit: str
     how: How
+    # The commit's committer time (0: unknown); not part of what the match is.
+    committed_utc: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,9 +194,11 @@ class TreeMatcher:
         result: dict[str, list[MergeMatch]] = {}
         for tree, row in indexed:
             branch = tree.spec.branch or "HEAD"
+            times = self.records.commit_times(row.id, [sha for sha, _ in found[row.id].values()])
             for mid, (sha, how) in found[row.id].items():
                 if mid in wanted:
-                    result.setdefault(mid, []).append(MergeMatch(tree.spec.label, branch, sha, how))
+                    match = MergeMatch(tree.spec.label, branch, sha, how, times.get(sha, 0))
+                    result.setdefault(mid, []).append(match)
         return {mid: result[mid] for mid in wanted if mid in result}
 
     def _by_link(self, row: TreeRow, pending: list[str], found: dict[str, tuple[str, How]]) -> None:
