@@ -849,6 +849,9 @@ def test_subset_thank_you_and_patches_named_are_partial() -> None:
     facts = series_status([root(), subset], author_email=AUTHOR, appliers=TRUSTED)
     assert facts.status is Status.PARTLY_APPLIED
     assert facts.applied is not None and facts.applied.partial == "patches 1 of 3"
+    for_now = make("f", "Queued patches 2-3 for now, thanks.\n", sender=MAINTAINER, date=1)
+    facts = series_status([root(), for_now], author_email=AUTHOR, appliers=TRUSTED)
+    assert facts.applied is not None and facts.applied.partial == "patches 2-3 of 3"
     named = make("q", "Applied patches 1-2 to next, thanks.\n", sender=MAINTAINER, date=1)
     facts = series_status([root(), named], author_email=AUTHOR, appliers=TRUSTED)
     assert facts.status is Status.PARTLY_APPLIED
@@ -930,6 +933,8 @@ def test_the_latest_decisive_event_wins() -> None:
             False,
         ),
         ("Can you drop the wrapper?\n", "Absolutely. That'd be nicer.\n", True),
+        ("Can we just drop the flag instead of clearing it?\n", "Absolutely.\n", True),
+        ("I had a look, it works as described.\n", "Absolutely.\n", False),
         ("Please use mov_q here.\n", "I'll switch to that in v2.\n", True),
         ("Tested on my box, works.\n", "Thanks, I will respin both series.\n", False),
         ("This is wrong, it races.\n", "I'll send a v3 with this fixed.\n", True),
@@ -1000,3 +1005,27 @@ def test_a_patch_of_the_series_is_no_withdrawal() -> None:
         subject="[PATCH v2 2/3] KVM: fix it",
     )
     assert series_status([root(), patch], author_email=AUTHOR).status is Status.NEW
+
+
+@pytest.mark.parametrize(
+    ("body", "naked"),
+    [
+        ("No, this cannot be a blanket change. There is no way this is acceptable.\n", True),
+        ("I won't take this, it papers over the real bug.\n", True),
+        ("Is this acceptable for stable?\n", False),
+        ("This is acceptable to me.\n", False),
+    ],
+)
+def test_a_flat_refusal_is_a_nak(body: str, naked: bool) -> None:
+    facts = series_status([root(), make("n", body, sender=MAINTAINER)], author_email=AUTHOR)
+    assert (facts.status is Status.NAKED) is naked
+
+
+def test_a_promise_for_one_patch_of_a_series_is_not_the_series() -> None:
+    on_patch = "Re: [PATCH v2 2/3] KVM: arm64: two"
+    one = make("p", "We can go ahead and take this patch.\n", sender=MAINTAINER, subject=on_patch)
+    facts = series_status([root(), one], author_email=AUTHOR, appliers=TRUSTED)
+    assert facts.status is not Status.ACCEPTED
+    whole = make("w", "I'll take the whole series.\n", sender=MAINTAINER, subject=on_patch)
+    facts = series_status([root(), whole], author_email=AUTHOR, appliers=TRUSTED)
+    assert facts.status is Status.ACCEPTED

@@ -15,78 +15,41 @@ easy to forge), become `claims` ("X says it was applied — not a maintainer of 
 files"), shown but never a status. An author's own b4 list counts only when the author
 may apply.
 
-Rules, in priority order (the first that holds gives the status):
+Only the mail of the revision judged counts (`of_revision`: its postings and the replies
+below them), not an earlier revision's review in the same thread. Rules, in priority
+order; within 4 the latest event wins (docs/rules.md has the full list of phrases):
 
 0. dropped: a trusted "I've dropped this patch" / "Reverted this" later than every
-   applied reply (a maintainer who applies and then drops). Evidence: the drop mails.
-
-1. applied (heuristic): a reply whose own text opens a sentence with a maintainer
-   phrase: "Applied to next, thanks!", "Applied to fixes", "Queued, thanks.", "Applied
-   to kvmtool (master)", "Applied to arm64 (for-next/...)", "Applied to
-   kvm-arm64/<topic>", "Applied to arm/queue", "Queued patches 1-5, thanks.",
-   "Applied, thanks", "Thanks, applied", "Pushed to ...", "Merged into ...", "Picked
-   up", "Queued for 5.19", "I've applied ...". It must come from someone other than the
-   series author, except a mail listing commit ids (a maintainer applying their own
-   series gets b4's usual "Applied to next" with "commit: <sha>" lines).
-   - The branch is what follows "to"/"into"/"in" ("on" only for a path like
-     "for-next/sme"); a URL is reduced to the branch it shows (".../tree/arm/queue");
-     "for 5.19" names a release, so the branch is None; "patches 1-5", "1-20 and 22-28"
-     or "the first patch only" fill `partial`.
-   - The b4 list after the phrase ("[1/4] subject" then "commit: <sha>" or a
-     git.kernel.org URL ending in the sha) fills `commits`.
-   - The phrase must open a sentence (first line of a paragraph, a line after one
-     ending in ".!?:" or a greeting, or after ". " inside a line; a wrapped sentence is
-     read on up to three lines) and be followed by a destination, a patch selection or
-     punctuation. This rejects "should be applied to stable", "Applied the patch and
-     tested", "Applied patch foo.c cleanly" (git am output), "Applied on top of rc3",
-     "I applied this locally, but...", questions ("Applied to which branch?"), "Pushed
-     an updated branch", "Picked the latter" and "I've picked the two patches" (bare
-     "picked" is a choice or another series' patches; only "picked up" counts).
-   - Evidence: every applied reply; `applied` describes the first one.
-   Pull requests (the root is a [GIT PULL]/[PULL] mail, a cover letter titled like
-   one, "[PATCH 0/4] KVM/arm64 fixes for 5.16, take #1", or its text has git
-   request-pull's "The following changes since commit"): `pull` is read from the root
-   (base commit, repository and ref, tip commit). A reply from someone other than the
-   sender saying "Pulled, thanks", "Thanks, pulled", "Merged", "I have pulled both
-   trees", "I've now pulled this into kvmarm/next", pr-tracker-bot's "has been merged
-   into ...", or any applied phrase, is `merged_by`: the status is then applied with
-   that reply as evidence; otherwise under review (someone replied) or new. Promises
-   ("will pull soon") do not count.
-2. NAKed (heuristic for the free-text form): a "Nacked-by:" trailer, a line starting
-   with an upper-case "NAK"/"NACK" alone or followed by punctuation or "to/this/that/
-   for/on" ("NAK. This is wrong", "NAK to this"), or a line that is just "Nacked."/
-   "Nack.", from someone other than the author. Not handled: a NAK later withdrawn by
-   the same person stays a NAK (rare; the evidence shows the mail to read).
-3. superseded: the caller found a newer revision (`superseded_by`) and nothing was
-   applied. Evidence: (superseded_by,). The caller decides what "newer" means.
-4. changes requested (heuristic): the author answers a review (the nearest ancestor
-   not written by the author or a bot) agreeing to change something: "will fix", "will
-   do", "will update", "will change", "will address", "I'll send a v2", "will respin",
-   "Fixed in v3", "Good point", "Good catch", "Sure, will ...", "Agreed, will ...", "Ack,
-   will ...", "makes sense, will ...". "will" must follow I/we or open a sentence or
-   clause, so "this will fix the issue" does not count. A bare "Agreed."/"Sure."/"OK."/
-   "Ack." paragraph counts only when the review asks for a change ("please fix/split/
-   rename...", "needs to be", "this is wrong", "should be split"). Evidence and
-   `changes_requested`: (review, author's reply) pairs in order. Ranked below
-   superseded: once the next revision is out the request is answered.
-4b. withdrawn: the author takes it back in a follow-up to their own mail ("please
-   ignore this", "kindly ignore this patch", "self-NAK", "Bad news; this is broken",
-   "will send v2, ignore this"). Ranked below superseded (a v2 says more).
-5. RFC: the root subject says RFC and nobody reviewed (no reply from another person,
-   no review trailer). An RFC that got replies is "under review": a reader cares more
-   that somebody answered than about the prefix (a choice, not a fact). Evidence:
-   (root,).
-6. under review: a reply from someone other than the author, or a Reviewed-by /
-   Acked-by / Tested-by trailer (also one carried over in the author's own patches).
-   Evidence: the first three such replies (else the first three mails with trailers).
+   applied reply. Evidence: the drop mails.
+1. applied / partly applied: a b4 thank-you commit list whatever words are above it,
+   or (heuristic) a maintainer phrase opening a sentence ("Applied to next, thanks!",
+   "Queued patches 1-5 for now", "Provisionally applied to -next", "I've taken the first
+   three patches"), or the revision's patches found by title in a trusted maintainer's
+   pull request (`pulled`, see facts.landed). Partly when the patches named ("(subset)",
+   "patches 1-3", a [1/1] thank-you or an "applied" in reply to one patch) do not cover
+   the series; several partial ones that cover it make it applied. Pull requests: a
+   trusted "Pulled, thanks" / "Merged" reply (`_pull_status`).
+2. superseded: the caller found a newer revision (`superseded_by`) and nothing was
+   applied: it also answers an earlier NAK.
+3. NAKed (heuristic beyond the trailer): "Nacked-by:", a line opening with NAK/NACK, or
+   a flat refusal ("There is no way this is acceptable").
+4. the latest of: accepted (heuristic: a maintainer's unconditional "I'll take / queue /
+   pick up the series"), changes requested (heuristic: the author commits to a concrete
+   change a review of this revision asked for; not "no need to resend, I'll fix it when
+   applying", not "will do next time", not a bare "good point"), withdrawn (the author
+   takes it back: "please ignore this", "I don't intend to resend this series").
+5. RFC: an RFC nobody answered.
+6. under review: a reply from someone other than the author (robots and thank-you mails
+   excluded) or a review trailer given in such a reply. Trailers the author carries in a
+   re-post are history. Evidence: the first three such replies.
 7. new: nothing of the above. Evidence: (root,).
 
 `reviewed` is true when rule 6 would hold, whatever the status. The series author is
 `author_email`, plus any display name used from that address in the thread (authors
-reply from another address; heuristic). Bots (kernel test robot lkp@intel.com,
+reply from another address; heuristic); an empty author (a thread whose posting is not
+archived) makes every sender a reviewer. Bots (kernel test robot lkp@intel.com,
 pr-tracker-bot, syzbot, *-bot@) are not reviewers, though pr-tracker-bot's "has been
-merged" does mark a pull request merged. The root is the first mail without a present
-parent (else the first mail).
+merged" does mark a pull request merged (as a claim, with a rule).
 """
 
 from __future__ import annotations
@@ -113,6 +76,9 @@ __all__ = [
     "StatusFacts",
     "detect_applied",
     "detect_pull",
+    "is_thank_you",
+    "of_revision",
+    "promises_to_apply",
     "series_status",
 ]
 
@@ -356,6 +322,7 @@ _RELEASE = re.compile(
     re.IGNORECASE,
 )
 _SPACES = re.compile(r"\s+")
+_FOR_NOW = re.compile(r"^(?:now|the\s+time\s+being)\b", re.IGNORECASE)
 _PICKED_UP = re.compile(rf".*?\bpicked(?:\s+{_OBJECT})?\s+up\b", re.IGNORECASE)
 
 # "Taken"/"took" speak of patches only with a patch object ("taken a look" is no merge).
@@ -483,7 +450,9 @@ def _applied_phrase(sentence: _Sentence) -> _AppliedPhrase | None:
         head = _DEST_CUT.split(dest, maxsplit=1)[0].strip()
         if _BAD_DEST.match(dest):
             return None
-        if prep == "for":
+        if prep == "for" and _FOR_NOW.match(head):
+            pass  # "Queued patches 2-5 for now": applied, no branch named
+        elif prep == "for":
             # "Queued for 5.7" names a release, not a branch; "for testing" is no merge.
             if not _RELEASE.match(head):
                 return None
@@ -598,17 +567,25 @@ _CONDITION = re.compile(
 def promises_to_apply(mail: MailFacts) -> bool:
     """A maintainer's "I'll take the series into the kvmarm tree", "I'll queue them up".
 
-    (heuristic) The promise must not be a question or sit under a condition.
+    (heuristic) The promise must not be a question or sit under a condition. In reply
+    to one patch of a larger series, "I'll take this patch" promises that patch only:
+    the series is not accepted unless the promise names it ("the series", "them").
     """
     if mail.parent_id is None and not mail.subject.is_reply:
         return False
+    one_patch = bool(mail.subject.counter) and (mail.subject.total or 0) > 1
     for sentence in _sentences(_prose_lines(mail)):
         first = sentence.first()
         found = _PROMISE_RE.search(first)
         if found is None or "?" in first or _CONDITION.search(first):
             continue
+        if one_patch and not _WHOLE_PROMISE.search(found.group(0)):
+            continue
         return True
     return False
+
+
+_WHOLE_PROMISE = re.compile(r"\b(?:series|set|patchset|all|them|these|both|lot)\b", re.I)
 
 
 # -- pull requests -----------------------------------------------------------------------
@@ -702,6 +679,14 @@ def merge_reply(mail: MailFacts) -> tuple[bool, str | None]:
 
 _NAK_LINE = re.compile(r"^\s*N(?:A|AC)K(?:\s*$|[.!,:;]|\s+(?:to|this|that|for|on)\b)")
 _NAK_WORD = re.compile(r"^\s*(?:nacked|nack|nak)[.!]?\s*$", re.IGNORECASE)
+# A flat refusal in words (heuristic): "There is no way this is acceptable".
+_REFUSAL = re.compile(
+    r"\bno\s+way\s+(?:this|that|it)\s+(?:is|will\s+ever\s+be)\s+acceptable\b"
+    r"|\b(?:this|that|it)\s+is\s+(?:not|never)\s+(?:going\s+to\s+be\s+)?acceptable\b"
+    r"|\bi\s+(?:won't|will\s+not|am\s+not\s+going\s+to)\s+(?:take|merge|apply|queue)"
+    r"\s+(?:this|it|that)\b",
+    re.IGNORECASE,
+)
 
 _WILL_VERBS: Final = (
     r"(?:fix|do(?!\s+(?:some|a|an|more|the\s+same)\b)|update|change|address|respin|repost"
@@ -745,7 +730,8 @@ _REQUEST = re.compile(
     r"|do\s+not|avoid|respin|resend|rebase|document|squash|make)\b"
     r"|\bneeds?\s+to\s+be\b|\bthis\s+is\s+(?:wrong|broken|incorrect|not\s+right)\b"
     r"|\bshould\s+be\s+(?:split|dropped|removed|renamed|moved|fixed)\b"
-    r"|\b(?:can|could|would)\s+you\b|\bi(?:'d|\s+would)\s+(?:rather|prefer|suggest)\b"
+    r"|\b(?:can|could|would)\s+you\b|\b(?:can|could)\s+we\s+(?:just\s+)?\w+"
+    r"|\bi(?:'d|\s+would)\s+(?:rather|prefer|suggest)\b"
     r"|\bwhy\s+not\b|\b(?:maybe|perhaps)\s+(?:just\s+)?(?:drop|define|use|move|add|remove"
     r"|rename|split|make|keep)\b|\b(?:how|what)\s+about\b"
     r"|\b(?:i\s+think\s+)?you\s+(?:should|need\s+to|must)\b"
@@ -780,10 +766,15 @@ _FIX_ON_APPLY = re.compile(
 
 
 def _is_nak(mail: MailFacts) -> bool:
-    """A Nacked-by: trailer or a line starting "NAK"/"NACK" in the sender's own text."""
+    """A Nacked-by: trailer, a line starting "NAK"/"NACK", or a flat refusal ("there is no
+    way this is acceptable", "I won't take this") in the sender's own text."""
     if any(t.kind == NAK_TRAILER for t in parse_trailers_from_segments(list(mail.segments))):
         return True
-    return any(_NAK_LINE.match(line) or _NAK_WORD.match(line) for line, _ in _prose_lines(mail))
+    if any(_NAK_LINE.match(line) or _NAK_WORD.match(line) for line, _ in _prose_lines(mail)):
+        return True
+    return any(
+        _REFUSAL.search(s.first()) and "?" not in s.first() for s in _sentences(_prose_lines(mail))
+    )
 
 
 def _has_review_trailer(mail: MailFacts) -> bool:
