@@ -936,6 +936,7 @@ def test_the_latest_decisive_event_wins() -> None:
         ("Can we just drop the flag instead of clearing it?\n", "Absolutely.\n", True),
         ("I had a look, it works as described.\n", "Absolutely.\n", False),
         ("Please use mov_q here.\n", "I'll switch to that in v2.\n", True),
+        ("You are missing the SPDX line.\n", "Definitely should add these two.\n", True),
         ("Tested on my box, works.\n", "Thanks, I will respin both series.\n", False),
         ("This is wrong, it races.\n", "I'll send a v3 with this fixed.\n", True),
     ],
@@ -1026,6 +1027,41 @@ def test_a_promise_for_one_patch_of_a_series_is_not_the_series() -> None:
     one = make("p", "We can go ahead and take this patch.\n", sender=MAINTAINER, subject=on_patch)
     facts = series_status([root(), one], author_email=AUTHOR, appliers=TRUSTED)
     assert facts.status is not Status.ACCEPTED
+    lot = make(
+        "l",
+        "Looks good, so I'm going to queue this lot anyway!\n",
+        sender=MAINTAINER,
+        subject=on_patch,
+    )
+    facts = series_status([root(), lot], author_email=AUTHOR, appliers=TRUSTED)
+    assert facts.status is Status.ACCEPTED
     whole = make("w", "I'll take the whole series.\n", sender=MAINTAINER, subject=on_patch)
     facts = series_status([root(), whole], author_email=AUTHOR, appliers=TRUSTED)
     assert facts.status is Status.ACCEPTED
+
+
+def test_a_follow_up_that_takes_a_review_on_board_pairs_with_that_review() -> None:
+    review = make("r", "I'd drop the blockable parameter, nobody uses it.\n", date=1)
+    own = make("o", "This doesn't even compile.\n", sender=AUTHOR, date=2)
+    fixed = make(
+        "f",
+        "I've fixed it locally, incorporating Suzuki's feedback at the same time.\n",
+        sender=AUTHOR,
+        parent="o",
+        date=3,
+    )
+    facts = series_status([root(), review, own, fixed], author_email=AUTHOR)
+    assert (facts.status, facts.evidence) == (Status.CHANGES_REQUESTED, ("r", "f"))
+
+
+def test_a_backport_turned_down_is_naked() -> None:
+    autosel = root("[PATCH AUTOSEL 5.11 36/67] KVM: arm64: Use BUG and BUG_ON in nVHE hyp")
+    no = make(
+        "n", "This *really* isn't stable material. Please drop this patch.\n", sender=MAINTAINER
+    )
+    ok = make("o", "Will do, thanks!\n", sender=AUTHOR, parent="n", date=1)
+    facts = series_status([autosel, no, ok], author_email=AUTHOR, appliers=TRUSTED)
+    assert (facts.status, facts.evidence) == (Status.NAKED, ("n",))
+    # in a normal series, "please drop this patch" asks for a change, it rejects nothing
+    facts = series_status([root(), no, ok], author_email=AUTHOR, appliers=TRUSTED)
+    assert facts.status is not Status.NAKED

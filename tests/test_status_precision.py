@@ -33,10 +33,10 @@ TARGET = 0.95
 # Precision measured where it is still below TARGET (the README's table): floors that
 # only go up. Most misses are in the README ("What the status rules cannot see yet").
 KNOWN_GAPS: dict[str, float] = {
-    "changes requested": 0.865,
+    "changes requested": 0.886,
     "new": 0.921,
     "partly applied": 0.866,
-    "under review": 0.727,
+    "under review": 0.780,
     "waiting": 0.914,
     "withdrawn": 0.666,
 }

@@ -31,8 +31,9 @@ order; within 4 the latest event wins (docs/rules.md has the full list of phrase
    trusted "Pulled, thanks" / "Merged" reply (`_pull_status`).
 2. superseded: the caller found a newer revision (`superseded_by`) and nothing was
    applied: it also answers an earlier NAK.
-3. NAKed (heuristic beyond the trailer): "Nacked-by:", a line opening with NAK/NACK, or
-   a flat refusal ("There is no way this is acceptable").
+3. NAKed (heuristic beyond the trailer): "Nacked-by:", a line opening with NAK/NACK, a
+   flat refusal ("There is no way this is acceptable"), or, to a stable/AUTOSEL
+   backport, "Please drop this patch" / "isn't stable material".
 4. the latest of: accepted (heuristic: a maintainer's unconditional "I'll take / queue /
    pick up the series"), changes requested (heuristic: the author commits to a concrete
    change a review of this revision asked for; not "no need to resend, I'll fix it when
@@ -64,7 +65,13 @@ from typing import Final
 from lore_digest.facts.landed import PullPatch
 from lore_digest.facts.model import MailFacts
 from lore_digest.mail.trailers import parse_trailers_from_segments
-from lore_digest.vocabulary import NAK_TRAILER, REVIEW_TRAILERS, is_bot, is_pull_as_patches
+from lore_digest.vocabulary import (
+    NAK_TRAILER,
+    REVIEW_TRAILERS,
+    is_bot,
+    is_pull_as_patches,
+    is_stable_posting,
+)
 
 __all__ = [
     "CLAIM_REASONS",
@@ -542,10 +549,11 @@ def is_thank_you(mail: MailFacts) -> bool:
 
 # -- accepted: a maintainer's promise ---------------------------------------------------------
 
+# Longest first: "this lot" must not stop at "this".
 _PROMISE_OBJECT: Final = (
-    r"(?:it|this|that|them|these|both|all|all\s+of\s+them"
-    r"|(?:the|this|these|that|your)\s+(?:whole\s+|full\s+|entire\s+|two\s+|three\s+)?"
-    r"(?:series|set|patch(?:es|set)?|lot|one|fix(?:es)?|changes))"
+    r"(?:(?:the|this|these|that|your)\s+(?:whole\s+|full\s+|entire\s+|two\s+|three\s+)?"
+    r"(?:series|set|patch(?:es|set)?|lot|one|fix(?:es)?|changes)"
+    r"|all\s+of\s+them|it|this|that|them|these|both|all)"
 )
 _PROMISE_RE = re.compile(
     r"\b(?:i|we)(?:'ll|\s+will|\s+shall|'m\s+going\s+to|\s+am\s+going\s+to|\s+can)\s+"
@@ -713,6 +721,7 @@ _AGREEMENT = re.compile(
     r"(?:locally|in\s+my\s+(?:local\s+)?(?:tree|branch))\b"
     r"|(?:^|[.!]\s+)(?:adopted|done)\s*[.!]"
     r"|\bi'?(?:m|\s+am)\s+(?:now\s+)?(?:squashing|folding|fixing|adding|changing)\b"
+    rf"|\b(?:(?:i|we)\s+)?(?:definitely|certainly)\s+should\s+{_CAN_VERBS}\b"
     r"|^\s*(?:agreed|sure|ack|ok|okay|yes|right|makes\s+sense|indeed|absolutely|true)"
     r"[,.!]?\s+(?:i\s+|we\s+)?will\b",
     re.IGNORECASE | re.MULTILINE,
@@ -775,6 +784,19 @@ def _is_nak(mail: MailFacts) -> bool:
     return any(
         _REFUSAL.search(s.first()) and "?" not in s.first() for s in _sentences(_prose_lines(mail))
     )
+
+
+# Said to a stable or AUTOSEL backport, this rejects it (heuristic).
+_BACKPORT_REFUSAL = re.compile(
+    r"\bplease\s+(?:drop|don't\s+(?:backport|take|queue)|do\s+not\s+(?:backport|take|queue))"
+    r"\s+(?:this|it|that)\b|\b(?:is\s*n[o']t|not)\s+(?:\*?really\*?\s+)?stable\s+material\b",
+    re.IGNORECASE,
+)
+
+
+def _refuses_backport(mail: MailFacts) -> bool:
+    """ "Please drop this patch", "isn't stable material": a backport turned down."""
+    return _BACKPORT_REFUSAL.search(_paragraphs(mail)) is not None
 
 
 def _has_review_trailer(mail: MailFacts) -> bool:
@@ -932,7 +954,10 @@ def series_status(
     # Trailers the author carries in a re-post are history, not a review of this one.
     trailer_mails = [m for m in others if _has_review_trailer(m) and not is_bot(m.from_email)]
     reviewed = bool(humans or trailer_mails)
-    naks = trust.sort("NAKed", [(m, None) for m in others if _is_nak(m)])
+    stable = is_stable_posting(root.subject)
+    naks = trust.sort(
+        "NAKed", [(m, None) for m in others if _is_nak(m) or (stable and _refuses_backport(m))]
+    )
     pull = detect_pull(root)
     if pull is not None:
         return _pull_status(pull, others, humans, root, naks, reviewed, trust)
@@ -1210,12 +1235,39 @@ def _changes_requested(
         if not authors.wrote(mail) or mail.parent_id is None:
             continue
         review = _reviewed_ancestor(mail, by_id, authors)
+        if review is None:
+            review = _named_review(mail, mails, authors)
         if review is None or not _agrees(mail, review):
             continue
         for message_id in (review.message_id, mail.message_id):
             if message_id not in found:
                 found.append(message_id)
     return tuple(found)
+
+
+_FEEDBACK = re.compile(
+    r"\b(?:incorporat\w+|address\w*|with)\s+(?:\w+'s\s+|your\s+|the\s+)?"
+    r"(?:feedback|comments?|suggestions?|review)\b",
+    re.IGNORECASE,
+)
+
+
+def _named_review(
+    mail: MailFacts, mails: Sequence[MailFacts], authors: _Authors
+) -> MailFacts | None:
+    """The latest earlier review, when the author's follow-up to their own mail says it
+    takes "Suzuki's feedback" on board (heuristic): the review is not its parent."""
+    if not _FEEDBACK.search(_paragraphs(mail)):
+        return None
+    earlier = [
+        m
+        for m in mails
+        if m.date_utc < mail.date_utc
+        and not authors.wrote(m)
+        and not is_bot(m.from_email)
+        and not is_thank_you(m)
+    ]
+    return earlier[-1] if earlier else None
 
 
 def _reviewed_ancestor(
