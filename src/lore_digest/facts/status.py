@@ -74,6 +74,7 @@ from lore_digest.vocabulary import (
 )
 
 __all__ = [
+    "APPLIED_STATES",
     "CLAIM_REASONS",
     "AppliedInfo",
     "Appliers",
@@ -106,6 +107,10 @@ class Status(StrEnum):
     WITHDRAWN = "withdrawn"
     MERGED = "merged"  # every patch found in a configured git tree (report.merges)
     PARTLY_MERGED = "partly merged"  # some patches found in a tree
+
+
+APPLIED_STATES: Final = frozenset({Status.APPLIED, Status.PARTLY_APPLIED})
+"""Statuses where a maintainer applied all or part of the series (in mail)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +282,11 @@ def _sentences(lines: Sequence[tuple[str, bool]]) -> Iterator[_Sentence]:
                 yield _Sentence(paragraph[offset:], index)
 
 
+def _statements(mail: MailFacts) -> Iterator[_Sentence]:
+    """The sender's sentences that are not questions ("Applied to which branch?")."""
+    return (s for s in _sentences(_prose_lines(mail)) if "?" not in s.first())
+
+
 # -- applied -----------------------------------------------------------------------------
 
 _NUMS: Final = r"\d+(?:\s*-\s*\d+)?(?:\s*(?:,|and|&|\+)\s*\d+(?:\s*-\s*\d+)?)*"
@@ -360,6 +370,7 @@ class _AppliedPhrase:
     whole: bool = False  # names the whole series ("Applied the series"), not "it"
 
 
+@lru_cache(maxsize=8192)
 def detect_applied(mail: MailFacts) -> AppliedInfo | None:
     """The maintainer-applied reply this mail is, or None (see the module's rule 1).
 
@@ -378,10 +389,10 @@ def detect_applied(mail: MailFacts) -> AppliedInfo | None:
         phrase = _AppliedPhrase(-1, None, None)
     named = _numbers(phrase.partial) if phrase.partial else ()
     if not named and commits:
-        named = tuple(sorted({n for entry, _ in commits for n in _entry_number(entry)}))
+        named = tuple(sorted({e[0] for entry, _ in commits if (e := _entry(entry))}))
     replied_to = mail.subject.counter if (mail.subject.total or 0) > 1 else None
     if replied_to and (
-        (commits and all(_ENTRY_OF_ONE.match(entry) for entry, _ in commits))
+        (commits and all(_entry(entry) == (1, 1) for entry, _ in commits))
         or (not commits and not phrase.partial and not phrase.whole)
     ):
         # b4 numbers a thank-you for one patch "[1/1]"; "Applied, thanks" in reply to
@@ -403,17 +414,16 @@ def detect_applied(mail: MailFacts) -> AppliedInfo | None:
 
 
 _SUBSET: Final = "(subset)"  # b4 ty marks a thank-you for part of a series so
-_ENTRY_NUMBER = re.compile(r"^\[(\d+)/\d+\]")
-_ENTRY_OF_ONE = re.compile(r"^\[1/1\]")
+_ENTRY = re.compile(r"^\[(\d+)/(\d+)\]")  # a b4 list entry: "[3/9] subject"
 _COUNT_WORDS: Final = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 _FIRST_N = re.compile(r"\bfirst(?:\s+(two|three|four|five|six))?\b", re.IGNORECASE)
 _RANGE = re.compile(r"(\d+)(?:\s*-\s*(\d+))?")
 
 
-def _entry_number(entry: str) -> tuple[int, ...]:
-    """ "[3/9] subject" -> (3,)."""
-    found = _ENTRY_NUMBER.match(entry)
-    return (int(found.group(1)),) if found else ()
+def _entry(entry: str) -> tuple[int, int] | None:
+    """ "[3/9] subject" -> (3, 9)."""
+    found = _ENTRY.match(entry)
+    return (int(found.group(1)), int(found.group(2))) if found else None
 
 
 def _numbers(selection: str) -> tuple[int, ...]:
@@ -582,10 +592,10 @@ def promises_to_apply(mail: MailFacts) -> bool:
     if mail.parent_id is None and not mail.subject.is_reply:
         return False
     one_patch = bool(mail.subject.counter) and (mail.subject.total or 0) > 1
-    for sentence in _sentences(_prose_lines(mail)):
+    for sentence in _statements(mail):
         first = sentence.first()
         found = _PROMISE_RE.search(first)
-        if found is None or "?" in first or _CONDITION.search(first):
+        if found is None or _CONDITION.search(first):
             continue
         if one_patch and not _WHOLE_PROMISE.search(found.group(0)):
             continue
@@ -781,9 +791,7 @@ def _is_nak(mail: MailFacts) -> bool:
         return True
     if any(_NAK_LINE.match(line) or _NAK_WORD.match(line) for line, _ in _prose_lines(mail)):
         return True
-    return any(
-        _REFUSAL.search(s.first()) and "?" not in s.first() for s in _sentences(_prose_lines(mail))
-    )
+    return any(_REFUSAL.search(sentence.first()) for sentence in _statements(mail))
 
 
 # Said to a stable or AUTOSEL backport, this rejects it (heuristic).
@@ -832,11 +840,12 @@ _DROP_RE = re.compile(
     r"|(?:the|my)\s+(?:tree|queue|branch)|[\w-]+/[\w./-]+)\b",
     re.IGNORECASE,
 )
-# Said in any reply of the author's: the series is given up.
-_ABANDON: Final = (
-    r"|\bi\s+(?:don't|do\s+not|won't|will\s+not)\s+(?:intend|plan|want)\s+to\s+"
+# Said in any reply of the author's (not only to their own mail): the series is given up.
+_ABANDON_RE = re.compile(
+    r"\bi\s+(?:don't|do\s+not|won't|will\s+not)\s+(?:intend|plan|want)\s+to\s+"
     r"(?:resend|respin|repost|pursue|continue\s+with)\s+(?:this|it|the\s+series)\b"
-    r"|\bi'?(?:m|\s+am)\s+(?:abandoning|dropping|withdrawing)\s+(?:this|the)\s+(?:series|patch)"
+    r"|\bi'?(?:m|\s+am)\s+(?:abandoning|dropping|withdrawing)\s+(?:this|the)\s+(?:series|patch)",
+    re.IGNORECASE,
 )
 _WITHDRAW_RE = re.compile(
     r"\b(?:please|pls|kindly)\s+(?:ignore|disregard|drop)\s+"
@@ -847,7 +856,7 @@ _WITHDRAW_RE = re.compile(
     r"|,\s*(?:please\s+)?ignore\s+this\b"
     r"|^\s*self[- ]?n(?:a|ac)k(?:ed)?\b"
     r"|(?:^|[;:.!]\s*)(?:this|the\s+(?:patch|series))\s+(?:patch\s+|series\s+)?is\s+"
-    r"(?:\w+\s+)?broken\b" + _ABANDON,
+    r"(?:\w+\s+)?broken\b",
     re.IGNORECASE | re.MULTILINE,
 )
 
@@ -856,13 +865,7 @@ def _is_drop(mail: MailFacts) -> bool:
     """A maintainer's "I've dropped this patch" / "Reverted this" (not a question)."""
     if mail.parent_id is None and not mail.subject.is_reply:
         return False
-    return any(
-        _DROP_RE.match(sentence.text) and "?" not in sentence.first()
-        for sentence in _sentences(_prose_lines(mail))
-    )
-
-
-_ABANDON_RE = re.compile(_ABANDON[1:], re.IGNORECASE | re.MULTILINE)
+    return any(_DROP_RE.match(sentence.text) for sentence in _statements(mail))
 
 
 def _withdraws(mail: MailFacts, by_id: Mapping[str, MailFacts]) -> bool:
@@ -1084,12 +1087,7 @@ def _part_applied(applied: Sequence[AppliedInfo], total: int | None) -> str | No
     """
     named = {n for info in applied for n in info.patches}
     size = total or max(
-        (
-            int(m.group(1))
-            for info in applied
-            for e, _ in info.commits
-            if (m := re.match(r"^\[\d+/(\d+)\]", e))
-        ),
+        (e[1] for info in applied for entry, _ in info.commits if (e := _entry(entry))),
         default=None,
     )
     if named and named >= set(range(1, (size or 1) + 1)):

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from lore_digest.facts.model import MailFacts
-from lore_digest.facts.status import Status, is_thank_you
+from lore_digest.facts.status import APPLIED_STATES, is_thank_you
 from lore_digest.facts.week import Window
 from lore_digest.model import Thread
 from lore_digest.report.model import HighlightItem, Highlights, Reviewer
@@ -21,7 +21,7 @@ TOP = 5
 def _applied(threads: Sequence[Thread], window: Window) -> list[HighlightItem]:
     out = []
     for t in threads:
-        if t.status is None or t.status.status not in (Status.APPLIED, Status.PARTLY_APPLIED):
+        if t.status is None or t.status.status not in APPLIED_STATES:
             continue
         applied, evidence = t.status.applied, t.status.evidence
         in_window = {m.message_id for m in t.window_messages}

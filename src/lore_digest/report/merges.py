@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Final
 
 from lore_digest.facts.series_facts import PatchMerge, SeriesFacts
-from lore_digest.facts.status import Status, StatusFacts
+from lore_digest.facts.status import APPLIED_STATES, Status, StatusFacts
 from lore_digest.model import Thread
 from lore_digest.trees.matcher import TreeMatcher
 from lore_digest.trees.patch import PatchToMatch, patch_from_mail
@@ -27,8 +27,6 @@ __all__ = ["attach_merges"]
 _OPEN: Final = frozenset(
     {Status.NEW, Status.UNDER_REVIEW, Status.CHANGES_REQUESTED, Status.RFC, Status.ACCEPTED}
 )
-
-_APPLIED: Final = frozenset({Status.APPLIED, Status.PARTLY_APPLIED})
 
 
 def attach_merges(
@@ -99,7 +97,7 @@ def _not_in_tree(
 ) -> str | None:
     """ "applied in mail on 2022-05-10, not found in kvmarm.git@next after 14 days"."""
     applied = series.status.applied
-    if series.status.status not in _APPLIED or applied is None or merged:
+    if series.status.status not in APPLIED_STATES or applied is None or merged:
         return None
     when = dates.get(applied.message_id)
     if when is None or now_utc - when < grace_days * 86400:
