@@ -295,6 +295,24 @@ def old_postings() -> list[Mail]:
             -24 * 20 - 1.5,
             "self-ignore@x",
         ),
+        # The same patch sent twice, as PATCH then as RFC half an hour later; Alice
+        # reviewed the first copy, so the work does not wait for review.
+        patch("twin@x", "[PATCH] KVM: arm64: sent twice", BOB, -24 * 21, "arch/arm64/kvm/n.c"),
+        patch(
+            "twin-rfc@x",
+            "[RFC PATCH] KVM: arm64: sent twice",
+            BOB,
+            -24 * 21 + 0.5,
+            "arch/arm64/kvm/n.c",
+        ),
+        Mail(
+            "twin-r@x",
+            "Re: [PATCH] KVM: arm64: sent twice",
+            ALICE,
+            "On Mon, Bob wrote:\n> patch\n\nLooks fine to me, but please add a comment.\n",
+            -24 * 20,
+            "twin@x",
+        ),
     ]
 
 

@@ -224,7 +224,7 @@ class Mailbox:
     def post(
         self,
         subject: str,
-        day: int,
+        day: float,
         body: str = "",
         author: str = "ann@example.org",
         name: str = "Ann Author",
@@ -235,7 +235,7 @@ class Mailbox:
         msg = StoredMessage(
             pk=pk,
             message_id=msgid,
-            date_utc=1_600_000_000 + day * DAY,
+            date_utc=1_600_000_000 + int(day * DAY),
             date_offset=0,
             date_source="header",
             from_name=name,
@@ -592,6 +592,49 @@ def test_dependency_link_is_no_successor() -> None:
     )
     chain = box.index().chain(old, FAR_FUTURE)
     assert chain is not None and chain.newer is None
+
+
+def test_dependency_cited_in_a_list_below_its_sentence_is_no_successor() -> None:
+    """Will's page-table rewrite: "based on ... plus these two series I sent previously:",
+    a blank line, then "  - memcache cleanups:" and the URL: a dependency, not a v2."""
+    box = Mailbox()
+    old = box.post("[PATCH 0/3] KVM: arm64: Clean up memcache usage", 0)
+    cover = (
+        "The series is based on kvmarm/next, plus these two series I sent previously:\n\n"
+        "  - memcache cleanups:\n"
+        f"  https://lore.kernel.org/r/{old.message_id}\n"
+    )
+    box.post("[PATCH 00/20] KVM: arm64: Rewrite page-table code", 7, cover)
+    chain = box.index().chain(old, FAR_FUTURE)
+    assert chain is not None and chain.newer is None
+    # The same list introduced as what it replaces is a successor.
+    box.post(
+        "[PATCH 0/2] KVM: arm64: Drop the memcache",
+        9,
+        "This replaces the series I sent previously:\n\n"
+        f"  - memcache cleanups:\n  https://lore.kernel.org/r/{old.message_id}\n",
+    )
+    chain = box.index().chain(old, FAR_FUTURE)
+    assert chain is not None and chain.newer is not None
+
+
+def test_posting_sent_again_under_a_corrected_prefix_supersedes_it() -> None:
+    """ "[PATCH] ..." sent by mistake, then "[PATCH for-stable-4.19] ..." an hour later;
+    one backport sent to 4.19 and to 5.4 is two postings, neither superseding the other."""
+    box = Mailbox()
+    bare = box.post("[PATCH] KVM: arm64: Fix the vgic", 0)
+    fixed = box.post("[PATCH for-stable-4.19] KVM: arm64: Fix the vgic", 0.05)
+    box.post("[PATCH for-stable-5.4] KVM: arm64: Fix the vgic", 0.06)
+    late = box.post("[PATCH] KVM: arm64: Fix the pmu", 1)
+    box.post("[PATCH kvmtool] KVM: arm64: Fix the pmu", 9)  # days later: another project
+    index = box.index()
+    chain = index.chain(bare, FAR_FUTURE)
+    assert chain is not None and chain.newer is not None
+    assert chain.newer.message_id == fixed.message_id
+    stable = index.chain(fixed, FAR_FUTURE)
+    assert stable is not None and stable.newer is None
+    other = index.chain(late, FAR_FUTURE)
+    assert other is not None and other.newer is None
 
 
 def test_next_version_retitled_or_carrying_one_patch() -> None:

@@ -841,6 +841,29 @@ def test_a_b4_commit_list_applies_whatever_is_written_above_it(words: str) -> No
     assert facts.applied is not None and len(facts.applied.commits) == 3
 
 
+def test_a_maintainer_taking_patches_inside_a_longer_sentence() -> None:
+    """Will on kvmtool: "I'd prefer to use the release headers for 5.2, so I've taken the
+    first three patches for now, but I'll wait for you to repost ...": patches 1-3."""
+    words = (
+        "I'd prefer to use the release headers for 5.2, so I've taken the first three\n"
+        "patches for now, but I'll wait for you to repost once 5.2 is out before I\n"
+        "take the rest.\n"
+    )
+    subject = "[PATCH kvmtool v4 0/8] arm64: SVE support"
+    took = make("w", words, sender=MAINTAINER, subject="Re: " + subject, date=1)
+    facts = series_status([root(subject), took], author_email=AUTHOR, appliers=TRUSTED)
+    assert facts.status is Status.PARTLY_APPLIED
+    assert facts.applied is not None and facts.applied.partial == "patches 1-3 of 8"
+    # A clause that only talks about patches is no decision.
+    for text in (
+        "It builds, so I have tested the first three patches.\n",
+        "Fine by me, and I've looked at the first three patches.\n",
+    ):
+        said = make("t", text, sender=MAINTAINER, subject="Re: " + subject, date=1)
+        facts = series_status([root(subject), said], author_email=AUTHOR, appliers=TRUSTED)
+        assert facts.status is not Status.PARTLY_APPLIED, text
+
+
 def test_subset_thank_you_and_patches_named_are_partial() -> None:
     one = B4_LIST.format(words="Applied to fixes, thanks!").split("[2/3]")[0]
     subset = make(

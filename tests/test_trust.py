@@ -12,7 +12,22 @@ from pathlib import Path
 
 import pytest
 
-from forged_mail import LIST, WEEK, history, old_postings, scenarios, write_maintainers, write_mbox
+from forged_mail import (
+    ALICE,
+    BOB,
+    LIST,
+    MALLORY,
+    MARC,
+    WEEK,
+    Mail,
+    b4_thanks,
+    history,
+    old_postings,
+    patch,
+    scenarios,
+    write_maintainers,
+    write_mbox,
+)
 from lore_digest.digest import Digest, DigestSettings
 from lore_digest.facts.classify import Category
 from lore_digest.ingest import sync_mbox
@@ -151,6 +166,7 @@ def test_stable_and_withdrawn_postings_do_not_wait(report: Report) -> None:
     assert "ignored@x" in waiting  # the control: a real silent series waits
     assert "stable@x" not in waiting
     assert "self-ignore@x" not in waiting
+    assert "twin-rfc@x" not in waiting  # its twin, sent half an hour before, was reviewed
 
 
 def test_markdown_shows_claims_as_claims(report: Report) -> None:
@@ -187,3 +203,51 @@ def test_the_site_renders_again_when_a_tree_moves(
     work.commit_files({"new.c": b"int x;\n"}, "A new commit")
     work.push(bare)
     assert build() == [WEEK]
+
+
+def _archive(folder: Path, start_days: int) -> Path:
+    """A list whose archive starts `start_days` before the week (negative: after).
+
+    Marc applies two series of other people by b4 a week after the week; in the week he
+    queues Alice's patch in plain words, and Mallory sends b4 lists on two series.
+    """
+    mails = [patch("first@x", "[PATCH] KVM: arm64: first", BOB, -24 * start_days, "a/a.c")]
+    for n, who in ((1, ALICE), (2, BOB)):
+        title = f"[PATCH] KVM: arm64: later fix {n}"
+        mails.append(patch(f"later{n}@x", title, who, 24 * 10 + n, "arch/arm64/kvm/x.c"))
+        mails.append(b4_thanks(f"later{n}-ty@x", f"later{n}@x", title, MARC, 24 * 11 + n))
+    title = "[PATCH] KVM: arm64: queued in words"
+    mails.append(patch("words@x", title, ALICE, 1, "arch/arm64/kvm/y.c"))
+    mails.append(Mail("words-q@x", f"Re: {title}", MARC, "Queued, thanks.\n", 2, "words@x"))
+    for n, who in ((1, ALICE), (2, BOB)):
+        title = f"[PATCH] KVM: arm64: forged {n}"
+        mails.append(patch(f"forged{n}@x", title, who, 3 + n, "arch/arm64/kvm/z.c"))
+        mails.append(b4_thanks(f"forged{n}-ty@x", f"forged{n}@x", title, MALLORY, 4 + n))
+    db = folder / "store.sqlite3"
+    with Store.open(db) as store:
+        sync_mbox(store, write_mbox(folder / "list.mbox", mails), LIST)
+    return db
+
+
+@pytest.mark.parametrize(("start_days", "trusted"), [(30, True), (400, False)])
+def test_an_archive_that_starts_late_learns_from_its_first_months(
+    tmp_path: Path, start_days: int, trusted: bool
+) -> None:
+    """Where the archive holds less history than BOOTSTRAP_S before the week, appliers
+    are learned from its first months (Marc's later b4 lists count); the week's own mail
+    never vouches for itself (Mallory's two b4 lists stay claims). With a long history
+    before the week, only mail before it counts."""
+    with (
+        Store.open(_archive(tmp_path, start_days)) as store,
+        Digest(store, LIST, DigestSettings()) as digest,
+    ):
+        report = digest.week(WEEK, lang="en")
+    assert (_status(report, "words@x") == "applied") is trusted
+    assert _claims(report, "words@x") == (
+        [] if trusted else [("applied", "maz@kernel.org", "words-q@x")]
+    )
+    for n in (1, 2):
+        assert _status(report, f"forged{n}@x") != "applied"
+        assert _claims(report, f"forged{n}@x") == [
+            ("applied", "mallory@evil.example", f"forged{n}-ty@x")
+        ]

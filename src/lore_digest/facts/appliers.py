@@ -13,7 +13,10 @@ merged. So a person is one of the list's appliers, at a given moment, when befor
   appliers send to: Paolo pulling Marc's kvmarm trees).
 
 Robots never are. Two threads, not one, so a single forged mail makes nobody a
-maintainer. This is weaker than a MAINTAINERS file (`--maintainers`) or a tree
+maintainer. An archive rarely starts with a list's first day: for a week in the archive's
+first months (BOOTSTRAP_S), when the history before it is too short to show who applies,
+the events of those first months count too, the week's own mail never (it cannot vouch
+for itself). This is weaker than a MAINTAINERS file (`--maintainers`) or a tree
 (`--tree`): the README says which rule a report used.
 """
 
@@ -28,9 +31,13 @@ from lore_digest.facts.model import MailFacts
 from lore_digest.facts.status import detect_applied, detect_pull, merge_reply
 from lore_digest.vocabulary import is_bot
 
-__all__ = ["MIN_THREADS", "ApplierEvent", "applier_events", "learn_appliers"]
+__all__ = ["BOOTSTRAP_S", "MIN_THREADS", "ApplierEvent", "applier_events", "learn_appliers"]
 
 MIN_THREADS: Final = 2
+# How much of an archive's start is learned from as a whole: long enough to see each
+# maintainer of a busy list apply twice (kvmarm: Marc, Paolo, Catalin, Will, Andrew Jones
+# within eight months of 2019-04), short enough that later weeks learn only from before.
+BOOTSTRAP_S: Final = 240 * 86400
 
 B4_APPLIED: Final = "b4-applied"  # email applied others' series with a commit list
 PULL_MERGED: Final = "pull-merged"  # email's pull request was merged
@@ -69,12 +76,18 @@ def applier_events(mail: MailFacts, root: MailFacts) -> list[ApplierEvent]:
     return []
 
 
-def learn_appliers(events: Iterable[ApplierEvent], until_utc: int) -> frozenset[str]:
-    """The list's appliers as known before `until_utc` (see the module's rules)."""
+def learn_appliers(
+    events: Iterable[ApplierEvent], until_utc: int, also: tuple[int, int] | None = None
+) -> frozenset[str]:
+    """The list's appliers as known before `until_utc` (see the module's rules), and from
+    the events of the span `also` (start, end) when given (an archive's first months)."""
     threads: dict[tuple[str, str], set[str]] = defaultdict(set)
     merged_from: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for event in events:
-        if event.date_utc >= until_utc or is_bot(event.email):
+        counted = event.date_utc < until_utc or (
+            also is not None and also[0] <= event.date_utc < also[1]
+        )
+        if not counted or is_bot(event.email):
             continue
         threads[(event.kind, event.email)].add(event.thread)
         if event.kind == MERGED_PULL:

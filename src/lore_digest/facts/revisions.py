@@ -46,6 +46,8 @@ __all__ = ["Revision", "RevisionChain", "RevisionIndex"]
 TITLE_WINDOW_S: Final = 365 * 86400
 # A successor under a new title follows within weeks; later, it is more likely new work.
 SUCCESSOR_WINDOW_S: Final = 60 * 86400
+# The same posting sent again under a corrected prefix follows within hours.
+REPOST_WINDOW_S: Final = 2 * 86400
 
 REASON_CHANGE_ID: Final = "change-id"
 REASON_LINK: Final = "link"
@@ -240,13 +242,40 @@ def _cited_links(text: str) -> Iterable[str]:
     for index, line in enumerate(lines):
         if line.startswith(">") or _FOOTNOTE_LINE.match(line) or _DEPENDENCY_WORDS.search(line):
             continue
-        previous = _previous_text_line(lines, index)
-        if previous is not None and _DEPENDENCY_WORDS.search(previous):
+        if any(_DEPENDENCY_WORDS.search(above) for above in _introduction(lines, index)):
             continue
         for match in _URL.finditer(line):
             msgid = msgid_from_url(match.group(0))
             if msgid:
                 yield msgid
+
+
+_LIST_ITEM: Final = re.compile(r"^\s*(?:[-*+o]|\d+[.)]|\[\d+\])\s")
+
+
+def _introduction(lines: Sequence[str], index: int) -> list[str]:
+    """The lines that introduce line `index`: the text line above it and, when that is
+    an item of a list ("  - memcache cleanups:") or another URL, the lines above those up
+    to the sentence opening the list ("The series is based on kvmarm/next, plus these
+    two series:"), across one blank line above a list item. Dependencies are often cited
+    so, their words lines above the URL.
+    """
+    found: list[str] = []
+    below = lines[index]
+    for back in range(index - 1, max(index - 12, -1), -1):
+        line = lines[back]
+        if not line.strip():
+            crossing = not found or _LIST_ITEM.match(below)
+            if not crossing or (back > 0 and not lines[back - 1].strip()):
+                break
+            continue
+        if line.startswith(">"):
+            break
+        found.append(line)
+        if not (_LIST_ITEM.match(line) or "://" in line):
+            break  # prose: the sentence that introduces what follows
+        below = line
+    return found
 
 
 def _revision_links(text: str) -> Iterable[str]:
@@ -576,9 +605,11 @@ class RevisionIndex:
         (heuristic) Authors retitle a series, carry on with one patch of it, or fold a
         single patch into a larger series: a later posting of theirs counts when it
         links `current` (or one of its patches) in any words, when it carries the single
-        patch `current` is as one of its patches, or when it is the next version ("v2" after v1, within SUCCESSOR_WINDOW_S)
-        titled like one of current's patches or sharing most words of its title. A
-        posting already linked to another series is that series' revision, not ours.
+        patch `current` is as one of its patches, or when it is the next version ("v2"
+        after v1, within SUCCESSOR_WINDOW_S) titled like one of current's patches or
+        sharing most words of its title. Another project's posting counts only as the
+        same posting sent again under a corrected prefix (see _reposted). A posting
+        already linked to another series is that series' revision, not ours.
         """
         mine = self._by_author.get(current.msg.from_email, [])
         end = min(until_utc, current.date + SUCCESSOR_WINDOW_S)
@@ -589,6 +620,8 @@ class RevisionIndex:
         titles = self._patch_titles(current)
         for candidate in later:
             if candidate.key[1] != current.key[1]:
+                if candidate.title == current.title and _reposted(current, candidate):
+                    return candidate, REASON_TITLE  # sent again with the prefix corrected
                 continue  # another project ("kvmtool", "stable 5.10")
             cited = self._facts[candidate.msg.pk].cited_ids
             if any(self._posting_for(msgid) is current for msgid in cited):
@@ -654,6 +687,18 @@ def _succeeds(current: _Posting, candidate: _Posting, linked: _Posting) -> bool:
         candidate.version > current.version
         or candidate.title == current.title
         or (current.is_rfc and not candidate.is_rfc)
+    )
+
+
+def _reposted(current: _Posting, candidate: _Posting) -> bool:
+    """The same patch sent again soon under a project prefix: "[PATCH for-stable-4.19]"
+    an hour after a bare "[PATCH]" sent by mistake (the author said "please ignore").
+    Not between two projects: one backport sent to 4.19 and 5.4 is two postings."""
+    return (
+        not current.key[1]
+        and candidate.date - current.date <= REPOST_WINDOW_S
+        and candidate.total == current.total
+        and candidate.version == current.version
     )
 
 

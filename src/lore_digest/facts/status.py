@@ -446,9 +446,17 @@ def _numbers(selection: str) -> tuple[int, ...]:
     return tuple(sorted(numbers))
 
 
+# A clause that starts a maintainer's statement inside a sentence: ", so I've taken ...".
+_CLAUSE = re.compile(r"[,;]\s+(?:so|and)\s+(?=(?:i|we)(?:'ve|\s+have)\s)", re.IGNORECASE)
+
+
 def _applied_phrase(sentence: _Sentence) -> _AppliedPhrase | None:
     """Parse one sentence as an applied phrase, None when it is something else."""
     text = sentence.text
+    clause = _CLAUSE.search(text)
+    if clause is not None and _APPLIED_RE.match(text) is None and _TAKEN.match(text) is None:
+        # "I'd prefer the 5.2 headers, so I've taken the first three patches for now"
+        return _applied_phrase(_Sentence(text[clause.end() :], sentence.line))
     taken = _TAKEN.match(text)
     if taken is not None:  # "I've taken the first three patches": read as "applied"
         text = text[: taken.start("verb")] + "applied" + text[taken.end("verb") :]

@@ -24,7 +24,7 @@ from lore_digest.facts.revisions import RevisionIndex
 from lore_digest.facts.series_facts import build_series_facts, mail_files, thread_status
 from lore_digest.facts.status import Appliers, Status
 from lore_digest.facts.week import Window
-from lore_digest.mail.subject import parse_subject
+from lore_digest.mail.subject import LoreSubject, parse_subject
 from lore_digest.model import Thread, ThreadMessage
 from lore_digest.report.highlights import (
     WAITING_DAYS,
@@ -46,6 +46,9 @@ if TYPE_CHECKING:
     from lore_digest.trees.matcher import TreeMatcher
 
 LARGE_THREAD = 20
+# A posting sent twice (an "RFC" copy of a "PATCH", a resend to a second address) is
+# sent within this span of its twin.
+TWIN_S = 2 * 86400
 # A series in one of these states waits for nobody's review.
 _DECIDED = frozenset(
     {
@@ -187,7 +190,7 @@ class ReportBuilder:
         def appliers_for(files: Sequence[str]) -> Appliers:
             # Learned from mail before the window: this week's mails cannot vouch for
             # themselves (two forged b4 replies would otherwise make their sender one).
-            return self.trust.appliers(files, window.start_utc)
+            return self.trust.appliers(files, window.start_utc, window.end_utc)
 
         def pulled_for(
             patches: Sequence[MailFacts], before_utc: int | None
@@ -349,9 +352,35 @@ class ReportBuilder:
                 and not thread.series.status.reviewed
                 and thread.series.superseded_by is None
                 and thread.series.status.status not in _DECIDED
+                and not self._twin_reviewed(first, subject, end)
             ):
                 waiting.append(thread)
         return waiting
+
+    def _twin_reviewed(self, posting: StoredMessage, subject: LoreSubject, end: int) -> bool:
+        """Whether the same posting, sent again by its author within two days as another
+        thread (an "RFC" re-post of a "PATCH", a copy to a second address), got an
+        answer from someone else before `end`: then the work is not waiting for review.
+        """
+        title = subject.normalized_title()
+        near = self.store.messages_by_author_near(
+            self.info.id, posting.from_email, posting.date_utc - TWIN_S, posting.date_utc + TWIN_S
+        )
+        twins = {
+            m.thread_id
+            for m in near
+            if m.thread_id is not None
+            and m.thread_id != posting.thread_id
+            and (other := parse_subject(m.subject)).is_patch
+            and not other.is_reply
+            and other.version == subject.version
+            and other.counter == subject.counter
+            and other.normalized_title() == title
+        }
+        if not twins:
+            return False
+        mails = self.store.messages_of_threads(self.info.id, twins, end)
+        return any(m.from_email != posting.from_email and not is_bot(m.from_email) for m in mails)
 
 
 def _is_posting(subject: str) -> bool:

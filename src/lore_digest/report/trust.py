@@ -14,7 +14,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
 from lore_digest.errors import StoreError
-from lore_digest.facts.appliers import ApplierEvent, applier_events, learn_appliers
+from lore_digest.facts.appliers import (
+    BOOTSTRAP_S,
+    ApplierEvent,
+    applier_events,
+    learn_appliers,
+)
 from lore_digest.facts.build import mail_facts
 from lore_digest.facts.model import MailFacts
 from lore_digest.facts.status import Appliers
@@ -50,22 +55,25 @@ class TrustRules:
         self.info = info
         self.maintainers = maintainers
         self._events: list[ApplierEvent] | None = None
-        self._learned: dict[int, frozenset[str]] = {}
+        self._learned: dict[tuple[int, int | None], frozenset[str]] = {}
 
     @property
     def rule(self) -> str:
         """ "maintainers" (a MAINTAINERS file) or "learned" (the list's history)."""
         return "maintainers" if self.maintainers is not None else "learned"
 
-    def appliers(self, files: Sequence[str], until_utc: int) -> Appliers:
-        """Who may apply a series touching `files`, as known before `until_utc`.
+    def appliers(
+        self, files: Sequence[str], until_utc: int, window_end: int | None = None
+    ) -> Appliers:
+        """Who may apply a series touching `files`, as known before `until_utc` (the
+        window's start; for an archive's first months, see `learned`).
 
         With a MAINTAINERS file: its M: people for the files (and the list). Files no
         section covers (another project's patches: kvm-unit-tests, kvmtool) fall back
         to the learned appliers, and so does the merging of pull requests (upstream
         trees are not in MAINTAINERS).
         """
-        learned = self.learned(until_utc)
+        learned = self.learned(until_utc, window_end)
         if self.maintainers is None:
             return Appliers(learned, "learned", learned)
         emails = self.maintainers.appliers(files, self.info.name)
@@ -73,11 +81,21 @@ class TrustRules:
             emails = emails | learned
         return Appliers(emails, "maintainers", learned)
 
-    def learned(self, until_utc: int) -> frozenset[str]:
-        """The appliers the list's history shows before `until_utc`."""
-        if until_utc not in self._learned:
-            self._learned[until_utc] = learn_appliers(self.events(), until_utc)
-        return self._learned[until_utc]
+    def learned(self, until_utc: int, window_end: int | None = None) -> frozenset[str]:
+        """The appliers the list's history shows before `until_utc`.
+
+        In the archive's first BOOTSTRAP_S, the events of that whole span count too,
+        except those of the window [until_utc, window_end) itself: an archive that starts
+        in the middle of a list's life has maintainers from its first day.
+        """
+        key = (until_utc, window_end)
+        if key not in self._learned:
+            also = None
+            span = self.store.date_range(self.info.id)
+            if span is not None and until_utc < span[0] + BOOTSTRAP_S:
+                also = (max(until_utc, window_end or until_utc), span[0] + BOOTSTRAP_S)
+            self._learned[key] = learn_appliers(self.events(), until_utc, also)
+        return self._learned[key]
 
     def events(self) -> list[ApplierEvent]:
         """Every applier event of the list, the store's copy brought up to date first."""
