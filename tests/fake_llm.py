@@ -116,7 +116,8 @@ class FakeLLMServer:
         """Queue behaviours, one consumed per request before normal answers resume.
 
         "429" (Retry-After: 1) or ("429", "<Retry-After value>" | None for no header),
-        "500", "529", "401", "timeout" or ("timeout", seconds) to stall past the client's
+        "500", "529", "401", or ("401" | "500", (offset, "json" | "text")) to echo the
+        key after `offset` characters of text, "timeout" or ("timeout", seconds) to stall past the client's
         timeout, "invalid_json" (answer text that is not JSON), "bad_body" (HTTP 200
         whose JSON is not the API's shape).
         """
@@ -184,15 +185,17 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 extra = {"retry-after": str(retry_after)} if retry_after is not None else {}
                 err = _error_body(self.path, "rate_limit_error", "Rate limit reached")
                 self._send(429, err, extra)
+            elif name == "500" and arg is not None:
+                self._echo_key(500, arg, headers)  # a proxy's error page that quotes it
             elif name == "500":
                 self._send(500, _error_body(self.path, "api_error", "Internal server error"))
             elif name == "529":
                 self._send(529, _error_body(self.path, "overloaded_error", "Overloaded"))
             elif name == "401":
-                # Echo the key, as some proxies do: the client must redact it.
-                key = headers.get("x-api-key") or headers.get("authorization", "")
-                message = f"Incorrect API key provided: {key}"
-                self._send(401, _error_body(self.path, "authentication_error", message))
+                # Echo the key, as some proxies do: the client must redact it. With an
+                # argument (offset, "json" | "text"), after `offset` characters of other
+                # text, in the API's JSON error or as a plain-text page.
+                self._echo_key(401, arg if arg is not None else (0, "json"), headers)
             elif name == "timeout":
                 server._stall(float(arg) if arg is not None else DEFAULT_STALL)
                 self._answer(body, server.responder(body))
@@ -214,13 +217,31 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             else:
                 self._send(200, _anthropic_message(model, text, prompt, out))
 
+        def _echo_key(self, status: int, arg: tuple[int, str], headers: dict[str, str]) -> None:
+            key = headers.get("x-api-key") or headers.get("authorization", "")
+            offset, form = arg
+            filler = ("The gateway rejected this request. " * (offset // 35 + 1))[:offset]
+            message = f"{filler}Incorrect API key provided: {key}. See the docs."
+            if form == "text":
+                self._send_text(status, message)
+            else:
+                kind = "authentication_error" if status == 401 else "api_error"
+                self._send(status, _error_body(self.path, kind, message))
+
         def _send(
             self, status: int, payload: dict[str, Any], extra: dict[str, str] | None = None
         ) -> None:
-            data = json.dumps(payload).encode()
+            self._send_bytes(status, json.dumps(payload).encode(), "application/json", extra)
+
+        def _send_text(self, status: int, text: str) -> None:
+            self._send_bytes(status, text.encode(), "text/plain; charset=utf-8")
+
+        def _send_bytes(
+            self, status: int, data: bytes, kind: str, extra: dict[str, str] | None = None
+        ) -> None:
             try:
                 self.send_response(status)
-                self.send_header("content-type", "application/json")
+                self.send_header("content-type", kind)
                 self.send_header("content-length", str(len(data)))
                 for key, value in (extra or {}).items():
                     self.send_header(key, value)

@@ -7,6 +7,8 @@ through real sockets, so what passes here is what production does on the wire.
 from __future__ import annotations
 
 import json
+import logging
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -323,7 +325,7 @@ def test_repr_hides_key_and_url_credentials() -> None:
 
 def test_error_text_is_one_short_line() -> None:
     page = "<html>\n" + "Bad gateway " * 500 + "\n</html>"
-    failure = _classify(httpx.Response(502, text=page))
+    failure = _classify(httpx.Response(502, text=page), str)
     assert failure is not None and failure.kind == "server" and failure.retryable
     assert len(failure.message) < 230
     error = LLMError("server", "line one\nline two\n" * 100)
@@ -335,7 +337,7 @@ def test_error_text_is_one_short_line() -> None:
 def test_spent_quota_is_not_retried() -> None:
     """OpenAI answers 429 "insufficient_quota" when the account is out of credit."""
     body = {"error": {"message": "You exceeded your current quota", "code": "insufficient_quota"}}
-    failure = _classify(httpx.Response(429, json=body))
+    failure = _classify(httpx.Response(429, json=body), str)
     assert failure is not None
     assert (failure.kind, failure.retryable) == ("rate_limited", False)
 
@@ -403,3 +405,64 @@ def test_one_client_serves_many_threads(openai_server: FakeLLMServer) -> None:
     for i, response in enumerate(responses):
         assert json.loads(response.text)["original"][0]["cites"] == [f"m{i}"]
     assert openai_server.count == 19
+
+
+# Keys of several providers' formats; servers echo them whole at any offset.
+KEY_FORMATS = {
+    "openai-project": "sk-proj-" + "Zx81_qLm-3vBn7Rt" * 10,  # 168 characters
+    "anthropic": "sk-ant-api03-" + "Q2w9E4r7T1y6U3i8" * 6 + "-AAAA",
+    "hex": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJsb3JlLWRpZ2VzdCJ9.c2lnbmF0dXJlLWJ5dGVz",
+}
+
+
+def _fragments(key: str, size: int = 8) -> set[str]:
+    return {key[i : i + size] for i in range(len(key) - size + 1)}
+
+
+def _leaks(text: str, key: str) -> list[str]:
+    return sorted(f for f in _fragments(key) if f in text)
+
+
+@pytest.mark.parametrize("flavour", ["openai", "anthropic"])
+@pytest.mark.parametrize("form", ["json", "text"])
+@pytest.mark.parametrize("offset", [0, 150, 190, 5000])
+@pytest.mark.parametrize("key_name", sorted(KEY_FORMATS))
+def test_no_fragment_of_an_echoed_key_survives(
+    flavour: str, form: str, offset: int, key_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redacted before the message is cut short: an echo straddling the cut (offset 190
+    of a 200-character excerpt) used to keep 159 of 168 characters. Checked in the
+    exception and in the retry log, for JSON errors and plain-text pages."""
+    key = KEY_FORMATS[key_name]
+    make = _openai if flavour == "openai" else _anthropic
+    caplog.set_level(logging.INFO, logger="lore_digest")
+    with FakeLLMServer(flavour) as server:
+        server.script(("500", (offset, form)), ("401", (offset, form)))
+        with make(server, [], api_key=key) as client, pytest.raises(LLMError) as info:
+            client.complete(REQUEST)
+    assert info.value.kind == "auth" and server.count == 2
+    for text in (str(info.value), repr(info.value), caplog.text):
+        assert _leaks(text, key) == [], text
+    assert "retry 1/" in caplog.text
+    if offset == 0:
+        assert re.search(r"Incorrect API key provided: (?:Bearer )?\[redacted\]", str(info.value))
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("Incorrect API key provided: sk-proj-abc***************xyz1.", "Incorrect API key"),
+        ("401: Bearer 0123abcd4567efgh rejected", "401: Bearer [redacted] rejected"),
+        ('{"api_key": "hunter2hunter2"}', '{"api_key": "[redacted]"}'),
+        ("commit 0123456789abcdef fixed it; token: none", "commit 0123456789abcdef"),
+    ],
+)
+def test_credential_shapes_are_masked_without_the_key(text: str, kept: str) -> None:
+    """A gateway may echo a token that is not ours: masked by its shape, ordinary text
+    (a commit id, "token: none") left alone."""
+    from lore_digest.summarize.redact import redact
+
+    cleaned = redact(text)
+    assert kept in cleaned
+    assert "abc***" not in cleaned and "hunter2" not in cleaned and "0123abcd" not in cleaned

@@ -26,6 +26,7 @@ from typing import Any, Literal, Protocol, Self
 import httpx
 
 from lore_digest.errors import LoreDigestError, UsageError
+from lore_digest.summarize.redact import redact
 from lore_digest.vocabulary import estimate_tokens, retry_after_from_headers
 
 log = logging.getLogger(__name__)
@@ -72,11 +73,12 @@ class LLMError(LoreDigestError):
     """A chat call that failed for good; `kind` picks the user-facing note.
 
     The message is forced onto one line and cut short at construction, so no caller
-    can leak a multi-kilobyte HTML error page or a traceback into a report.
+    can leak a multi-kilobyte HTML error page or a traceback into a report; anything
+    shaped like a credential is masked before the cut (see summarize.redact).
     """
 
     def __init__(self, kind: LLMErrorKind, message: str, *, status: int | None = None) -> None:
-        super().__init__(_one_line(message, MESSAGE_MAX_CHARS))
+        super().__init__(_one_line(redact(message), MESSAGE_MAX_CHARS))
         self.kind: LLMErrorKind = kind
         self.status = status
 
@@ -199,7 +201,7 @@ class _HTTPChatClient:
         for attempt in range(attempts):
             result = self._send(payload, headers)
             if isinstance(result, httpx.Response):
-                failure = _classify(result)
+                failure = _classify(result, self._redact)
                 if failure is None:
                     return self._read(result, request)
             else:
@@ -260,7 +262,8 @@ class _HTTPChatClient:
             raise self._error(
                 _Failure(
                     "invalid_response",
-                    f"HTTP {response.status_code} with a non-JSON body: {_excerpt(response.text)}",
+                    f"HTTP {response.status_code} with a non-JSON body: "
+                    f"{_excerpt(self._redact(response.text))}",
                     False,
                     status=response.status_code,
                 ),
@@ -272,7 +275,7 @@ class _HTTPChatClient:
             raise self._error(
                 _Failure(
                     "invalid_response",
-                    f"unexpected response ({exc}): {_excerpt(response.text)}",
+                    f"unexpected response ({exc}): {_excerpt(self._redact(response.text))}",
                     False,
                     status=response.status_code,
                 ),
@@ -298,11 +301,9 @@ class _HTTPChatClient:
         return LLMError(failure.kind, self._redact(message), status=failure.status)
 
     def _redact(self, text: str) -> str:
-        """Some proxies echo the key in their error text; never pass it on."""
-        key = self._api_key
-        if key and len(key) >= 4:
-            text = text.replace(key, "[redacted]")
-        return text
+        """Some proxies echo the key in their error text, whole or in part: never pass
+        it on. Called on whole texts, before any excerpt is cut from them."""
+        return redact(text, (self._api_key,))
 
 
 class OpenAICompatibleClient(_HTTPChatClient):
@@ -429,12 +430,15 @@ class _Malformed(Exception):
     """A 2xx body that is JSON but not the API's shape."""
 
 
-def _classify(response: httpx.Response) -> _Failure | None:
-    """None for success; otherwise what the status code means for retrying."""
+def _classify(response: httpx.Response, clean: Callable[[str], str]) -> _Failure | None:
+    """None for success; otherwise what the status code means for retrying.
+
+    `clean` redacts secrets from the server's text before it is cut to an excerpt.
+    """
     status = response.status_code
     if 200 <= status < 300:
         return None
-    detail = _error_detail(response)
+    detail = _error_detail(response, clean)
     message = f"HTTP {status}: {detail}" if detail else f"HTTP {status}"
     if status in (401, 403):
         return _Failure("auth", message, False, status=status)
@@ -453,21 +457,21 @@ def _classify(response: httpx.Response) -> _Failure | None:
     return _Failure("client", message, False, status=status)
 
 
-def _error_detail(response: httpx.Response) -> str:
+def _error_detail(response: httpx.Response, clean: Callable[[str], str]) -> str:
     """The API's own error message when it sent one, else the start of the body."""
     try:
         body = response.json()
     except ValueError:
-        return _excerpt(response.text)
+        return _excerpt(clean(response.text))
     if isinstance(body, dict):
         error = body.get("error")
         if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return _excerpt(error["message"])
+            return _excerpt(clean(error["message"]))
         if isinstance(error, str):
-            return _excerpt(error)
+            return _excerpt(clean(error))
         if isinstance(body.get("message"), str):
-            return _excerpt(body["message"])
-    return _excerpt(response.text)
+            return _excerpt(clean(body["message"]))
+    return _excerpt(clean(response.text))
 
 
 def _field(body: Any, name: str, kind: type) -> Any:
