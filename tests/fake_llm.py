@@ -174,6 +174,10 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             if self.path not in (OPENAI_PATH, ANTHROPIC_PATH):
                 self._send(404, {"error": {"message": f"no route {self.path}"}})
                 return
+            refusal = _reasoning_refusal(self.path, body)
+            if refusal is not None:
+                self._send(400, _error_body(self.path, "invalid_request_error", refusal))
+                return
             self._behave(behaviour, body, headers)
 
         def _behave(
@@ -252,6 +256,27 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True  # the client hung up (timed out)
 
     return Handler
+
+
+# OpenAI's reasoning models (o1, o3, o4-mini, gpt-5...) answer these two with HTTP 400.
+_REASONING_MODEL = re.compile(r"^(?:[\w.-]+/)?(?:o\d+(?:-|$)|gpt-5)", re.IGNORECASE)
+
+
+def _reasoning_refusal(path: str, body: dict[str, Any]) -> str | None:
+    """OpenAI's 400 message for a reasoning model sent `max_tokens` or a temperature."""
+    if path != OPENAI_PATH or not _REASONING_MODEL.match(str(body.get("model", ""))):
+        return None
+    if "max_tokens" in body:
+        return (
+            "Unsupported parameter: 'max_tokens' is not supported with this model."
+            " Use 'max_completion_tokens' instead."
+        )
+    if body.get("temperature", 1) != 1:
+        return (
+            "Unsupported value: 'temperature' does not support "
+            f"{body['temperature']} with this model. Only the default (1) value is supported."
+        )
+    return None
 
 
 def _split(behaviour: Behaviour | None) -> tuple[str | None, Any]:

@@ -13,6 +13,7 @@ import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from email.utils import formatdate
 
 import httpx
@@ -24,6 +25,7 @@ from lore_digest.summarize.clients import (
     ANTHROPIC_VERSION,
     DEFAULT_ANTHROPIC_BASE_URL,
     DEFAULT_OPENAI_BASE_URL,
+    REASONING_HEADROOM,
     AnthropicClient,
     ChatRequest,
     LLMError,
@@ -98,6 +100,32 @@ def test_openai_request_shape_and_usage(openai_server: FakeLLMServer) -> None:
     assert response.model == "test-model"
     assert response.input_tokens == len(REQUEST.system + REQUEST.user) // 4
     assert response.output_tokens == len(response.text) // 4
+
+
+@pytest.mark.parametrize("model", ["o1", "o3-mini", "o4-mini", "gpt-5-mini", "openai/o3"])
+def test_openai_reasoning_models_get_max_completion_tokens(
+    openai_server: FakeLLMServer, model: str
+) -> None:
+    """The fake answers max_tokens or a temperature with OpenAI's HTTP 400 for these."""
+    with _openai(openai_server, []) as client:
+        client.complete(replace(REQUEST, model=model))
+    body = openai_server.requests[-1]
+    assert "max_tokens" not in body and "temperature" not in body
+    assert body["max_completion_tokens"] == 321 + REASONING_HEADROOM
+    for other in ("gpt-4o-mini", "qwen2.5:7b", "deepseek-chat", "omni-7b"):
+        with _openai(openai_server, []) as client:
+            client.complete(replace(REQUEST, model=other))
+        assert openai_server.requests[-1]["max_tokens"] == 321, other
+
+
+def test_the_fake_refuses_what_openai_refuses(openai_server: FakeLLMServer) -> None:
+    """The check above would pass against a fake that accepts anything: it does not."""
+    response = httpx.post(
+        f"{openai_server.url}/chat/completions",
+        json={"model": "o3-mini", "messages": [], "max_tokens": 10},
+    )
+    assert response.status_code == 400
+    assert "max_completion_tokens" in response.json()["error"]["message"]
 
 
 def test_openai_without_key_sends_no_authorization(openai_server: FakeLLMServer) -> None:

@@ -306,6 +306,19 @@ class _HTTPChatClient:
         return redact(text, (self._api_key,))
 
 
+# OpenAI's reasoning models by name ("o1", "o3-mini", "o4-mini", "gpt-5", "openai/o3"
+# behind a router): they take max_completion_tokens and no temperature.
+_REASONING_MODEL = re.compile(r"^(?:[\w.-]+/)?(?:o\d+(?:-|$)|gpt-5)", re.IGNORECASE)
+# Reasoning tokens are hidden but count against max_completion_tokens: without room for
+# them the answer comes back empty.
+REASONING_HEADROOM = 4096
+
+
+def is_reasoning_model(model: str) -> bool:
+    """Whether `model` is one of OpenAI's reasoning models (see _REASONING_MODEL)."""
+    return _REASONING_MODEL.match(model) is not None
+
+
 class OpenAICompatibleClient(_HTTPChatClient):
     """POST {base_url}/chat/completions: OpenAI and every server that mimics it.
 
@@ -338,9 +351,14 @@ class OpenAICompatibleClient(_HTTPChatClient):
                 {"role": "system", "content": system},
                 {"role": "user", "content": request.user},
             ],
-            "max_tokens": request.max_output_tokens,
-            "temperature": request.temperature,
         }
+        if is_reasoning_model(request.model):
+            # These refuse max_tokens and any temperature but the default, and spend
+            # hidden reasoning tokens from the same allowance as the answer.
+            payload["max_completion_tokens"] = request.max_output_tokens + REASONING_HEADROOM
+        else:
+            payload["max_tokens"] = request.max_output_tokens
+            payload["temperature"] = request.temperature
         if request.json_output:
             payload["response_format"] = {"type": "json_object"}
         return payload
