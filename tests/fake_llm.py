@@ -22,6 +22,8 @@ from typing import Any
 OPENAI_PATH = "/v1/chat/completions"
 ANTHROPIC_PATH = "/v1/messages"
 DEFAULT_STALL = 2.0
+# Requests for a model named so get the 404 of a model the server does not have.
+MISSING_MODEL_PREFIX = "missing-"
 BEHAVIOURS = frozenset({"429", "500", "529", "401", "timeout", "invalid_json", "bad_body"})
 
 Behaviour = str | tuple[Any, ...]
@@ -173,6 +175,13 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             behaviour = server._record(body, headers)
             if self.path not in (OPENAI_PATH, ANTHROPIC_PATH):
                 self._send(404, {"error": {"message": f"no route {self.path}"}})
+                return
+            if str(body.get("model", "")).startswith(MISSING_MODEL_PREFIX):
+                # As OpenAI (and Ollama, vLLM) answer a model they do not serve.
+                message = (
+                    f"The model `{body['model']}` does not exist or you do not have access to it."
+                )
+                self._send(404, _error_body(self.path, "not_found_error", message))
                 return
             refusal = _reasoning_refusal(self.path, body)
             if refusal is not None:

@@ -31,6 +31,7 @@ from lore_digest.summarize.clients import (
     LLMError,
     OpenAICompatibleClient,
     _classify,
+    is_fatal,
     make_client,
 )
 from lore_digest.vocabulary import estimate_tokens
@@ -292,7 +293,9 @@ def test_timeout_then_success(anthropic_server: FakeLLMServer) -> None:
         assert json.loads(client.complete(REQUEST).text)
 
 
-def test_connection_refused_is_a_retried_server_error() -> None:
+def test_connection_refused_is_unreachable_and_not_retried() -> None:
+    """Nothing listens there: waiting will not help, and the run must fail within seconds
+    (a dropped connection mid-answer stays a retried server error)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -302,8 +305,8 @@ def test_connection_refused_is_a_retried_server_error() -> None:
     )
     with client, pytest.raises(LLMError) as info:
         client.complete(REQUEST)
-    assert info.value.kind == "server"
-    assert len(sleeps) == 2
+    assert info.value.kind == "unreachable" and is_fatal(info.value)
+    assert sleeps == [] and "cannot connect to" in str(info.value)
 
 
 # -- errors that are not retried, and the key -------------------------------------------
@@ -494,3 +497,26 @@ def test_credential_shapes_are_masked_without_the_key(text: str, kept: str) -> N
     cleaned = redact(text)
     assert kept in cleaned
     assert "abc***" not in cleaned and "hunter2" not in cleaned and "0123abcd" not in cleaned
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "message", "fatal"),
+    [
+        ("auth", 401, "Incorrect API key provided", True),
+        ("unreachable", None, "cannot connect to http://127.0.0.1:1/v1", True),
+        ("client", 404, "The model `gpt-9` does not exist", True),
+        ("client", 404, "no route /chat/completions", True),  # a wrong base URL
+        ("client", 400, "model 'qwen9' not found, try pulling it first", True),  # Ollama
+        ("client", 400, "Invalid model: claude-9", True),
+        ("client", 400, "This model's maximum context length is 8192 tokens", False),
+        ("client", 413, "request too large", False),
+        ("rate_limited", 429, "Rate limit reached", False),
+        ("timeout", None, "no answer within 120 s", False),
+        ("server", 500, "Internal server error", False),
+    ],
+)
+def test_which_errors_mean_no_request_can_succeed(
+    kind: str, status: int | None, message: str, fatal: bool
+) -> None:
+    """One thread's prompt too long says nothing about the next; a refused key does."""
+    assert is_fatal(LLMError(kind, message, status=status)) is fatal  # type: ignore[arg-type]

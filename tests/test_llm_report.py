@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import mailbox
+import os
 import shutil
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -204,32 +208,69 @@ def test_bad_config_names_the_key(tmp_path: Path) -> None:
     assert "summarizer.backend" in message and "summarizer.concurency" in message
 
 
-def test_cli_says_when_summaries_fell_back(synced_db: Path, tmp_path: Path) -> None:
-    """A model that refuses every call is said on the terminal, not only in the report."""
-    import os
-    import subprocess
-    import sys
+def _cli_report(
+    db: Path, out: Path, env: dict[str, str], *extra: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable, "-m", "lore_digest", "report", "--db", str(db),
+            "--list", "kvmarm", "--week", "2022-W19", "--lang", "en",
+            "--summarizer", "openai", "--out", str(out), *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )  # fmt: skip
 
+
+@pytest.mark.parametrize(
+    ("case", "cause"),
+    [
+        ("401", "Incorrect API key"),
+        ("unknown model", "does not exist"),
+        ("refused", "cannot connect to http://127.0.0.1:1/"),
+        ("no key", "needs an API key: set OPENAI_API_KEY"),
+    ],
+)
+def test_a_summarizer_that_cannot_work_fails_fast_or_falls_back_when_asked(
+    synced_db: Path, tmp_path: Path, case: str, cause: str
+) -> None:
+    """No key, credentials refused, nothing listening, no such model: one line naming
+    the cause within seconds and no report; with --fallback offline the report is
+    written with facts-only summaries, and the fallback is said once."""
     db = tmp_path / "cli.sqlite3"
     shutil.copy(synced_db, db)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_"))}
     with FakeLLMServer("openai") as server:
-        server.script(*["401"] * 40)
-        env = dict(os.environ, OPENAI_API_KEY=KEY, OPENAI_BASE_URL=server.url)
-        result = subprocess.run(
-            [
-                sys.executable, "-m", "lore_digest", "report", "--db", str(db),
-                "--list", "kvmarm", "--week", "2022-W19", "--lang", "en",
-                "--summarizer", "openai", "--out", str(tmp_path / "out"),
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-        )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    warning = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
-    assert warning == [
-        "warning: 14 summaries fell back to the offline summary: "
-        "The model service refused the credentials; facts-only summary shown."
-    ], result.stderr
-    assert KEY not in result.stdout + result.stderr
+        if case != "no key":
+            env["OPENAI_API_KEY"] = KEY
+        if case in ("401", "unknown model"):
+            env["OPENAI_BASE_URL"] = server.url
+        elif case == "refused":
+            env["OPENAI_BASE_URL"] = "http://127.0.0.1:1/v1"
+        model = ("--model", "missing-model") if case == "unknown model" else ()
+        if case == "401":
+            server.script(*["401"] * 40)
+        started = time.monotonic()
+        failed = _cli_report(db, tmp_path / "failed", env, *model)
+        elapsed = time.monotonic() - started
+        calls = server.count
+        if case == "401":
+            server.script(*["401"] * 40)
+        fell = _cli_report(db, tmp_path / "fell", env, *model, "--fallback", "offline", "--json")
+    lines = failed.stderr.strip().splitlines()
+    assert failed.returncode == 1 and len(lines) == 1, failed.stderr
+    assert lines[0].startswith("error: ") and cause in lines[0], lines[0]
+    assert "--fallback offline" in lines[0]
+    assert "Traceback" not in failed.stderr and elapsed < 15, elapsed
+    assert calls <= 1  # the first request goes alone; nothing after it fails
+    assert not list((tmp_path / "failed").glob("*.md"))
+    assert fell.returncode == 0, fell.stderr
+    warnings = [line for line in fell.stderr.splitlines() if line.startswith("warning:")]
+    said = [line for line in warnings if "every summary is the offline one" in line]
+    assert len(said) == 1 and cause in said[0], warnings
+    data = json.loads((tmp_path / "fell" / "kvmarm-2022-W19.en.json").read_text(encoding="utf-8"))
+    assert {t["summary"]["source"] for t in data["threads"]} == {"facts"}
+    assert KEY not in failed.stderr + fell.stdout + fell.stderr

@@ -248,3 +248,34 @@ def test_open_store_and_selected_lists(tmp_path: Path, kvmarm_mbox: Path) -> Non
 
     with pytest.raises(UsageError, match="nosuch"):
         run_all(settings, tmp_path / "s.sqlite3", now=NOW, lists=["nosuch"])
+
+
+def test_a_summarizer_that_cannot_work_is_said_once_per_list(
+    tmp_path: Path, kvmarm_mbox: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model service refusing the key: the list that chose the offline fallback gets
+    its reports and says so once (not once per week or thread); the list that did not
+    fails its report step with one line naming the cause; neither asks more than once."""
+    from fake_llm import FakeLLMServer
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-refused-0123456789")
+    with FakeLLMServer("openai") as server:
+        server.script(*["401"] * 40)
+        llm = {"backend": "openai", "base_url": server.url, "model": "m"}
+        lists = {
+            "kind": _kvmarm(
+                kvmarm_mbox, output="out/kind", summarizer={**llm, "fallback": "offline"}
+            ),
+            "strict": _kvmarm(kvmarm_mbox, output="out/strict", summarizer=llm),
+        }
+        for conf in lists.values():
+            del conf["recipients"]
+        summary, lines = _run(_config(tmp_path, lists, None), tmp_path / "s.sqlite3", NOW)
+        calls = server.count
+    kind, strict = summary.lists
+    assert kind.ok and "2021-W06" in kind.reported_weeks
+    said = [line for line in lines if "every summary is the offline one" in line]
+    assert len(said) == 1 and said[0].startswith("kind: ") and "HTTP 401" in said[0], lines
+    assert not strict.ok and strict.errors[0].startswith("report: openai: HTTP 401")
+    assert "--fallback offline" in strict.errors[0]
+    assert calls == 2  # one request per list: the first one tells

@@ -226,7 +226,8 @@ def _progress(label: str, enabled: bool) -> Iterator[Callable[[int, int | None],
     """A rich progress bar fed by the API's (done, total) callback; silent when disabled.
 
     The bar appears with the first report of progress, so a command that fails while
-    checking its input prints its one error line and no empty bar.
+    checking its input prints its one error line and no empty bar; one that fails later
+    takes its bar away.
     """
     if not enabled:
         yield lambda done, total: None
@@ -250,6 +251,10 @@ def _progress(label: str, enabled: bool) -> Iterator[Callable[[int, int | None],
 
     try:
         yield update
+    except BaseException:
+        # A failing command leaves its one error line, not a half-full bar above it.
+        bar.live.transient = True
+        raise
     finally:
         if task:
             bar.stop()
@@ -343,6 +348,13 @@ def _summarizer_options(command: F) -> F:
                 type=click.IntRange(1),
                 help="Stop calling the LLM after this many tokens in this run.",
             ),
+            click.option(
+                "--fallback",
+                type=click.Choice(["none", "offline"]),
+                help="When the LLM cannot work at all (no key, refused, unknown model): fail "
+                "with one line (none), or write facts-only summaries and say so (offline) "
+                "[default: config, else none].",
+            ),
         ]
     ):
         command = option(command)
@@ -356,6 +368,7 @@ _SUMMARIZER_KEYS = (
     "concurrency",
     "budget_tokens",
     "max_tokens_run",
+    "fallback",
 )
 
 

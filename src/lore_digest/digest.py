@@ -176,6 +176,7 @@ class Digest:
                 concurrency=conf.concurrency,
                 budget_tokens=conf.budget_tokens,
                 max_tokens_run=conf.max_tokens_run,
+                fallback=conf.fallback == "offline",
             )
         return self._summarizer
 
@@ -285,6 +286,9 @@ class Digest:
         for thread in report.threads:
             if thread.summary is not None and thread.summary.note:
                 self.fallbacks[thread.summary.note] += 1
+        for line in self.summarizer.notices:
+            if line not in self.warnings:
+                self.warnings.append(line)
         return report
 
     def weeks(self, specs: Iterable[WeekSpec], langs: Iterable[str]) -> Iterator[Report]:

@@ -9,6 +9,8 @@
     concurrency = 4
     budget_tokens = 12000         # input tokens per call before map-reduce
     max_tokens_run = 2000000      # stop calling the model past this many tokens per run
+    fallback = "none"             # none: a backend that cannot work fails the report;
+                                  # offline: facts-only summaries, said once per list
 
     [smtp]                        # optional: only needed to mail digests
     host = "smtp.example.org"
@@ -124,6 +126,9 @@ class SummarizerSettings(BaseModel):
     budget_tokens: int = Field(default=12_000, ge=1_000)
     max_tokens_run: int | None = Field(default=None, ge=1)
     timeout: float = Field(default=120.0, gt=0)
+    # A backend that cannot work (no key, refused, no such model): "none" fails the
+    # report with one line, "offline" writes facts-only summaries and says so once.
+    fallback: Literal["none", "offline"] = "none"
 
 
 class SummarizerOverride(BaseModel):
@@ -138,6 +143,7 @@ class SummarizerOverride(BaseModel):
     budget_tokens: int | None = Field(default=None, ge=1_000)
     max_tokens_run: int | None = Field(default=None, ge=1)
     timeout: float | None = Field(default=None, gt=0)
+    fallback: Literal["none", "offline"] | None = None
 
     def over(self, base: SummarizerSettings) -> SummarizerSettings:
         """`base` with this table's keys applied."""

@@ -27,6 +27,7 @@ class Summarizer(Protocol):
     """Writes the three-part summary of each thread of a report."""
 
     name: str  # "offline", or the model's name
+    notices: list[str]  # said once at the terminal: e.g. why it fell back to offline
 
     def summarize(
         self,

@@ -31,7 +31,9 @@ from lore_digest.vocabulary import estimate_tokens, retry_after_from_headers
 
 log = logging.getLogger(__name__)
 
-LLMErrorKind = Literal["timeout", "rate_limited", "server", "client", "auth", "invalid_response"]
+LLMErrorKind = Literal[
+    "timeout", "rate_limited", "server", "client", "auth", "invalid_response", "unreachable"
+]
 
 DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_ANTHROPIC_BASE_URL = "https://api.anthropic.com"
@@ -91,6 +93,12 @@ class ChatClient(Protocol):
     """What the summariser needs from a backend."""
 
     name: str
+    base_url: str
+
+    @property
+    def has_key(self) -> bool:
+        """Whether an API key was given or found in the environment."""
+        ...
 
     def complete(self, request: ChatRequest) -> ChatResponse:
         """Send one request (retrying transient failures); raise `LLMError` on failure."""
@@ -116,6 +124,24 @@ def make_client(
     raise UnknownBackendError(
         "client", f"unknown LLM backend {kind!r}: expected 'openai' or 'anthropic'"
     )
+
+
+_UNKNOWN_MODEL = re.compile(
+    r"\bmodel\b.*\b(?:not\s+(?:exist|found)|does\s+not\s+exist|unknown|invalid)"
+    r"|\b(?:unknown|invalid)\s+model\b",
+    re.IGNORECASE,
+)
+
+
+def is_fatal(error: LLMError) -> bool:
+    """Whether no later request can succeed either: credentials refused, nothing listening,
+    a model or endpoint that does not exist. A timeout, a rate limit or one thread's
+    prompt the server rejected say nothing about the next request."""
+    if error.kind in ("auth", "unreachable"):
+        return True
+    if error.kind != "client":
+        return False
+    return error.status == 404 or (error.status == 400 and bool(_UNKNOWN_MODEL.search(str(error))))
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +256,11 @@ class _HTTPChatClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    @property
+    def has_key(self) -> bool:
+        """Whether an API key was given or found in the environment (never the key)."""
+        return bool(self._api_key)
+
     def __repr__(self) -> str:
         # Never the key: repr() ends up in logs and tracebacks.
         key = "set" if self._api_key else "none"
@@ -248,6 +279,13 @@ class _HTTPChatClient:
         except (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL) as exc:
             return _Failure(
                 "client", f"bad request to {_public_url(self.endpoint)}: {_exc_text(exc)}", False
+            )
+        except httpx.ConnectError as exc:
+            # Refused or no such host: nothing listens there, waiting will not help.
+            return _Failure(
+                "unreachable",
+                f"cannot connect to {_public_url(self.endpoint)}: {_exc_text(exc)}",
+                False,
             )
         except httpx.TransportError as exc:
             return _Failure(

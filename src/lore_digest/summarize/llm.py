@@ -1,10 +1,14 @@
-"""LLM summaries on top of the facts: cached, concurrent, budgeted, never fatal.
+"""LLM summaries on top of the facts: cached, concurrent, budgeted, loud when broken.
 
 For each thread the prompt plan (facts JSON + labelled mail) goes to the model; the
 answer must be the structured JSON of `schema.LLMSummary` citing real mail. Anything
-else — invalid output twice, a network error after retries, the run's token budget
-spent — leaves the offline summary in place with a one-line note. Each finished
-summary is cached in the store at once, so Ctrl-C or a crash loses nothing done.
+else for one thread — invalid output twice, a timeout after retries, the run's token
+budget spent — leaves the offline summary in place with a one-line note. A service that
+cannot work at all (credentials refused, nothing listening, no such model: see
+`clients.is_fatal`) is found by the first request, sent alone before the others: then
+no more requests are made, and the report fails with one line (`LLMUnavailable`) unless
+the settings chose the offline fallback, which is then said once (`notices`). Each
+finished summary is cached in the store at once, so Ctrl-C or a crash loses nothing.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from typing import Self
 
+from lore_digest.errors import LoreDigestError
 from lore_digest.model import Summary, Thread
 from lore_digest.store.db import Store
 from lore_digest.summarize.base import Progress, ThreadMail
-from lore_digest.summarize.clients import ChatClient, ChatRequest, LLMError
+from lore_digest.summarize.clients import ChatClient, ChatRequest, LLMError, is_fatal
 from lore_digest.summarize.offline import summarize_thread
 from lore_digest.summarize.prompt import (
     PROMPT_VERSION,
@@ -47,6 +52,7 @@ NOTES = {
         "auth": "模型服务认证失败，此处为事实摘要。",
         "client": "模型服务拒绝了请求，此处为事实摘要。",
         "invalid_response": "模型服务返回了无法解析的响应，此处为事实摘要。",
+        "unreachable": "无法连接模型服务，此处为事实摘要。",
     },
     "en": {
         "budget": "The token budget of this run was spent; facts-only summary shown.",
@@ -57,6 +63,7 @@ NOTES = {
         "auth": "The model service refused the credentials; facts-only summary shown.",
         "client": "The model service rejected the request; facts-only summary shown.",
         "invalid_response": "The model service sent an unreadable response; facts-only summary shown.",
+        "unreachable": "The model service could not be reached; facts-only summary shown.",
     },
 }
 
@@ -69,6 +76,21 @@ class LLMSettings:
     concurrency: int = DEFAULT_CONCURRENCY
     budget_tokens: int = DEFAULT_BUDGET_TOKENS
     max_tokens_run: int | None = None
+    fallback: bool = False  # a service that cannot work: offline summaries, not an error
+
+
+class LLMUnavailable(LoreDigestError):
+    """The summariser cannot work at all and no fallback was chosen: one line, exit 1."""
+
+
+def unusable_line(error: LLMError, *, fell_back: bool) -> str:
+    """The one line that says a summariser cannot work, and what happens instead."""
+    if fell_back:
+        return f"{error}; every summary is the offline one (fallback = offline)"
+    return (
+        f"{error}; no report written (pass --fallback offline, or set fallback = "
+        '"offline" under [summarizer], for facts-only summaries instead)'
+    )
 
 
 class _BudgetSpent(Exception):
@@ -131,6 +153,8 @@ class LLMSummarizer:
         self.list_id = list_id
         self.budget = RunBudget(settings.max_tokens_run)
         self.cache_hits = 0
+        self.notices: list[str] = []  # said once at the terminal (the fallback chosen)
+        self.unusable: LLMError | None = None  # set by the first fatal error
         self._store_lock = threading.Lock()
         self._closed = False
 
@@ -178,6 +202,15 @@ class LLMSummarizer:
         total = len(threads)
         if progress:
             progress(done, total)
+        if jobs and self.unusable is None:
+            # The first request goes alone: a service that cannot work is known in the
+            # time of one call, not after every worker has waited out its own.
+            thread, plan, key, fallback = jobs.pop(0)
+            results[thread.id] = self._summarize_one(plan, key, lang, fallback)
+            done += 1
+            if progress:
+                progress(done, total)
+        self._check_usable()
         with ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency)) as pool:
             futures = {
                 pool.submit(self._summarize_one, plan, key, lang, fallback): t
@@ -194,7 +227,18 @@ class LLMSummarizer:
                 for future in futures:
                     future.cancel()
                 raise
+        self._check_usable()
         return results
+
+    def _check_usable(self) -> None:
+        """Raise LLMUnavailable once a fatal error was met, unless falling back (said once)."""
+        if self.unusable is None:
+            return
+        if not self.settings.fallback:
+            raise LLMUnavailable(unusable_line(self.unusable, fell_back=False))
+        line = unusable_line(self.unusable, fell_back=True)
+        if line not in self.notices:
+            self.notices.append(line)
 
     def remember(
         self, label: str, lang: str, end_utc: int, summaries: Mapping[str, Summary]
@@ -214,6 +258,9 @@ class LLMSummarizer:
         return summary_from_dict(json.loads(text)) if text else None
 
     def _summarize_one(self, plan: PromptPlan, key: str, lang: str, fallback: Summary) -> Summary:
+        broken = self.unusable
+        if broken is not None:  # no request can succeed: do not make one
+            return replace(fallback, note=NOTES[lang].get(broken.kind, NOTES[lang]["server"]))
         try:
             parsed, labels = self._run_plan(plan)
         except _BudgetSpent:
@@ -221,6 +268,8 @@ class LLMSummarizer:
         except OutputError:
             return replace(fallback, note=NOTES[lang]["invalid"])
         except LLMError as exc:
+            if is_fatal(exc) and self.unusable is None:
+                self.unusable = exc
             return replace(fallback, note=NOTES[lang].get(exc.kind, NOTES[lang]["server"]))
         summary = to_summary(parsed, labels, lang, self.settings.model)
         with self._store_lock:

@@ -316,9 +316,15 @@ def summarize_thread(thread: Thread, mails: Sequence[MailFacts], lang: str) -> S
 
 
 class OfflineSummarizer:
-    """The embedded summariser: prose assembled from the facts, no key, no network."""
+    """The embedded summariser: prose assembled from the facts, no key, no network.
+
+    `notices` says why it stands in for an LLM that could not work (the fallback chosen).
+    """
 
     name = "offline"
+
+    def __init__(self, notices: Sequence[str] = ()) -> None:
+        self.notices: list[str] = list(notices)
 
     def summarize(
         self,
