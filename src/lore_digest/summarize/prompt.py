@@ -54,7 +54,7 @@ __all__ = [
     "system_prompt",
 ]
 
-PROMPT_VERSION = "v1"
+PROMPT_VERSION = "v2"
 EARLIER_PROSE_CHARS = 600  # earlier mail without a previous summary: prose cut to this
 QUOTE_CONTEXT_LINES = 12  # lines kept of a quoted hunk a reviewer answers
 DIFFSTAT_LINES = 20  # diffstat lines kept before "[… N more lines]"
@@ -351,21 +351,54 @@ def _compact(value: Any) -> Any:
     return value
 
 
-def _applied(data: dict[str, Any] | None, label: Callable[[str], str]) -> dict[str, Any] | None:
+class _SenderText:
+    """What the facts refer to that senders wrote: names, subjects, the changelog, the
+    branch and commit titles of a thank-you mail, a pull request's repository.
+
+    It stays out of FACTS, which the model is told to trust: anyone chooses their own
+    display name and subject ("Marc Zyngier (applied)"). FACTS name people p1, p2, ...
+    and patches by number; this table, printed inside the untrusted MAILS part, says
+    what those were written as.
+    """
+
+    def __init__(self) -> None:
+        self.people: dict[str, str] = {}  # "Name" (else the address) -> "p1"
+        self.fields: dict[str, Any] = {}
+
+    def person(self, name: str | None, email: str | None) -> str | None:
+        """The reference of a person ("p2"), None when neither name nor address is known."""
+        text = " ".join((name or "").split()) or email or ""  # prose names people
+        if not text:
+            return None
+        return self.people.setdefault(text, f"p{len(self.people) + 1}")
+
+    def put(self, key: str, value: Any) -> None:
+        self.fields[key] = value
+
+    def dump(self) -> str:
+        """The table as one JSON line, delimiters neutralised like mail bodies."""
+        data = {"people": {ref: text for text, ref in self.people.items()}, **self.fields}
+        return _safe(_dump(data))
+
+
+def _applied(
+    data: dict[str, Any] | None, label: Callable[[str], str], texts: _SenderText
+) -> dict[str, Any] | None:
     if data is None:
         return None
     by = data["by"]
+    texts.put("applied_branch", data["branch"])
+    texts.put("applied_commits", [c["subject"] for c in data["commits"]])
     return {
         "mail": label(data["message_id"]),
-        "by": f"{by['name']} <{by['email']}>" if by["name"] else by["email"],
-        "branch": data["branch"],
+        "by": texts.person(by["name"], by["email"]),
         "partial": data["partial"],
-        "commits": [f"{c['subject']} ({c['commit'][:SHA_CHARS]})" for c in data["commits"]],
+        "commits": [c["commit"][:SHA_CHARS] for c in data["commits"]],
     }
 
 
-def _trailer(t: dict[str, Any], label: Callable[[str], str]) -> str:
-    who = t["name"] or t["email"] or t["value"]  # the name is what prose needs
+def _trailer(t: dict[str, Any], label: Callable[[str], str], texts: _SenderText) -> str:
+    who = texts.person(t["name"], t["email"]) or texts.person(t["value"], None)
     text = f"{t['kind']}: {who} ({label(t['message_id'])}"
     if t["via_cover"]:
         text += ", on the cover letter"
@@ -375,20 +408,28 @@ def _trailer(t: dict[str, Any], label: Callable[[str], str]) -> str:
 
 
 def _series_facts(
-    data: dict[str, Any], label: Callable[[str], str], patches: set[str] | None
+    data: dict[str, Any],
+    label: Callable[[str], str],
+    patches: set[str] | None,
+    texts: _SenderText,
 ) -> dict[str, Any]:
-    """serialize.series_facts made compact: labels for ids, one string per trailer.
+    """serialize.series_facts made compact: labels for ids, one string per trailer,
+    people as references and their words in `texts`.
 
-    `patches`: only these patches' entries (a map part), None for all.
+    `patches`: only these patches' entries and no changelog (a map part), None for all.
     """
     author = data["author"]
     superseded = data["superseded_by"]
+    texts.put("prefixes", data["prefixes"])
+    if patches is None:  # a map part summarises its mails; the reduce prompt has this
+        texts.put("changelog", data["changes"])
+    kept = [p for p in data["patches"] if patches is None or p["message_id"] in patches]
+    texts.put("patch_subjects", {str(p["number"]): _title(p["subject"]) for p in kept})
     return {
         "version": data["version"],
         "patches_total": data["total"],
         "rfc": data["rfc"] or None,
-        "prefixes": data["prefixes"],
-        "author": f"{author['name']} <{author['email']}>",
+        "author": texts.person(author["name"], author["email"]),
         "cover": label(data["cover_message_id"]) if data["cover_message_id"] else None,
         "revisions": [
             {"version": r["version"], "mail": label(r["message_id"]), "date": r["date"][:10]}
@@ -399,36 +440,36 @@ def _series_facts(
         else {"version": superseded["version"], "mail": label(superseded["message_id"])},
         "status": data["status"],
         "status_evidence": [label(e) for e in data["status_evidence"]],
-        "applied": _applied(data["applied"], label),
+        "applied": _applied(data["applied"], label, texts),
         "changes_requested": [label(e) for e in data["changes_requested"]],
         "naks": [label(e) for e in data["naks"]],
-        "changes": data["changes"],
         "patches": [
             {
                 "number": p["number"],
                 "mail": label(p["message_id"]),
-                "subject": _title(p["subject"]),
-                "trailers": [_trailer(t, label) for t in p["trailers"]],
+                "trailers": [_trailer(t, label, texts) for t in p["trailers"]],
             }
-            for p in data["patches"]
-            if patches is None or p["message_id"] in patches
+            for p in kept
         ],
         "patches_without_review": data["patches_without_review"],
     }
 
 
-def _status_facts(data: dict[str, Any], label: Callable[[str], str]) -> dict[str, Any]:
+def _status_facts(
+    data: dict[str, Any], label: Callable[[str], str], texts: _SenderText
+) -> dict[str, Any]:
     pull = data["pull"]
+    if pull is not None:
+        texts.put("pull_repository", pull["repo"])
+        texts.put("pull_ref", pull["ref"])
     return {
         "status": data["status"],
         "evidence": [label(e) for e in data["evidence"]],
-        "applied": _applied(data["applied"], label),
+        "applied": _applied(data["applied"], label, texts),
         "pull": None
         if pull is None
         else {
             "mail": label(pull["message_id"]),
-            "repo": pull["repo"],
-            "ref": pull["ref"],
             "base_commit": (pull["base_commit"] or "")[:SHA_CHARS],
             "tip_commit": (pull["tip_commit"] or "")[:SHA_CHARS],
             "merged_by": label(pull["merged_by"]) if pull["merged_by"] else None,
@@ -571,10 +612,12 @@ class _ThreadPrompt:
 
     # -- rendering ------------------------------------------------------------------------
 
-    def facts(self, patches: set[str] | None = None) -> str:
-        """The facts JSON; for a map part only the patches it concerns."""
+    def facts(self, patches: set[str] | None = None) -> tuple[str, str]:
+        """(the facts JSON, the senders' text it refers to as JSON); for a map part only
+        the patches it concerns."""
+        texts = _SenderText()
+        texts.put("thread_subject", self.thread.subject)
         data: dict[str, Any] = {
-            "subject": self.thread.subject,
             "category": str(self.thread.category),
             "mails": {
                 "total": len(self.mails),
@@ -583,10 +626,12 @@ class _ThreadPrompt:
             },
             "series": None
             if self.series is None
-            else _series_facts(self.series, self.label, patches),
-            "status": None if self.status is None else _status_facts(self.status, self.label),
+            else _series_facts(self.series, self.label, patches, texts),
+            "status": None
+            if self.status is None
+            else _status_facts(self.status, self.label, texts),
         }
-        return _dump(data)
+        return _dump(data), texts.dump()
 
     def trailer_only(self, mails: Iterable[_Mail]) -> str:
         """Labels of the trailer-only mails among `mails`, for the one line naming them."""
@@ -617,11 +662,13 @@ class _ThreadPrompt:
         else:
             kind = self.earlier_kind
             history_required = self.history_required
+        facts, texts = self.facts(patches)
         user = _render(
             "thread",
             part=part,
             parts=parts,
-            facts=self.facts(patches),
+            facts=facts,
+            texts=texts,
             outside=self.outside,
             earlier_kind=kind,
             earlier=earlier,
@@ -634,9 +681,11 @@ class _ThreadPrompt:
 
     def reduce(self, partials: Sequence[LLMSummary]) -> Prompt:
         """Full facts, every mail as a header line, last week's summary, the partial answers."""
+        facts, texts = self.facts()
         user = _render(
             "reduce",
-            facts=self.facts(),
+            facts=facts,
+            texts=texts,
             outside=self.outside,
             earlier=[m.header for m in self.mails if m.listed and m.earlier],
             this_week=[m.header for m in self.mails if m.listed and not m.earlier],
