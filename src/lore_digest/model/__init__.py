@@ -5,7 +5,7 @@ They live below both `summarize/` (which writes summaries of threads) and `repor
 other's models and imports keep going one way along the pipeline.
 """
 
-from lore_digest.model.summary import Summary, SummaryItem
+from lore_digest.model.summary import Summary, SummaryCheck, SummaryItem
 from lore_digest.model.thread import Thread, ThreadMessage
 
-__all__ = ["Summary", "SummaryItem", "Thread", "ThreadMessage"]
+__all__ = ["Summary", "SummaryCheck", "SummaryItem", "Thread", "ThreadMessage"]

@@ -14,11 +14,22 @@ class SummaryItem:
 
 
 @dataclass(frozen=True, slots=True)
+class SummaryCheck:
+    """A sentence the fact guard removed: which part, the sentence, the check, why."""
+
+    part: str  # "original" | "history" | "this_week"
+    sentence: str
+    check: str  # "cites" | "people" | "versions" | "status" | "counts" | "identifiers"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Summary:
     """Three parts, as readers of the old tool expect: original / history / this week.
 
     `source` says who wrote the prose: "facts" (the offline summary, built from the
-    computed facts) or "llm" (with `model`); `note` says why an LLM summary fell back.
+    computed facts) or "llm" (with `model`); `note` says why an LLM summary fell back;
+    `checks` are the model's sentences the fact guard removed (summarize.guard).
     """
 
     lang: str
@@ -28,3 +39,4 @@ class Summary:
     source: str = "facts"
     model: str | None = None
     note: str | None = None
+    checks: tuple[SummaryCheck, ...] = ()

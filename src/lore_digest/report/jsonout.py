@@ -28,6 +28,11 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
         out["model"] = summary.model
     if summary.note:
         out["note"] = summary.note
+    if summary.source == "llm":
+        out["checks"] = [
+            {"part": c.part, "sentence": c.sentence, "check": c.check, "reason": c.reason}
+            for c in summary.checks
+        ]
     return out
 
 

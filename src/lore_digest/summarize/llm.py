@@ -27,6 +27,7 @@ from lore_digest.model import Summary, Thread
 from lore_digest.store.db import Store
 from lore_digest.summarize.base import Progress, ThreadMail
 from lore_digest.summarize.clients import ChatClient, ChatRequest, LLMError, is_fatal
+from lore_digest.summarize.guard import GuardFacts, failures, guard_facts, guard_summary
 from lore_digest.summarize.offline import summarize_thread
 from lore_digest.summarize.prompt import (
     PROMPT_VERSION,
@@ -35,12 +36,19 @@ from lore_digest.summarize.prompt import (
     build_plan,
     retry_prompt,
 )
-from lore_digest.summarize.schema import LLMSummary, OutputError, parse_output, to_summary
+from lore_digest.summarize.schema import (
+    LLMSummary,
+    OutputError,
+    parse_output,
+    summary_json,
+    to_summary,
+)
 from lore_digest.summarize.serialize import summary_from_dict, summary_to_dict
 
 DEFAULT_CONCURRENCY = 4
 DEFAULT_BUDGET_TOKENS = 12_000
 MAX_OUTPUT_TOKENS = 1500
+GUARD_LISTED = 8  # failed sentences quoted in the re-ask
 
 NOTES = {
     "zh": {
@@ -53,6 +61,7 @@ NOTES = {
         "client": "模型服务拒绝了请求，此处为事实摘要。",
         "invalid_response": "模型服务返回了无法解析的响应，此处为事实摘要。",
         "unreachable": "无法连接模型服务，此处为事实摘要。",
+        "guard": "模型的句子均未通过事实核对，此处为事实摘要。",
     },
     "en": {
         "budget": "The token budget of this run was spent; facts-only summary shown.",
@@ -64,6 +73,7 @@ NOTES = {
         "client": "The model service rejected the request; facts-only summary shown.",
         "invalid_response": "The model service sent an unreadable response; facts-only summary shown.",
         "unreachable": "The model service could not be reached; facts-only summary shown.",
+        "guard": "Every sentence of the model failed the fact check; facts-only summary shown.",
     },
 }
 
@@ -179,10 +189,11 @@ class LLMSummarizer:
         progress: Progress | None = None,
     ) -> dict[str, Summary]:
         """LLM summary (or the offline one with a note) per thread id."""
-        jobs: list[tuple[Thread, PromptPlan, str, Summary]] = []
+        jobs: list[tuple[Thread, PromptPlan, str, Summary, GuardFacts]] = []
         results: dict[str, Summary] = {}
         for thread, mails in threads:
             fallback = summarize_thread(thread, mails, lang)
+            guard = guard_facts(thread, mails)
             previous = self._previous(thread.id, lang, window_start_utc)
             plan = build_plan(
                 thread,
@@ -197,7 +208,7 @@ class LLMSummarizer:
                 self.cache_hits += 1
                 results[thread.id] = summary_from_dict(json.loads(cached))
             else:
-                jobs.append((thread, plan, key, fallback))
+                jobs.append((thread, plan, key, fallback, guard))
         done = len(results)
         total = len(threads)
         if progress:
@@ -205,16 +216,16 @@ class LLMSummarizer:
         if jobs and self.unusable is None:
             # The first request goes alone: a service that cannot work is known in the
             # time of one call, not after every worker has waited out its own.
-            thread, plan, key, fallback = jobs.pop(0)
-            results[thread.id] = self._summarize_one(plan, key, lang, fallback)
+            thread, plan, key, fallback, guard = jobs.pop(0)
+            results[thread.id] = self._summarize_one(plan, key, lang, fallback, guard)
             done += 1
             if progress:
                 progress(done, total)
         self._check_usable()
         with ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency)) as pool:
             futures = {
-                pool.submit(self._summarize_one, plan, key, lang, fallback): t
-                for t, plan, key, fallback in jobs
+                pool.submit(self._summarize_one, plan, key, lang, fallback, guard): t
+                for t, plan, key, fallback, guard in jobs
             }
             try:
                 for future in as_completed(futures):
@@ -257,12 +268,14 @@ class LLMSummarizer:
         text = self.store.previous_summary(self.list_id, root, lang, before_utc)
         return summary_from_dict(json.loads(text)) if text else None
 
-    def _summarize_one(self, plan: PromptPlan, key: str, lang: str, fallback: Summary) -> Summary:
+    def _summarize_one(
+        self, plan: PromptPlan, key: str, lang: str, fallback: Summary, guard: GuardFacts
+    ) -> Summary:
         broken = self.unusable
         if broken is not None:  # no request can succeed: do not make one
             return replace(fallback, note=NOTES[lang].get(broken.kind, NOTES[lang]["server"]))
         try:
-            parsed, labels = self._run_plan(plan)
+            summary = self._run_plan(plan, lang, guard)
         except _BudgetSpent:
             return replace(fallback, note=NOTES[lang]["budget"])
         except OutputError:
@@ -271,7 +284,8 @@ class LLMSummarizer:
             if is_fatal(exc) and self.unusable is None:
                 self.unusable = exc
             return replace(fallback, note=NOTES[lang].get(exc.kind, NOTES[lang]["server"]))
-        summary = to_summary(parsed, labels, lang, self.settings.model)
+        if not (summary.original or summary.history or summary.this_week):
+            return replace(fallback, note=NOTES[lang]["guard"], checks=summary.checks)
         with self._store_lock:
             self.store.cache_summary(
                 key,
@@ -281,12 +295,30 @@ class LLMSummarizer:
             )
         return summary
 
-    def _run_plan(self, plan: PromptPlan) -> tuple[LLMSummary, dict[str, str]]:
+    def _run_plan(self, plan: PromptPlan, lang: str, guard: GuardFacts) -> Summary:
         if plan.single is not None:
-            return self._ask(plan.single), plan.single.labels
+            return self._ask_checked(plan.single, lang, guard)
         partials = [self._ask(part) for part in plan.parts]
-        final = plan.reduce(partials)
-        return self._ask(final), final.labels
+        return self._ask_checked(plan.reduce(partials), lang, guard)
+
+    def _ask_checked(self, prompt: Prompt, lang: str, guard: GuardFacts) -> Summary:
+        """The final answer, through the fact guard: sentences that fail a check are
+        re-asked once with the failures listed, then those still failing are dropped."""
+        parsed = self._ask(prompt)
+        summary = to_summary(parsed, prompt.labels, lang, self.settings.model)
+        failed = failures(summary, guard)
+        if not failed:
+            return summary
+        listed = "; ".join(f'"{c.sentence}" ({c.check}: {c.reason})' for c in failed[:GUARD_LISTED])
+        why = OutputError(
+            f"{len(failed)} sentence(s) contradict the facts or the mails: {listed}. "
+            "Rewrite or leave out these sentences; keep the others."
+        )
+        again = retry_prompt(prompt, summary_json(parsed), why)
+        answer = parse_output(
+            self._call(again), again.labels, history_required=again.history_required
+        )
+        return guard_summary(to_summary(answer, again.labels, lang, self.settings.model), guard)
 
     def _ask(self, prompt: Prompt) -> LLMSummary:
         """One call, validated; one retry with the validation error, then give up."""

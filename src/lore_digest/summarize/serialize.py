@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lore_digest.facts.status import AppliedInfo, StatusFacts
-from lore_digest.model import Summary, SummaryItem, Thread
+from lore_digest.model import Summary, SummaryCheck, SummaryItem, Thread
 
 __all__ = ["series_facts", "status_facts", "summary_from_dict", "summary_to_dict"]
 
@@ -124,7 +124,18 @@ def summary_to_dict(summary: Summary) -> dict[str, Any]:
         out["model"] = summary.model
     if summary.note:
         out["note"] = summary.note
+    if summary.checks:
+        out["checks"] = [_check(c) for c in summary.checks]
     return out
+
+
+def _check(check: SummaryCheck) -> dict[str, str]:
+    return {
+        "part": check.part,
+        "sentence": check.sentence,
+        "check": check.check,
+        "reason": check.reason,
+    }
 
 
 def summary_from_dict(data: dict[str, Any]) -> Summary:
@@ -143,4 +154,8 @@ def summary_from_dict(data: dict[str, Any]) -> Summary:
         source=str(data.get("source", "facts")),
         model=data.get("model"),
         note=data.get("note"),
+        checks=tuple(
+            SummaryCheck(str(c["part"]), str(c["sentence"]), str(c["check"]), str(c["reason"]))
+            for c in data.get("checks", ())
+        ),
     )
