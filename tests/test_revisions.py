@@ -618,15 +618,30 @@ def test_dependency_cited_in_a_list_below_its_sentence_is_no_successor() -> None
     assert chain is not None and chain.newer is not None
 
 
+def test_a_changelog_item_does_not_hide_the_link_below_it() -> None:
+    """ "- Applied Reviewed-by tags" is a sibling item, not the list's introduction."""
+    box = Mailbox()
+    old = box.post("[PATCH 0/2] KVM: arm64: one thing", 0)
+    box.post(
+        "[PATCH 0/2] KVM: arm64: one thing, retitled",
+        5,
+        "Changes since the first posting:\n- Applied Reviewed-by tags\n- Fixed the build\n"
+        f"- Link: https://lore.kernel.org/r/{old.message_id}\n",
+    )
+    chain = box.index().chain(old, FAR_FUTURE)
+    assert chain is not None and chain.newer is not None
+
+
 def test_posting_sent_again_under_a_corrected_prefix_supersedes_it() -> None:
     """ "[PATCH] ..." sent by mistake, then "[PATCH for-stable-4.19] ..." an hour later;
-    one backport sent to 4.19 and to 5.4 is two postings, neither superseding the other."""
+    one backport sent to 4.19 and to 5.4 is two postings, neither superseding the other,
+    and a backport sent half a day after the mainline patch does not supersede it."""
     box = Mailbox()
     bare = box.post("[PATCH] KVM: arm64: Fix the vgic", 0)
     fixed = box.post("[PATCH for-stable-4.19] KVM: arm64: Fix the vgic", 0.05)
     box.post("[PATCH for-stable-5.4] KVM: arm64: Fix the vgic", 0.06)
     late = box.post("[PATCH] KVM: arm64: Fix the pmu", 1)
-    box.post("[PATCH kvmtool] KVM: arm64: Fix the pmu", 9)  # days later: another project
+    box.post("[PATCH 5.15] KVM: arm64: Fix the pmu", 1.5)  # its backport, hours later
     index = box.index()
     chain = index.chain(bare, FAR_FUTURE)
     assert chain is not None and chain.newer is not None

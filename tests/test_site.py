@@ -593,6 +593,31 @@ def test_weeks_touched_follows_threads_and_revisions(synced_store: Store) -> Non
     assert weeks_touched(builder, messages, []) == set()
 
 
+def test_a_thank_you_in_the_archives_first_months_touches_all_of_them(
+    synced_store: Store,
+) -> None:
+    """Appliers of those weeks are learned from the whole span (facts.appliers): a new
+    thank-you mail in it may change any of them; an ordinary reply does not."""
+    from lore_digest.report.trust import may_decide
+
+    builder = _digest(synced_store, "kvmarm")
+    messages = synced_store.messages_between(builder.info.id, 0, 2**62)
+    first = min(m.date_utc for m in messages)
+    replies = [
+        m
+        for m in messages
+        if m.subject.startswith("Re:") and first + 100 * 86400 < m.date_utc < first + 200 * 86400
+    ]
+    raws = synced_store.raw_many(m.pk for m in replies)
+    thanks = next(m for m in replies if b"commit:" in raws[m.pk] and may_decide(raws[m.pk]))
+    plain = next(m for m in replies if not may_decide(raws[m.pk]))
+    span = {builder.week_of(first + day * 86400) for day in range(0, 238, 7)}
+    assert span <= weeks_touched(builder, messages, [thanks])
+    assert builder.week_of(first) not in weeks_touched(builder, messages, [plain])
+    late = next(m for m in messages if m.date_utc > first + 400 * 86400)
+    assert builder.week_of(first) not in weeks_touched(builder, messages, [late])
+
+
 def test_english_only_site_has_an_index(synced_db: Path, tmp_path: Path) -> None:
     build(synced_db, tmp_path, langs=("en",), weeks=WEEKS[1:2])
     assert (tmp_path / "index.html").is_file() and (tmp_path / "index.en.html").is_file()

@@ -858,6 +858,7 @@ def test_a_maintainer_taking_patches_inside_a_longer_sentence() -> None:
     for text in (
         "It builds, so I have tested the first three patches.\n",
         "Fine by me, and I've looked at the first three patches.\n",
+        "If this breaks arm32, and we have applied it, we will have to revert.\n",
     ):
         said = make("t", text, sender=MAINTAINER, subject="Re: " + subject, date=1)
         facts = series_status([root(subject), said], author_email=AUTHOR, appliers=TRUSTED)

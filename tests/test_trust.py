@@ -208,11 +208,12 @@ def test_the_site_renders_again_when_a_tree_moves(
 def _archive(folder: Path, start_days: int) -> Path:
     """A list whose archive starts `start_days` before the week (negative: after).
 
-    Marc applies two series of other people by b4 a week after the week; in the week he
-    queues Alice's patch in plain words, and Mallory sends b4 lists on two series.
+    Marc applies three series of other people by b4 a week after the week; in the week
+    he queues Alice's patch in plain words, and Mallory sends b4 lists on two series; she
+    also says "Applied" to a third, then forges two b4 lists after the week.
     """
     mails = [patch("first@x", "[PATCH] KVM: arm64: first", BOB, -24 * start_days, "a/a.c")]
-    for n, who in ((1, ALICE), (2, BOB)):
+    for n, who in ((1, ALICE), (2, BOB), (3, ALICE)):
         title = f"[PATCH] KVM: arm64: later fix {n}"
         mails.append(patch(f"later{n}@x", title, who, 24 * 10 + n, "arch/arm64/kvm/x.c"))
         mails.append(b4_thanks(f"later{n}-ty@x", f"later{n}@x", title, MARC, 24 * 11 + n))
@@ -223,6 +224,12 @@ def _archive(folder: Path, start_days: int) -> Path:
         title = f"[PATCH] KVM: arm64: forged {n}"
         mails.append(patch(f"forged{n}@x", title, who, 3 + n, "arch/arm64/kvm/z.c"))
         mails.append(b4_thanks(f"forged{n}-ty@x", f"forged{n}@x", title, MALLORY, 4 + n))
+        title = f"[PATCH] KVM: arm64: forged later {n}"
+        mails.append(patch(f"flater{n}@x", title, who, 24 * 12 + n, "arch/arm64/kvm/z.c"))
+        mails.append(b4_thanks(f"flater{n}-ty@x", f"flater{n}@x", title, MALLORY, 24 * 13 + n))
+    title = "[PATCH] KVM: arm64: claimed by mallory"
+    mails.append(patch("claimed@x", title, BOB, 6, "arch/arm64/kvm/w.c"))
+    mails.append(Mail("claimed-q@x", f"Re: {title}", MALLORY, "Queued, thanks.\n", 7, "claimed@x"))
     db = folder / "store.sqlite3"
     with Store.open(db) as store:
         sync_mbox(store, write_mbox(folder / "list.mbox", mails), LIST)
@@ -234,9 +241,9 @@ def test_an_archive_that_starts_late_learns_from_its_first_months(
     tmp_path: Path, start_days: int, trusted: bool
 ) -> None:
     """Where the archive holds less history than BOOTSTRAP_S before the week, appliers
-    are learned from its first months (Marc's later b4 lists count); the week's own mail
-    never vouches for itself (Mallory's two b4 lists stay claims). With a long history
-    before the week, only mail before it counts."""
+    are learned from its first months (Marc's three later b4 lists count); the week's own
+    mail never vouches for itself (Mallory's two b4 lists in it stay claims), nor do two
+    forged after it. With a long history before the week, only mail before it counts."""
     with (
         Store.open(_archive(tmp_path, start_days)) as store,
         Digest(store, LIST, DigestSettings()) as digest,
@@ -246,6 +253,9 @@ def test_an_archive_that_starts_late_learns_from_its_first_months(
     assert _claims(report, "words@x") == (
         [] if trusted else [("applied", "maz@kernel.org", "words-q@x")]
     )
+    # Two forged b4 lists after the week are not the three a late vouch needs.
+    assert _status(report, "claimed@x") != "applied"
+    assert _claims(report, "claimed@x") == [("applied", "mallory@evil.example", "claimed-q@x")]
     for n in (1, 2):
         assert _status(report, f"forged{n}@x") != "applied"
         assert _claims(report, f"forged{n}@x") == [

@@ -16,7 +16,8 @@ Robots never are. Two threads, not one, so a single forged mail makes nobody a
 maintainer. An archive rarely starts with a list's first day: for a week in the archive's
 first months (BOOTSTRAP_S), when the history before it is too short to show who applies,
 the events of those first months count too, the week's own mail never (it cannot vouch
-for itself). This is weaker than a MAINTAINERS file (`--maintainers`) or a tree
+for itself), and a person learned so needs three threads (BOOTSTRAP_MIN_THREADS): later
+mail vouching for an earlier week is harder to forge than history. This is weaker than a MAINTAINERS file (`--maintainers`) or a tree
 (`--tree`): the README says which rule a report used.
 """
 
@@ -31,13 +32,21 @@ from lore_digest.facts.model import MailFacts
 from lore_digest.facts.status import detect_applied, detect_pull, merge_reply
 from lore_digest.vocabulary import is_bot
 
-__all__ = ["BOOTSTRAP_S", "MIN_THREADS", "ApplierEvent", "applier_events", "learn_appliers"]
+__all__ = [
+    "BOOTSTRAP_MIN_THREADS",
+    "BOOTSTRAP_S",
+    "MIN_THREADS",
+    "ApplierEvent",
+    "applier_events",
+    "learn_appliers",
+]
 
 MIN_THREADS: Final = 2
 # How much of an archive's start is learned from as a whole: long enough to see each
 # maintainer of a busy list apply twice (kvmarm: Marc, Paolo, Catalin, Will, Andrew Jones
 # within eight months of 2019-04), short enough that later weeks learn only from before.
 BOOTSTRAP_S: Final = 240 * 86400
+BOOTSTRAP_MIN_THREADS: Final = MIN_THREADS + 1
 
 B4_APPLIED: Final = "b4-applied"  # email applied others' series with a commit list
 PULL_MERGED: Final = "pull-merged"  # email's pull request was merged
@@ -77,10 +86,14 @@ def applier_events(mail: MailFacts, root: MailFacts) -> list[ApplierEvent]:
 
 
 def learn_appliers(
-    events: Iterable[ApplierEvent], until_utc: int, also: tuple[int, int] | None = None
+    events: Iterable[ApplierEvent],
+    until_utc: int,
+    also: tuple[int, int] | None = None,
+    min_threads: int = MIN_THREADS,
 ) -> frozenset[str]:
     """The list's appliers as known before `until_utc` (see the module's rules), and from
-    the events of the span `also` (start, end) when given (an archive's first months)."""
+    the events of the span `also` (start, end) when given (an archive's first months),
+    each seen in at least `min_threads` threads."""
     threads: dict[tuple[str, str], set[str]] = defaultdict(set)
     merged_from: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for event in events:
@@ -95,11 +108,11 @@ def learn_appliers(
     appliers = {
         email
         for (kind, email), seen in threads.items()
-        if kind in (B4_APPLIED, PULL_MERGED) and len(seen) >= MIN_THREADS
+        if kind in (B4_APPLIED, PULL_MERGED) and len(seen) >= min_threads
     }
     upstream = {
         email
         for email, pulls in merged_from.items()
-        if len({thread for thread, by in pulls if by in appliers}) >= MIN_THREADS
+        if len({thread for thread, by in pulls if by in appliers}) >= min_threads
     }
     return frozenset(appliers | upstream)

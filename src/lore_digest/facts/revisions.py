@@ -46,8 +46,9 @@ __all__ = ["Revision", "RevisionChain", "RevisionIndex"]
 TITLE_WINDOW_S: Final = 365 * 86400
 # A successor under a new title follows within weeks; later, it is more likely new work.
 SUCCESSOR_WINDOW_S: Final = 60 * 86400
-# The same posting sent again under a corrected prefix follows within hours.
-REPOST_WINDOW_S: Final = 2 * 86400
+# The same posting sent again under a corrected prefix follows within the hour or so
+# ("please ignore, resent"); a mainline patch and its backport come days apart.
+REPOST_WINDOW_S: Final = 6 * 3600
 
 REASON_CHANGE_ID: Final = "change-id"
 REASON_LINK: Final = "link"
@@ -255,10 +256,11 @@ _LIST_ITEM: Final = re.compile(r"^\s*(?:[-*+o]|\d+[.)]|\[\d+\])\s")
 
 def _introduction(lines: Sequence[str], index: int) -> list[str]:
     """The lines that introduce line `index`: the text line above it and, when that is
-    an item of a list ("  - memcache cleanups:") or another URL, the lines above those up
-    to the sentence opening the list ("The series is based on kvmarm/next, plus these
-    two series:"), across one blank line above a list item. Dependencies are often cited
-    so, their words lines above the URL.
+    an item of a list ("  - memcache cleanups:") or another URL, the sentence opening
+    the list above them ("The series is based on kvmarm/next, plus these two series:"),
+    across one blank line above a list item. Dependencies are often cited so, their
+    words lines above the URL. Sibling items are not read: "- Applied the tags" in a
+    changelog says nothing of the "- Link to v1:" below it.
     """
     found: list[str] = []
     below = lines[index]
@@ -271,8 +273,10 @@ def _introduction(lines: Sequence[str], index: int) -> list[str]:
             continue
         if line.startswith(">"):
             break
-        found.append(line)
-        if not (_LIST_ITEM.match(line) or "://" in line):
+        listed = _LIST_ITEM.match(line) or "://" in line
+        if not found or not listed:
+            found.append(line)
+        if not listed:
             break  # prose: the sentence that introduces what follows
         below = line
     return found
@@ -620,7 +624,11 @@ class RevisionIndex:
         titles = self._patch_titles(current)
         for candidate in later:
             if candidate.key[1] != current.key[1]:
-                if candidate.title == current.title and _reposted(current, candidate):
+                if (
+                    candidate.title == current.title
+                    and _reposted(current, candidate)
+                    and all(o.msg.pk in chain_pks for o, _ in self._back_edges(candidate))
+                ):
                     return candidate, REASON_TITLE  # sent again with the prefix corrected
                 continue  # another project ("kvmtool", "stable 5.10")
             cited = self._facts[candidate.msg.pk].cited_ids

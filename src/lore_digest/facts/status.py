@@ -448,13 +448,21 @@ def _numbers(selection: str) -> tuple[int, ...]:
 
 # A clause that starts a maintainer's statement inside a sentence: ", so I've taken ...".
 _CLAUSE = re.compile(r"[,;]\s+(?:so|and)\s+(?=(?:i|we)(?:'ve|\s+have)\s)", re.IGNORECASE)
+# ... unless the sentence is a condition: "If this breaks arm32, and we have applied it".
+_CONDITION = re.compile(r"\s*(?:if|when|once|unless|should|in\s+case)\b", re.IGNORECASE)
 
 
 def _applied_phrase(sentence: _Sentence) -> _AppliedPhrase | None:
     """Parse one sentence as an applied phrase, None when it is something else."""
     text = sentence.text
     clause = _CLAUSE.search(text)
-    if clause is not None and _APPLIED_RE.match(text) is None and _TAKEN.match(text) is None:
+    if (
+        clause is not None
+        and _APPLIED_RE.match(text) is None
+        and _TAKEN.match(text) is None
+        and not _CONDITION.match(text)
+        and "?" not in text[: clause.start()]
+    ):
         # "I'd prefer the 5.2 headers, so I've taken the first three patches for now"
         return _applied_phrase(_Sentence(text[clause.end() :], sentence.line))
     taken = _TAKEN.match(text)

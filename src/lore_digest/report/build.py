@@ -188,8 +188,9 @@ class ReportBuilder:
         root_subject = parse_subject(root.subject)
 
         def appliers_for(files: Sequence[str]) -> Appliers:
-            # Learned from mail before the window: this week's mails cannot vouch for
-            # themselves (two forged b4 replies would otherwise make their sender one).
+            # Learned from mail before the window (in an archive's first months, also
+            # from the rest of them): this week's mails never vouch for themselves (two
+            # forged b4 replies would otherwise make their sender one).
             return self.trust.appliers(files, window.start_utc, window.end_utc)
 
         def pulled_for(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Final
 
 from lore_digest.errors import StoreError
 from lore_digest.facts.appliers import (
+    BOOTSTRAP_MIN_THREADS,
     BOOTSTRAP_S,
     ApplierEvent,
     applier_events,
@@ -29,7 +30,7 @@ from lore_digest.threading.jwz import parent_map
 if TYPE_CHECKING:
     from lore_digest.facts.maintainers import Maintainers
 
-__all__ = ["TrustRules"]
+__all__ = ["TrustRules", "may_decide"]
 
 # Mail that can hold an applier event: a b4 thank-you ("Applied"/"Queued" and a
 # "commit: <sha>" line or a commit URL) or a merge reply ("pulled"/"merged"); the rest
@@ -41,7 +42,8 @@ _CHUNK: Final = 2000
 _FOREVER: Final = 2**62
 
 
-def _may_decide(raw: bytes) -> bool:
+def may_decide(raw: bytes) -> bool:
+    """Whether raw mail may hold an applier event (a cheap prefilter, no parsing)."""
     if any(word in raw for word in _MERGED_WORDS):
         return True
     return any(word in raw for word in _APPLIED_WORDS) and any(w in raw for w in _COMMIT_WORDS)
@@ -84,17 +86,22 @@ class TrustRules:
     def learned(self, until_utc: int, window_end: int | None = None) -> frozenset[str]:
         """The appliers the list's history shows before `until_utc`.
 
-        In the archive's first BOOTSTRAP_S, the events of that whole span count too,
-        except those of the window [until_utc, window_end) itself: an archive that starts
-        in the middle of a list's life has maintainers from its first day.
+        In the archive's first BOOTSTRAP_S, the events of that whole span count too
+        (three threads needed), except those of the window [until_utc, window_end)
+        itself, which must be given: an archive that starts in the middle of a list's
+        life has maintainers from its first day. A mail with an absurd old date moves
+        the archive's start and so only turns this off: the stricter rule remains.
         """
         key = (until_utc, window_end)
         if key not in self._learned:
-            also = None
+            learned = learn_appliers(self.events(), until_utc)
             span = self.store.date_range(self.info.id)
-            if span is not None and until_utc < span[0] + BOOTSTRAP_S:
-                also = (max(until_utc, window_end or until_utc), span[0] + BOOTSTRAP_S)
-            self._learned[key] = learn_appliers(self.events(), until_utc, also)
+            if window_end is not None and span is not None and until_utc < span[0] + BOOTSTRAP_S:
+                also = (max(until_utc, window_end), span[0] + BOOTSTRAP_S)
+                learned |= learn_appliers(
+                    self.events(), until_utc, also, min_threads=BOOTSTRAP_MIN_THREADS
+                )
+            self._learned[key] = learned
         return self._learned[key]
 
     def events(self) -> list[ApplierEvent]:
@@ -136,7 +143,7 @@ class TrustRules:
     ) -> list[tuple[int, str, str, str, int, str]]:
         raws = self.store.raw_many(m.pk for m in messages)
         candidates = [
-            m for m in messages if m.thread_id is not None and _may_decide(raws.get(m.pk, b""))
+            m for m in messages if m.thread_id is not None and may_decide(raws.get(m.pk, b""))
         ]
         if not candidates:
             return []

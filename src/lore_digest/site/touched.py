@@ -17,7 +17,11 @@ tests/test_site.py compares an updated site with a fresh build to catch a missin
    ones, and every newer one, since a v5 lists a late v3 through v4), from its date on:
    their "superseded by" and "earlier revisions" facts follow from it;
 5. "waiting for review": weeks up to 90 days later whose highlights list series that
-   only their author touched, when the thread is such a series at the mail's date.
+   only their author touched, when the thread is such a series at the mail's date;
+6. a reply dated in the archive's first BOOTSTRAP_S (or mail that moves the archive's
+   start) that may be a decision (b4 commit list, "pulled"/"merged": report.trust's
+   prefilter): every week of that span, whose appliers are learned from all of it
+   (facts.appliers), a bounded set of at most 35 weeks.
 """
 
 from __future__ import annotations
@@ -25,9 +29,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from lore_digest.digest import Digest
+from lore_digest.facts.appliers import BOOTSTRAP_S
 from lore_digest.facts.revisions import RevisionIndex
 from lore_digest.mail.subject import parse_subject
 from lore_digest.report.highlights import WAITING_HORIZON_DAYS
+from lore_digest.report.trust import may_decide
 from lore_digest.store.db import StoredMessage
 from lore_digest.vocabulary import SERIES_SPREAD_S
 
@@ -93,6 +99,19 @@ def weeks_touched(
                 weeks.add(label)
                 start = digest.window(label).end_utc  # the next Monday 00:00, DST or not
 
+    first_utc = min((m.date_utc for m in messages), default=0)
+    bootstrap_end = first_utc + BOOTSTRAP_S
+
+    def bootstrap_weeks() -> None:
+        start = digest.week_start_utc(first_utc)
+        while start < bootstrap_end and start <= last_utc:
+            label = _week(start)
+            weeks.add(label)
+            start = digest.window(label).end_utc
+
+    early = [m for m in changed if m.date_utc < bootstrap_end and parse_subject(m.subject).is_reply]
+    if early and any(map(may_decide, digest.store.raw_many(m.pk for m in early).values())):
+        bootstrap_weeks()
     for pk, (tid, utc) in previous.items():
         weeks.add(_week(utc))
         thread_weeks(tid, utc)

@@ -25,10 +25,12 @@ _MIN_SECRET: Final = 4  # shorter "keys" ("none", "x") would blank ordinary word
 # Credentials by shape: provider keys, bearer tokens, JWTs, and key=value pairs naming one.
 _SHAPES: Final = re.compile(
     r"\bsk-[A-Za-z0-9_\-*]{12,}"  # OpenAI (sk-, sk-proj-), Anthropic (sk-ant-api03-), DeepSeek
-    r"|\b(?:Bearer|Basic)\s+[A-Za-z0-9._~+/=\-]{8,}"
+    r"|\b(?:Bearer|Basic|Token)\s+(?=[A-Za-z._~+/=\-]*\d)[A-Za-z0-9._~+/=\-]{16,}"
     r"|\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*"  # a JWT
-    r"|(?i:\b(?:api[_-]?key|x-api-key|access[_-]?token|auth[_-]?token|token|secret"
-    r"|password|authorization)\b[\"']?\s*[:=]\s*[\"']?)(?-i:(?!\[redacted\])[^\s\"',;}&]{8,})",
+    r"|\b(?:AIza[0-9A-Za-z_\-]{20,}|xai-[0-9A-Za-z]{20,}|gsk_[0-9A-Za-z]{20,})"  # Google, xAI, Groq
+    r"|(?i:\b(?:api[_-]?key|key|x-api-key|access[_-]?token|auth[_-]?token|token|secret"
+    r"|password|authorization)\b[\"']?\s*[:=]\s*[\"']?)"
+    r"(?-i:(?!\[redacted\])(?=[^\s\"',;}&]*\d)(?=[^\s\"',;}&]*[A-Za-z])[^\s\"',;}&]{12,})",
 )
 
 
@@ -44,9 +46,10 @@ def _mask_shape(match: re.Match[str]) -> str:
     """Keep the label of a key=value pair ("api_key: "), mask the value."""
     found = match.group(0)
     label = re.match(r"(?i)[a-z_\-]+[\"']?\s*[:=]\s*[\"']?", found)
-    if label is not None and not found.lower().startswith(("sk-", "bearer", "basic", "eyj")):
+    shaped = ("sk-", "bearer", "basic", "token ", "eyj", "aiza", "xai-", "gsk_")
+    if label is not None and not found.lower().startswith(shaped):
         return found[: label.end()] + MASK
-    if found.lower().startswith(("bearer ", "basic ")):
+    if found.lower().startswith(("bearer ", "basic ", "token ")):
         return found.split(None, 1)[0] + " " + MASK
     return MASK
 
@@ -56,17 +59,18 @@ def _mask_fragments(text: str, secret: str) -> str:
     if len(secret) < FRAGMENT or len(text) < FRAGMENT:
         return text
     seeds = {secret[i : i + FRAGMENT] for i in range(len(secret) - FRAGMENT + 1)}
-    spans: list[tuple[int, int]] = []
-    position = 0
+    pieces: list[str] = []
+    kept = position = 0
     while position <= len(text) - FRAGMENT:
         if text[position : position + FRAGMENT] not in seeds:
             position += 1
             continue
         end = position + FRAGMENT
-        while end < len(text) and text[position : end + 1] in secret:
+        while (
+            end < len(text) and end - position < len(secret) and text[position : end + 1] in secret
+        ):
             end += 1
-        spans.append((position, end))
-        position = end
-    for start, end in reversed(spans):
-        text = text[:start] + MASK + text[end:]
-    return text
+        pieces += [text[kept:position], MASK]
+        kept = position = end
+    pieces.append(text[kept:])
+    return "".join(pieces)
