@@ -43,6 +43,7 @@ bench: $(RUNTIME)
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/report.py
 	$(BIN)/python benchmarks/llm_cost.py
+	$(BIN)/python benchmarks/guard.py
 	$(BIN)/python benchmarks/site.py
 
 clean:

@@ -67,8 +67,17 @@ def guard_facts(thread: Thread, mails: Sequence[MailFacts]) -> GuardFacts:
         patches = series.total
         revisions = len(series.revisions)
     status = thread.status
-    if status is not None and status.applied is not None:
-        people |= {status.applied.by_name, status.applied.by_email}
+    if status is not None:
+        # Evidence may be mail outside the thread (a maintainer's pull request): the
+        # prompt labels it, so a sentence may cite it.
+        for message_id in (
+            *status.evidence,
+            *(info.message_id for info in status.applied_replies),
+            *((status.applied.message_id,) if status.applied else ()),
+        ):
+            texts.setdefault(message_id, "")
+        if status.applied is not None:
+            people |= {status.applied.by_name, status.applied.by_email}
     total = len(thread.messages)
     this_week = len(thread.window_messages)
     return GuardFacts(
