@@ -450,3 +450,36 @@ def test_retry_prompt_quotes_answer_and_reason(w19: list[Thread]) -> None:
     assert again.labels == prompt.labels and again.system == prompt.system
     assert again.input_tokens > prompt.input_tokens
     assert again.history_required == prompt.history_required
+
+
+def test_a_big_series_sends_the_commit_messages_of_answered_patches_only(
+    w19: list[Thread],
+) -> None:
+    """Half the tokens of a 21-patch series are commit messages nobody discussed: their
+    subjects stay (with labels), their bodies go; answered patches keep theirs."""
+    from lore_digest.summarize.prompt import UNANSWERED_PATCH
+
+    thread, mails = next(
+        t for t in w19 if t[0].subject.startswith("[PATCH v5 00/21] KVM: Extend Eager")
+    )
+    prompt = _single((thread, mails))
+    blocks = dict(MAIL_BLOCK.findall(prompt.user))
+    senders = {m.message_id: m.from_email for m in mails}
+    answered = {
+        m.parent_id
+        for m in mails
+        if m.parent_id and senders.get(m.parent_id) not in (None, m.from_email)
+    }
+    patches = [
+        m for m in mails if m.in_window and not m.subject.is_reply and (m.subject.counter or 0) >= 1
+    ]
+    assert patches
+    seen = {True: 0, False: 0}
+    for patch in patches:
+        body = blocks[_label(prompt, patch.message_id)]
+        cut = UNANSWERED_PATCH in body
+        assert cut is (patch.message_id not in answered), patch.subject.subject
+        seen[cut] += 1
+    assert seen[True] and seen[False]
+    cover = next(m for m in mails if m.subject.counter == 0)
+    assert UNANSWERED_PATCH not in blocks[_label(prompt, cover.message_id)]

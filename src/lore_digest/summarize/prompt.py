@@ -55,6 +55,9 @@ __all__ = [
 ]
 
 PROMPT_VERSION = "v2"
+# A series longer than this sends the commit messages of answered patches only.
+BIG_SERIES_PATCHES = 6
+UNANSWERED_PATCH = "(commit message not sent: nobody else answered this patch)"
 EARLIER_PROSE_CHARS = 600  # earlier mail without a previous summary: prose cut to this
 QUOTE_CONTEXT_LINES = 12  # lines kept of a quoted hunk a reviewer answers
 DIFFSTAT_LINES = 20  # diffstat lines kept before "[… N more lines]"
@@ -553,6 +556,14 @@ class _ThreadPrompt:
             if earlier_revisions
             else "none"
         )
+        senders = {m.message_id: m.from_email for m in ordered}
+        self.answered = {
+            m.parent_id
+            for m in ordered
+            if m.parent_id and senders.get(m.parent_id, m.from_email) != m.from_email
+        }
+        total = thread.series.total if thread.series is not None else None
+        self.big_series = (total or 0) > BIG_SERIES_PATCHES
         self.mails = [self._mail(m) for m in ordered]
 
     def label(self, message_id: str) -> str:
@@ -605,10 +616,33 @@ class _ThreadPrompt:
         )
         if not mail.in_window:
             body = prose = "" if self.earlier_kind == "headers" else _earlier_text(mail)
+        elif self._unanswered_patch(mail):
+            body = prose = UNANSWERED_PATCH
         else:
             body = _own_text(mail) or "(nothing written of its own)"
             prose = _own_text(mail, prose_only=True) or body
         return _Mail(label, mail, header, _safe(body), _safe(prose), not _trailer_only(mail))
+
+    def _unanswered_patch(self, mail: MailFacts) -> bool:
+        """A patch of a big series that nobody else answered: its subject says enough.
+
+        The cover letter says what the series does; a 20-patch series' commit messages
+        are most of its prompt, and only those reviewers discussed shape the summary.
+        Patch 1 stays when there is no cover letter.
+        """
+        subject = mail.subject
+        return (
+            self.big_series
+            and subject.is_patch
+            and not subject.is_reply
+            and (subject.counter or 0) >= 1
+            and not (
+                subject.counter == 1
+                and self.thread.series is not None
+                and self.thread.series.cover_message_id is None
+            )
+            and mail.message_id not in self.answered
+        )
 
     # -- rendering ------------------------------------------------------------------------
 
