@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from lore_digest.facts.model import MailFacts
-from lore_digest.facts.status import Status
+from lore_digest.facts.status import APPLIED_STATES, Status
 from lore_digest.model import Summary, SummaryCheck, SummaryItem, Thread
 
 __all__ = ["CHECKS", "GuardFacts", "check_sentence", "failures", "guard_facts", "guard_summary"]
@@ -159,9 +159,7 @@ def check_versions(item: SummaryItem, facts: GuardFacts) -> str | None:
 
 # -- status --------------------------------------------------------------------------------
 
-_APPLIED_STATES: Final = frozenset(
-    {Status.APPLIED, Status.PARTLY_APPLIED, Status.MERGED, Status.PARTLY_MERGED}
-)
+_APPLIED_STATES: Final = APPLIED_STATES | {Status.MERGED, Status.PARTLY_MERGED}
 _DECIDE = r"(?:applied|merged|queued|pulled|picked\s+up|took|taken)"
 _WHAT = r"(?:it|them|this|these|both|all|the\s+(?:whole\s+)?(?:series|patch(?:es)?|set|fix|fixes|pull(?:\s+request)?|v\d+))"
 _TREE = (
