@@ -87,6 +87,19 @@ def synced_db(corpus_git: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 
 @pytest.fixture
+def writable_store(synced_db: Path, tmp_path: Path) -> Iterator[object]:
+    """A private copy of the synced store, for tests that write (LLM cache, summaries)."""
+    import shutil
+
+    from lore_digest.store.db import Store
+
+    copy = tmp_path / "store.sqlite3"
+    shutil.copy(synced_db, copy)
+    with Store.open(copy) as opened:
+        yield opened
+
+
+@pytest.fixture
 def synced_store(synced_db: Path) -> Iterator[object]:
     """An open connection to the session's synced store (read-only use expected)."""
     from lore_digest.store.db import Store

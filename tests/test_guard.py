@@ -6,10 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -144,14 +141,6 @@ WEEK = iso_week_window("2022-W19")
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 
 
-@pytest.fixture
-def store(synced_db: Path, tmp_path: Path) -> Iterator[Store]:
-    copy = tmp_path / "store.sqlite3"
-    shutil.copy(synced_db, copy)
-    with Store.open(copy) as opened:
-        yield opened
-
-
 def _liar(keep_lying: bool) -> Any:
     """Answers with one true sentence and one lie; re-asked, lies again or corrects."""
 
@@ -175,7 +164,10 @@ def _liar(keep_lying: bool) -> Any:
 
 
 @pytest.mark.parametrize("keep_lying", [True, False])
-def test_a_lying_model_is_reasked_once_then_its_lie_dropped(store: Store, keep_lying: bool) -> None:
+def test_a_lying_model_is_reasked_once_then_its_lie_dropped(
+    writable_store: Store, keep_lying: bool
+) -> None:
+    store = writable_store
     info = store.get_list("kvmarm")
     assert info is not None
     with FakeLLMServer("openai", responder=_liar(keep_lying)) as server:

@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,12 +31,9 @@ KEY = "sk-test-DO-NOT-LEAK-0123456789"
 
 
 @pytest.fixture
-def store(synced_db: Path, tmp_path: Path) -> Iterator[Store]:
+def store(writable_store: Store) -> Store:
     """A private copy of the synced corpus store (the LLM cache writes to it)."""
-    copy = tmp_path / "store.sqlite3"
-    shutil.copy(synced_db, copy)
-    with Store.open(copy) as opened:
-        yield opened
+    return writable_store
 
 
 def _report(

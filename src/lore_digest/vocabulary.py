@@ -118,6 +118,13 @@ def is_syzbot(email_address: str) -> bool:
 
 # -- trailers -------------------------------------------------------------------------------
 
+# Counts written as words in mail and prose ("the first three patches", "a five-patch
+# series"): what facts.status and summarize.guard read as numbers.
+NUMBER_WORDS: Final = {
+    "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
+}  # fmt: skip
+
 REVIEW_TRAILERS: Final = ("Reviewed-by", "Acked-by", "Tested-by")
 """Trailers that say "yes": a patch with one of them has been reviewed."""
 

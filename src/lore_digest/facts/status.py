@@ -67,6 +67,7 @@ from lore_digest.facts.model import MailFacts
 from lore_digest.mail.trailers import parse_trailers_from_segments
 from lore_digest.vocabulary import (
     NAK_TRAILER,
+    NUMBER_WORDS,
     REVIEW_TRAILERS,
     is_bot,
     is_pull_as_patches,
@@ -415,7 +416,6 @@ def detect_applied(mail: MailFacts) -> AppliedInfo | None:
 
 _SUBSET: Final = "(subset)"  # b4 ty marks a thank-you for part of a series so
 _ENTRY = re.compile(r"^\[(\d+)/(\d+)\]")  # a b4 list entry: "[3/9] subject"
-_COUNT_WORDS: Final = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 _FIRST_N = re.compile(r"\bfirst(?:\s+(two|three|four|five|six))?\b", re.IGNORECASE)
 _RANGE = re.compile(r"(\d+)(?:\s*-\s*(\d+))?")
 
@@ -434,7 +434,7 @@ def _numbers(selection: str) -> tuple[int, ...]:
     first = _FIRST_N.search(selection)
     if first is not None:
         count = first.group(1)
-        size = _COUNT_WORDS.get(count.lower(), 1) if count else 1
+        size = NUMBER_WORDS.get(count.lower(), 1) if count else 1
         return tuple(range(1, size + 1))
     if not re.search(r"\d", selection) or re.search(r"\blast\b", selection, re.I):
         return ()

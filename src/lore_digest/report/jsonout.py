@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,10 +30,7 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
     if summary.note:
         out["note"] = summary.note
     if summary.source == "llm":
-        out["checks"] = [
-            {"part": c.part, "sentence": c.sentence, "check": c.check, "reason": c.reason}
-            for c in summary.checks
-        ]
+        out["checks"] = [asdict(c) for c in summary.checks]
     return out
 
 

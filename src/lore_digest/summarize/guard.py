@@ -24,6 +24,7 @@ from typing import Final
 from lore_digest.facts.model import MailFacts
 from lore_digest.facts.status import APPLIED_STATES, Status
 from lore_digest.model import Summary, SummaryCheck, SummaryItem, Thread
+from lore_digest.vocabulary import NUMBER_WORDS
 
 __all__ = ["CHECKS", "GuardFacts", "check_sentence", "failures", "guard_facts", "guard_summary"]
 
@@ -251,11 +252,7 @@ def check_status(item: SummaryItem, facts: GuardFacts) -> str | None:
 
 # -- counts --------------------------------------------------------------------------------
 
-_NUMBER_WORDS: Final = {
-    "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
-}  # fmt: skip
-_N = r"(\d{1,3}|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+_N = rf"(\d{{1,3}}|{'|'.join(NUMBER_WORDS)})"
 _PATCH_COUNT = re.compile(
     rf"\b{_N}-patch\b|\bseries\s+of\s+{_N}\s+patches\b|\ball\s+{_N}\s+patches\b"
     rf"|\b{_N}\s+patches\s+in\s+total\b|共\s*(\d{{1,3}})\s*个补丁|(\d{{1,3}})\s*个补丁的",
@@ -272,7 +269,7 @@ _REVISION_COUNT = re.compile(
 
 def _number(match: re.Match[str]) -> int:
     word = next(g for g in match.groups() if g).lower()
-    return _NUMBER_WORDS.get(word) or int(word)
+    return NUMBER_WORDS.get(word) or int(word)
 
 
 def check_counts(item: SummaryItem, facts: GuardFacts) -> str | None:

@@ -9,6 +9,7 @@ frozen when they were split from the report's JSON; change them only together wi
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -125,17 +126,8 @@ def summary_to_dict(summary: Summary) -> dict[str, Any]:
     if summary.note:
         out["note"] = summary.note
     if summary.checks:
-        out["checks"] = [_check(c) for c in summary.checks]
+        out["checks"] = [asdict(c) for c in summary.checks]
     return out
-
-
-def _check(check: SummaryCheck) -> dict[str, str]:
-    return {
-        "part": check.part,
-        "sentence": check.sentence,
-        "check": check.check,
-        "reason": check.reason,
-    }
 
 
 def summary_from_dict(data: dict[str, Any]) -> Summary:
