@@ -180,7 +180,7 @@ def test_anthropic_parse_joins_text_blocks_and_counts_cached_input() -> None:
         ],
         "usage": {"input_tokens": 10, "cache_read_input_tokens": 90, "output_tokens": 7},
     }
-    response = client._parse(body, REQUEST)
+    response = client.parse_body(body, REQUEST)
     client.close()
     assert (response.text, response.input_tokens, response.output_tokens) == ('{"a": 1}', 100, 7)
     assert response.model == "claude-x"
@@ -189,7 +189,7 @@ def test_anthropic_parse_joins_text_blocks_and_counts_cached_input() -> None:
 def test_missing_usage_is_estimated() -> None:
     client = OpenAICompatibleClient(api_key=None)
     body = {"choices": [{"message": {"content": "x" * 40}}]}
-    response = client._parse(body, REQUEST)
+    response = client.parse_body(body, REQUEST)
     client.close()
     assert response.output_tokens == 10
     assert response.input_tokens == estimate_tokens(REQUEST.system + REQUEST.user) > 0

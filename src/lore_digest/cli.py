@@ -69,7 +69,7 @@ class _Command(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except LoreDigestError as exc:
-            _fail(str(exc))
+            _fail_with(getattr(exc, "exit_code", 1), str(exc))
         except sqlite3.DatabaseError as exc:
             _fail(_damaged_store(ctx, exc))
         except KeyboardInterrupt:
@@ -369,7 +369,40 @@ _SUMMARIZER_KEYS = (
     "budget_tokens",
     "max_tokens_run",
     "fallback",
+    "batch",
+    "batch_wait",
 )
+
+
+def _batch_options(command: F) -> F:
+    """--batch, --batch-wait, --resume: a backfill through the provider's batch API."""
+    for option in reversed(
+        [
+            click.option(
+                "--batch",
+                is_flag=True,
+                default=None,
+                help="Send the LLM requests through the provider's batch API (OpenAI "
+                "/v1/batches, Anthropic message batches): half the price, answers within "
+                "24 hours. For backfills; re-running never submits or pays twice.",
+            ),
+            click.option(
+                "--batch-wait",
+                type=click.FloatRange(0),
+                metavar="SECONDS",
+                help="With --batch: stop waiting after this long and say how to resume "
+                "(exit 75) [default: 86400].",
+            ),
+            click.option(
+                "--resume",
+                is_flag=True,
+                help="With --batch: collect the batches an earlier run submitted (an error "
+                "if there are none) and go on from there.",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
 
 
 def _trust_options(command: F) -> F:
@@ -480,6 +513,20 @@ def _open_digest(
         trees=trust.get("trees") or (),
     )
     return Digest(store, list_name, settings)
+
+
+def _check_batch(digest: Digest, resume: bool, *, quiet: bool) -> None:
+    """A batched report needs an LLM backend; --resume needs a batch to collect."""
+    conf = digest.settings.summarizer
+    if conf.backend == "offline":
+        raise click.UsageError("--batch needs an LLM summarizer (--summarizer openai|anthropic)")
+    if resume and not digest.store.open_llm_batches(conf.backend, digest.info.id):
+        raise UsageError(
+            f"no {conf.backend} batch of {digest.list_name} is waiting to be collected: "
+            "run without --resume to submit one"
+        )
+    if not quiet:
+        digest.say = lambda line: err.print(escape(line))  # beside the progress bar
 
 
 def _warn_fallbacks(digest: Digest) -> None:
@@ -626,6 +673,7 @@ def sync(
     help="Output directory [default: the list's output/reports in the config, else ./reports].",
 )
 @_summarizer_options
+@_batch_options
 @_trust_options
 @_json_option
 @_store_options
@@ -641,6 +689,7 @@ def report(
     formats: str,
     out_dir: Path | None,
     as_json: bool,
+    resume: bool,
     **options: Any,
 ) -> None:
     """Write the report of one or several weeks (Markdown and/or JSON) from the store.
@@ -651,6 +700,10 @@ def report(
     writes the prose on top of them (keys from OPENAI_API_KEY / ANTHROPIC_API_KEY),
     cached in the store so re-runs cost nothing. Without a key the report is complete,
     from facts. Default week: the last complete one.
+
+    A backfill of many weeks can go through the provider's batch API (--batch): the
+    run waits for each round of answers (--batch-wait), and when it stops first, the
+    same command with --resume collects what was submitted.
     """
     from lore_digest.report.write import parse_formats, write_report
 
@@ -660,11 +713,15 @@ def report(
     _check_zone(tz)
     labels = _week_labels(weeks) if weeks else []
     overrides = _summarizer_overrides(options)
+    if resume and not overrides.get("batch"):
+        raise click.UsageError("--resume goes with --batch")
     written: list[dict[str, Any]] = []
     with (
         _writing_store(ctx, list_name) as store,
         _open_digest(ctx, store, list_name, tz, overrides, options) as digest,
     ):
+        if digest.settings.summarizer.batch:
+            _check_batch(digest, resume, quiet=as_json)
         target = _output_dir(ctx, out_dir, list_name, "reports")
         if since is not None and until is not None:
             windows = [digest.dates(since, until)]

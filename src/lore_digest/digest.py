@@ -40,7 +40,7 @@ from lore_digest.report.build import ReportBuilder
 from lore_digest.report.model import Report
 from lore_digest.settings import Settings, SummarizerSettings
 from lore_digest.store.db import ListInfo, Store
-from lore_digest.summarize.base import Summarizer
+from lore_digest.summarize.base import BatchWait, Summarizer
 from lore_digest.summarize.factory import make_summarizer
 from lore_digest.vocabulary import DEFAULT_LANGUAGE, check_list_name
 
@@ -127,6 +127,7 @@ class Digest:
         self._summarizer: Summarizer | None = None
         self._closed = False
         self.fallbacks: Counter[str] = Counter()  # why summaries fell back to the offline one
+        self.say: Callable[[str], None] = lambda _line: None  # progress lines (batches)
 
     # -- lifetime ---------------------------------------------------------------------
 
@@ -177,6 +178,9 @@ class Digest:
                 budget_tokens=conf.budget_tokens,
                 max_tokens_run=conf.max_tokens_run,
                 fallback=conf.fallback == "offline",
+                batch=BatchWait(conf.batch_wait, conf.batch_poll, say=lambda line: self.say(line))
+                if conf.batch
+                else None,
             )
         return self._summarizer
 

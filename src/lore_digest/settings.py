@@ -129,6 +129,12 @@ class SummarizerSettings(BaseModel):
     # A backend that cannot work (no key, refused, no such model): "none" fails the
     # report with one line, "offline" writes facts-only summaries and says so once.
     fallback: Literal["none", "offline"] = "none"
+    # Through the provider's batch API (half price, answers within 24 hours): for
+    # backfills. `batch_wait` seconds of waiting before the run stops and says how to
+    # resume; `batch_poll` seconds between two looks at a running batch.
+    batch: bool = False
+    batch_wait: float = Field(default=24 * 3600.0, ge=0)
+    batch_poll: float = Field(default=30.0, gt=0)
 
 
 class SummarizerOverride(BaseModel):
@@ -144,6 +150,9 @@ class SummarizerOverride(BaseModel):
     max_tokens_run: int | None = Field(default=None, ge=1)
     timeout: float | None = Field(default=None, gt=0)
     fallback: Literal["none", "offline"] | None = None
+    batch: bool | None = None
+    batch_wait: float | None = Field(default=None, ge=0)
+    batch_poll: float | None = Field(default=None, gt=0)
 
     def over(self, base: SummarizerSettings) -> SummarizerSettings:
         """`base` with this table's keys applied."""

@@ -6,6 +6,7 @@ facts, summaries) can be recomputed after a fix without re-downloading anything.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -601,6 +602,52 @@ class Store:
             self.conn.execute(
                 "INSERT OR REPLACE INTO llm_cache(key, model, created_utc, summary_json) VALUES (?,?,?,?)",
                 (key, model, created_utc, summary_json),
+            )
+
+    def llm_response(self, key: str) -> tuple[str, int, int] | None:
+        """A batch answer kept for a request key: (text, input tokens, output tokens)."""
+        row = self.conn.execute(
+            "SELECT text, input_tokens, output_tokens FROM llm_responses WHERE key=?", (key,)
+        ).fetchone()
+        return (str(row[0]), int(row[1]), int(row[2])) if row else None
+
+    def save_llm_responses(
+        self, model: str, created_utc: int, answers: Iterable[tuple[str, str, int, int]]
+    ) -> None:
+        """Keep a batch's answers: (request key, text, input tokens, output tokens)."""
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO llm_responses"
+                "(key, model, created_utc, text, input_tokens, output_tokens) VALUES (?,?,?,?,?,?)",
+                ((key, model, created_utc, text, i, o) for key, text, i, o in answers),
+            )
+
+    def add_llm_batch(
+        self, backend: str, batch_id: str, list_id: int, created_utc: int, keys: Iterable[str]
+    ) -> None:
+        """Record a submitted batch before waiting for it, so a crash cannot lose it."""
+        with self.transaction():
+            self.conn.execute(
+                "INSERT OR REPLACE INTO llm_batches"
+                "(backend, batch_id, list_id, created_utc, request_keys) VALUES (?,?,?,?,?)",
+                (backend, batch_id, list_id, created_utc, json.dumps(sorted(keys))),
+            )
+
+    def open_llm_batches(self, backend: str, list_id: int) -> list[tuple[str, int, list[str]]]:
+        """Batches of this backend and list not yet collected: (id, created, request keys)."""
+        rows = self.conn.execute(
+            "SELECT batch_id, created_utc, request_keys FROM llm_batches"
+            " WHERE backend=? AND list_id=? AND collected_utc IS NULL ORDER BY created_utc, batch_id",
+            (backend, list_id),
+        )
+        return [(str(b), int(c), [str(k) for k in json.loads(keys)]) for b, c, keys in rows]
+
+    def collect_llm_batch(self, backend: str, batch_id: str, collected_utc: int) -> None:
+        """Mark a batch collected (its answers are in llm_responses)."""
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE llm_batches SET collected_utc=? WHERE backend=? AND batch_id=?",
+                (collected_utc, backend, batch_id),
             )
 
     def save_report_summaries(

@@ -176,6 +176,28 @@ MIGRATIONS: tuple[str, ...] = (
     DELETE FROM applier_events;
     DELETE FROM applier_scan;
     """,
+    # 7: backfills through the providers' batch APIs: each answer kept by the request it
+    # answers (so a resumed run replays every thread's conversation and pays nothing
+    # twice), and the batches submitted and not yet collected.
+    """
+    CREATE TABLE llm_responses (
+        key TEXT PRIMARY KEY,
+        model TEXT NOT NULL,
+        created_utc INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE llm_batches (
+        backend TEXT NOT NULL,
+        batch_id TEXT NOT NULL,
+        list_id INTEGER NOT NULL REFERENCES lists(id),
+        created_utc INTEGER NOT NULL,
+        request_keys TEXT NOT NULL,
+        collected_utc INTEGER,
+        PRIMARY KEY (backend, batch_id)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -9,7 +9,9 @@ whoever opened it (the `Digest`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -21,6 +23,18 @@ ThreadMail = tuple[Thread, Sequence[MailFacts]]
 
 Progress = Callable[[int, int], None]
 """(threads done, threads in all)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BatchWait:
+    """How a batched run (summarize.batch) waits: for how long, how often it looks, and
+    where it says what it submitted."""
+
+    wait_s: float = 24 * 3600.0  # both providers end a batch within a day
+    poll_s: float = 30.0
+    say: Callable[[str], None] = lambda _line: None  # "batch … submitted" as it happens
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
 
 
 class Summarizer(Protocol):

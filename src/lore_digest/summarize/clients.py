@@ -104,6 +104,10 @@ class ChatClient(Protocol):
         """Send one request (retrying transient failures); raise `LLMError` on failure."""
         ...
 
+    def payload(self, request: ChatRequest) -> dict[str, Any]:
+        """The JSON body this backend sends for `request` (a batch sends the same)."""
+        ...
+
     def close(self) -> None:
         """Release the connection pool."""
         ...
@@ -207,29 +211,44 @@ class _HTTPChatClient:
         """Absolute URL of the chat endpoint."""
         raise NotImplementedError
 
-    def _headers(self) -> dict[str, str]:
+    def headers(self) -> dict[str, str]:
         raise NotImplementedError
 
-    def _payload(self, request: ChatRequest) -> dict[str, Any]:
+    def payload(self, request: ChatRequest) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _parse(self, body: Any, request: ChatRequest) -> ChatResponse:
-        """Read a 2xx JSON body; raise `_Malformed` when it is not the API's shape."""
+    def parse_body(self, body: Any, request: ChatRequest) -> ChatResponse:
+        """Read a 2xx JSON body; raise `MalformedResponse` when it is not the API's shape."""
         raise NotImplementedError
 
     # -- public API -----------------------------------------------------------------
 
     def complete(self, request: ChatRequest) -> ChatResponse:
         """Send the request, retrying transient failures; see the module docstring."""
-        payload = self._payload(request)
-        headers = self._headers()
+        response = self.send("POST", self.endpoint, json=self.payload(request))
+        return self._read(response, request)
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        files: Any = None,
+        data: Any = None,
+    ) -> httpx.Response:
+        """One API call with this client's headers, retrying transient failures: the 2xx
+        response, else `LLMError`. The batch APIs (summarize.batch) use it too."""
+        headers = self.headers()
+        if files is not None:
+            headers.pop("content-type", None)  # httpx sets the multipart boundary
         attempts = self.max_retries + 1
         for attempt in range(attempts):
-            result = self._send(payload, headers)
+            result = self._send(method, url, headers, json=json, files=files, data=data)
             if isinstance(result, httpx.Response):
                 failure = _classify(result, self._redact)
                 if failure is None:
-                    return self._read(result, request)
+                    return result
             else:
                 failure = result
             if not failure.retryable or attempt + 1 >= attempts:
@@ -245,6 +264,34 @@ class _HTTPChatClient:
             )
             self._sleep(delay)
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def decode(self, response: httpx.Response) -> Any:
+        """The JSON of a 2xx answer; a body that is not JSON is `invalid_response`."""
+        try:
+            return response.json()
+        except ValueError:
+            raise self._error(
+                _Failure(
+                    "invalid_response",
+                    f"HTTP {response.status_code} with a non-JSON body: "
+                    f"{_excerpt(self._redact(response.text))}",
+                    False,
+                    status=response.status_code,
+                ),
+                1,
+            ) from None
+
+    def malformed(self, what: str, response: httpx.Response) -> LLMError:
+        """The error for a 2xx JSON answer that is not in the API's shape."""
+        return self._error(
+            _Failure(
+                "invalid_response",
+                f"unexpected response ({what}): {_excerpt(self._redact(response.text))}",
+                False,
+                status=response.status_code,
+            ),
+            1,
+        )
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -268,57 +315,35 @@ class _HTTPChatClient:
 
     # -- internals ------------------------------------------------------------------
 
-    def _send(self, payload: dict[str, Any], headers: dict[str, str]) -> httpx.Response | _Failure:
-        """One POST; transport exceptions become a classified failure."""
+    def _send(
+        self, method: str, url: str, headers: dict[str, str], **content: Any
+    ) -> httpx.Response | _Failure:
+        """One request; transport exceptions become a classified failure."""
         try:
-            return self._http.post(self.endpoint, json=payload, headers=headers)
+            return self._http.request(method, url, headers=headers, **content)
         except httpx.TimeoutException as exc:
             return _Failure(
                 "timeout", f"no answer within {self.timeout:g} s ({_exc_text(exc)})", True
             )
         except (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL) as exc:
-            return _Failure(
-                "client", f"bad request to {_public_url(self.endpoint)}: {_exc_text(exc)}", False
-            )
+            return _Failure("client", f"bad request to {_public_url(url)}: {_exc_text(exc)}", False)
         except httpx.ConnectError as exc:
             # Refused or no such host: nothing listens there, waiting will not help.
             return _Failure(
                 "unreachable",
-                f"cannot connect to {_public_url(self.endpoint)}: {_exc_text(exc)}",
+                f"cannot connect to {_public_url(url)}: {_exc_text(exc)}",
                 False,
             )
         except httpx.TransportError as exc:
-            return _Failure(
-                "server", f"cannot reach {_public_url(self.endpoint)}: {_exc_text(exc)}", True
-            )
+            return _Failure("server", f"cannot reach {_public_url(url)}: {_exc_text(exc)}", True)
 
     def _read(self, response: httpx.Response, request: ChatRequest) -> ChatResponse:
         """Decode a 2xx answer; anything not in the API's shape is `invalid_response`."""
+        body = self.decode(response)
         try:
-            body = response.json()
-        except ValueError:
-            raise self._error(
-                _Failure(
-                    "invalid_response",
-                    f"HTTP {response.status_code} with a non-JSON body: "
-                    f"{_excerpt(self._redact(response.text))}",
-                    False,
-                    status=response.status_code,
-                ),
-                1,
-            ) from None
-        try:
-            return self._parse(body, request)
-        except _Malformed as exc:
-            raise self._error(
-                _Failure(
-                    "invalid_response",
-                    f"unexpected response ({exc}): {_excerpt(self._redact(response.text))}",
-                    False,
-                    status=response.status_code,
-                ),
-                1,
-            ) from None
+            return self.parse_body(body, request)
+        except MalformedResponse as exc:
+            raise self.malformed(str(exc), response) from None
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         """Seconds to wait before the next attempt.
@@ -373,13 +398,13 @@ class OpenAICompatibleClient(_HTTPChatClient):
     def endpoint(self) -> str:
         return f"{self.base_url}/chat/completions"
 
-    def _headers(self) -> dict[str, str]:
+    def headers(self) -> dict[str, str]:
         headers = {"content-type": "application/json"}
         if self._api_key:
             headers["authorization"] = f"Bearer {self._api_key}"
         return headers
 
-    def _payload(self, request: ChatRequest) -> dict[str, Any]:
+    def payload(self, request: ChatRequest) -> dict[str, Any]:
         system = request.system
         if request.json_output and "json" not in (system + request.user).lower():
             system = _join(system, JSON_INSTRUCTION)
@@ -401,17 +426,17 @@ class OpenAICompatibleClient(_HTTPChatClient):
             payload["response_format"] = {"type": "json_object"}
         return payload
 
-    def _parse(self, body: Any, request: ChatRequest) -> ChatResponse:
+    def parse_body(self, body: Any, request: ChatRequest) -> ChatResponse:
         choices = _field(body, "choices", list)
         if not choices:
-            raise _Malformed("no choices")
+            raise MalformedResponse("no choices")
         message = _field(choices[0], "message", dict)
         content = message.get("content")
         if isinstance(content, list):  # some servers send content parts
             content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
         if not isinstance(content, str):
             refusal = message.get("refusal")
-            raise _Malformed(
+            raise MalformedResponse(
                 f"refused: {refusal}" if isinstance(refusal, str) else "no message content"
             )
         usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
@@ -441,14 +466,14 @@ class AnthropicClient(_HTTPChatClient):
     def endpoint(self) -> str:
         return f"{self.base_url}/v1/messages"
 
-    def _headers(self) -> dict[str, str]:
+    def headers(self) -> dict[str, str]:
         return {
             "content-type": "application/json",
             "x-api-key": self._api_key or "",
             "anthropic-version": ANTHROPIC_VERSION,
         }
 
-    def _payload(self, request: ChatRequest) -> dict[str, Any]:
+    def payload(self, request: ChatRequest) -> dict[str, Any]:
         system = _join(request.system, JSON_INSTRUCTION) if request.json_output else request.system
         return {
             "model": request.model,
@@ -458,7 +483,7 @@ class AnthropicClient(_HTTPChatClient):
             "messages": [{"role": "user", "content": request.user}],
         }
 
-    def _parse(self, body: Any, request: ChatRequest) -> ChatResponse:
+    def parse_body(self, body: Any, request: ChatRequest) -> ChatResponse:
         blocks = _field(body, "content", list)
         texts = [
             b["text"]
@@ -466,7 +491,7 @@ class AnthropicClient(_HTTPChatClient):
             if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
         ]
         if not texts:
-            raise _Malformed("no text content")
+            raise MalformedResponse("no text content")
         text = "".join(texts)
         usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
         # Cached prompt tokens are reported apart from input_tokens but still count.
@@ -482,7 +507,7 @@ class AnthropicClient(_HTTPChatClient):
         )
 
 
-class _Malformed(Exception):
+class MalformedResponse(Exception):
     """A 2xx body that is JSON but not the API's shape."""
 
 
@@ -532,7 +557,7 @@ def _error_detail(response: httpx.Response, clean: Callable[[str], str]) -> str:
 
 def _field(body: Any, name: str, kind: type) -> Any:
     if not isinstance(body, dict) or not isinstance(body.get(name), kind):
-        raise _Malformed(f"no {name!r} {kind.__name__}")
+        raise MalformedResponse(f"no {name!r} {kind.__name__}")
     return body[name]
 
 

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from lore_digest.errors import UsageError
 from lore_digest.store.db import Store
-from lore_digest.summarize.base import Summarizer
+from lore_digest.summarize.base import BatchWait, Summarizer
 from lore_digest.summarize.offline import OfflineSummarizer
 
 BACKENDS = ("offline", "openai", "anthropic")
@@ -25,13 +25,15 @@ def make_summarizer(
     budget_tokens: int = 12_000,
     max_tokens_run: int | None = None,
     fallback: bool = False,
+    batch: BatchWait | None = None,
 ) -> Summarizer:
     """The summariser for `backend`: offline (facts only), or an LLM over its API.
 
     Raises UsageError for an unknown backend. An LLM backend that cannot work before
     any request (no key for a service that needs one) raises LLMUnavailable here, one
     line before any report is built, or with `fallback` gives the offline summariser
-    with a notice saying why.
+    with a notice saying why. `batch` sends the requests through the provider's batch
+    API (summarize.batch).
     """
     if backend == "offline":
         return OfflineSummarizer()
@@ -59,6 +61,7 @@ def make_summarizer(
         budget_tokens=budget_tokens,
         max_tokens_run=max_tokens_run,
         fallback=fallback,
+        batch=batch,
     )
     return LLMSummarizer(client, settings, store, list_id)
 

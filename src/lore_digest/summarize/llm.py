@@ -17,7 +17,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from typing import Self
@@ -25,7 +25,8 @@ from typing import Self
 from lore_digest.errors import LoreDigestError
 from lore_digest.model import Summary, Thread
 from lore_digest.store.db import Store
-from lore_digest.summarize.base import Progress, ThreadMail
+from lore_digest.summarize.base import BatchWait, Progress, ThreadMail
+from lore_digest.summarize.batch import BatchRounds, batch_api, request_key
 from lore_digest.summarize.clients import ChatClient, ChatRequest, LLMError, is_fatal
 from lore_digest.summarize.guard import GuardFacts, failures, guard_facts, guard_summary
 from lore_digest.summarize.offline import summarize_thread
@@ -49,6 +50,9 @@ DEFAULT_CONCURRENCY = 4
 DEFAULT_BUDGET_TOKENS = 12_000
 MAX_OUTPUT_TOKENS = 1500
 GUARD_LISTED = 8  # failed sentences quoted in the re-ask
+
+Conversation = Generator[Prompt, str, Summary]
+"""One thread's requests: yields prompts, is sent the answers' text, returns the summary."""
 
 NOTES = {
     "zh": {
@@ -87,6 +91,7 @@ class LLMSettings:
     budget_tokens: int = DEFAULT_BUDGET_TOKENS
     max_tokens_run: int | None = None
     fallback: bool = False  # a service that cannot work: offline summaries, not an error
+    batch: BatchWait | None = None  # ask through the provider's batch API (summarize.batch)
 
 
 class LLMUnavailable(LoreDigestError):
@@ -213,6 +218,10 @@ class LLMSummarizer:
         total = len(threads)
         if progress:
             progress(done, total)
+        if self.settings.batch is not None:
+            results.update(self._summarize_batch(jobs, lang, self.settings.batch, progress, total))
+            self._check_usable()
+            return results
         if jobs and self.unusable is None:
             # The first request goes alone: a service that cannot work is known in the
             # time of one call, not after every worker has waited out its own.
@@ -276,14 +285,22 @@ class LLMSummarizer:
             return replace(fallback, note=NOTES[lang].get(broken.kind, NOTES[lang]["server"]))
         try:
             summary = self._run_plan(plan, lang, guard)
-        except _BudgetSpent:
+        except (_BudgetSpent, OutputError, LLMError) as exc:
+            return self._fell_back(exc, lang, fallback)
+        return self._accept(summary, key, lang, fallback)
+
+    def _fell_back(self, exc: Exception, lang: str, fallback: Summary) -> Summary:
+        """The offline summary, with the note that says why the model's is missing."""
+        if isinstance(exc, _BudgetSpent):
             return replace(fallback, note=NOTES[lang]["budget"])
-        except OutputError:
-            return replace(fallback, note=NOTES[lang]["invalid"])
-        except LLMError as exc:
+        if isinstance(exc, LLMError):
             if is_fatal(exc) and self.unusable is None:
                 self.unusable = exc
             return replace(fallback, note=NOTES[lang].get(exc.kind, NOTES[lang]["server"]))
+        return replace(fallback, note=NOTES[lang]["invalid"])
+
+    def _accept(self, summary: Summary, key: str, lang: str, fallback: Summary) -> Summary:
+        """A checked summary, cached at once; one the guard emptied is the offline one."""
         if not (summary.original or summary.history or summary.this_week):
             return replace(fallback, note=NOTES[lang]["guard"], checks=summary.checks)
         with self._store_lock:
@@ -295,16 +312,123 @@ class LLMSummarizer:
             )
         return summary
 
-    def _run_plan(self, plan: PromptPlan, lang: str, guard: GuardFacts) -> Summary:
-        if plan.single is not None:
-            return self._ask_checked(plan.single, lang, guard)
-        partials = [self._ask(part) for part in plan.parts]
-        return self._ask_checked(plan.reduce(partials), lang, guard)
+    def _summarize_batch(
+        self,
+        jobs: Sequence[tuple[Thread, PromptPlan, str, Summary, GuardFacts]],
+        lang: str,
+        wait: BatchWait,
+        progress: Progress | None,
+        total: int,
+    ) -> dict[str, Summary]:
+        """Every job's conversation through the batch API, round after round (see
+        summarize.batch): replayed from the stored answers, the unanswered requests
+        of all threads sent as one batch per round."""
+        results: dict[str, Summary] = {}
+        if not jobs:
+            return results
+        rounds = BatchRounds(
+            batch_api(self.client), self.store, self.list_id, self.settings.model, wait
+        )
+        started = total - len(jobs)
+        active: dict[str, tuple[Conversation, Prompt]] = {}
+        finish = {thread.id: (key, fallback) for thread, _plan, key, fallback, _guard in jobs}
+        for thread, plan, _key, _fallback, guard in jobs:
+            conversation = self.conversation(plan, lang, guard)
+            active[thread.id] = (conversation, next(conversation))
+        while active:
+            asked: dict[str, ChatRequest] = {}
+            for thread_id in list(active):
+                outcome = self._replay(active, thread_id, rounds, asked)
+                if outcome is None:
+                    continue
+                key, fallback = finish[thread_id]
+                if isinstance(outcome, Summary):
+                    results[thread_id] = self._accept(outcome, key, lang, fallback)
+                else:
+                    results[thread_id] = self._fell_back(outcome, lang, fallback)
+            if progress:
+                progress(started + len(results), total)
+            if not asked:
+                break
+            try:
+                rounds.run(
+                    asked,
+                    lambda n: progress(started + len(results), total) if progress else None,
+                )
+            except LLMError as exc:  # the batch API itself failed: every thread left falls back
+                for thread_id, (conversation, _prompt) in active.items():
+                    conversation.close()
+                    results[thread_id] = self._fell_back(exc, lang, finish[thread_id][1])
+                break
+        return results
 
-    def _ask_checked(self, prompt: Prompt, lang: str, guard: GuardFacts) -> Summary:
+    def _replay(
+        self,
+        active: dict[str, tuple[Conversation, Prompt]],
+        thread_id: str,
+        rounds: BatchRounds,
+        asked: dict[str, ChatRequest],
+    ) -> Summary | Exception | None:
+        """Advance one conversation through the answers known; its request still to ask
+        goes into `asked`. The summary or the error that ends it, or None (not yet)."""
+        conversation, prompt = active[thread_id]
+        try:
+            while True:
+                request = self.request(prompt)
+                key = request_key(self.client.name, self.client.payload(request))
+                answer = rounds.answer(key)
+                if answer is None:
+                    if key not in asked:
+                        reserved = prompt.input_tokens + MAX_OUTPUT_TOKENS
+                        self.budget.reserve(reserved)
+                    asked[key] = request
+                    active[thread_id] = (conversation, prompt)
+                    return None
+                if isinstance(answer, LLMError):
+                    raise answer
+                prompt = conversation.send(answer.text)
+        except StopIteration as finished:
+            del active[thread_id]
+            summary: Summary = finished.value
+            return summary
+        except (_BudgetSpent, OutputError, LLMError) as exc:
+            del active[thread_id]
+            conversation.close()
+            return exc
+
+    def _run_plan(self, plan: PromptPlan, lang: str, guard: GuardFacts) -> Summary:
+        """Answer the plan's conversation one synchronous call at a time."""
+        conversation = self.conversation(plan, lang, guard)
+        try:
+            prompt = next(conversation)
+            while True:
+                prompt = conversation.send(self._call(prompt))
+        except StopIteration as finished:
+            summary: Summary = finished.value
+            return summary
+        finally:
+            conversation.close()
+
+    def conversation(self, plan: PromptPlan, lang: str, guard: GuardFacts) -> Conversation:
+        """The requests one thread's summary takes, as a generator: it yields each prompt
+        and is sent the model's text back, and returns the checked summary.
+
+        One conversation serves both ways of asking: `_run_plan` answers each prompt at
+        once, `batch.BatchRun` collects the prompts of every thread into one batch per
+        round. Map-reduce parts, the reduce, the retry of an invalid answer and the fact
+        guard's re-ask are its rounds.
+        """
+        if plan.single is not None:
+            return (yield from self._checked(plan.single, lang, guard))
+        partials = []
+        for part in plan.parts:
+            partials.append((yield from self._asked(part)))
+        return (yield from self._checked(plan.reduce(partials), lang, guard))
+
+    def _checked(self, prompt: Prompt, lang: str, guard: GuardFacts) -> Conversation:
         """The final answer, through the fact guard: sentences that fail a check are
         re-asked once with the failures listed, then those still failing are dropped."""
-        parsed = self._ask(prompt)
+        parsed = yield from self._asked(prompt)
         summary = to_summary(parsed, prompt.labels, lang, self.settings.model)
         failed = failures(summary, guard)
         if not failed:
@@ -315,32 +439,32 @@ class LLMSummarizer:
             "Rewrite or leave out these sentences; keep the others."
         )
         again = retry_prompt(prompt, summary_json(parsed), why)
-        answer = parse_output(
-            self._call(again), again.labels, history_required=again.history_required
-        )
+        text = yield again
+        answer = parse_output(text, again.labels, history_required=again.history_required)
         return guard_summary(to_summary(answer, again.labels, lang, self.settings.model), guard)
 
-    def _ask(self, prompt: Prompt) -> LLMSummary:
-        """One call, validated; one retry with the validation error, then give up."""
-        text = self._call(prompt)
+    def _asked(self, prompt: Prompt) -> Generator[Prompt, str, LLMSummary]:
+        """One answer, validated; one retry with the validation error, then give up."""
+        text = yield prompt
         try:
             return parse_output(text, prompt.labels, history_required=prompt.history_required)
         except OutputError as first:
             again = retry_prompt(prompt, text, first)
-            return parse_output(
-                self._call(again), again.labels, history_required=again.history_required
-            )
+            text = yield again
+            return parse_output(text, again.labels, history_required=again.history_required)
+
+    def request(self, prompt: Prompt) -> ChatRequest:
+        """The chat request of one prompt (the same for a direct call and a batch)."""
+        return ChatRequest(
+            system=prompt.system,
+            user=prompt.user,
+            model=self.settings.model,
+            max_output_tokens=MAX_OUTPUT_TOKENS,
+        )
 
     def _call(self, prompt: Prompt) -> str:
         reserved = prompt.input_tokens + MAX_OUTPUT_TOKENS
         self.budget.reserve(reserved)
-        response = self.client.complete(
-            ChatRequest(
-                system=prompt.system,
-                user=prompt.user,
-                model=self.settings.model,
-                max_output_tokens=MAX_OUTPUT_TOKENS,
-            )
-        )
+        response = self.client.complete(self.request(prompt))
         self.budget.settle(reserved, response.input_tokens + response.output_tokens)
         return response.text

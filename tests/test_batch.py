@@ -1,0 +1,232 @@
+"""Backfills through the batch APIs (summarize.batch), against loopback fakes of both.
+
+The fakes (tests.fake_batch) refuse what the real services refuse (wrong multipart, bad
+custom ids, missing params, missing keys), so a summary that comes back proves the
+requests had the providers' shape.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fake_batch import FakeBatchServer
+from fake_llm import FakeLLMServer, default_responder, user_text
+from lore_digest.facts.week import iso_week_window
+from lore_digest.report.build import ReportBuilder
+from lore_digest.report.model import Report
+from lore_digest.store.db import Store
+from lore_digest.summarize.base import BatchWait
+from lore_digest.summarize.batch import BatchPending
+from lore_digest.summarize.clients import AnthropicClient, OpenAICompatibleClient
+from lore_digest.summarize.llm import LLMSettings, LLMSummarizer
+
+WEEK = iso_week_window("2022-W19")
+KEY = "sk-test-batch-0123456789abcdef"
+
+
+def _summarizer(
+    store: Store, url: str, flavour: str, *, wait_s: float = 60.0, **settings: Any
+) -> LLMSummarizer:
+    info = store.get_list("kvmarm")
+    assert info is not None
+    kind = OpenAICompatibleClient if flavour == "openai" else AnthropicClient
+    client = kind(base_url=url, api_key=KEY, timeout=5.0, sleep=lambda _: None)
+    wait = BatchWait(wait_s=wait_s, poll_s=0.0, sleep=lambda _: None)
+    return LLMSummarizer(
+        client,
+        LLMSettings(model="fake-model", batch=wait, **settings),
+        store,
+        info.id,
+    )
+
+
+def _report(store: Store, summarizer: LLMSummarizer) -> Report:
+    with summarizer:
+        return ReportBuilder(store, "kvmarm").build(WEEK, summarizer=summarizer)
+
+
+def _summaries(report: Report) -> dict[str, Any]:
+    return {t.id: t.summary for t in report.threads}
+
+
+@pytest.mark.parametrize("flavour", ["openai", "anthropic"])
+def test_a_batched_report_equals_the_direct_one_and_a_rerun_asks_nothing(
+    writable_store: Store, synced_db: Path, tmp_path: Path, flavour: str
+) -> None:
+    store = writable_store
+    with FakeBatchServer(flavour, api_key=KEY, polls_to_end=2) as server:
+        batched = _report(store, _summarizer(store, server.url, flavour))
+        assert len(server.submitted) == 1  # one round: every thread in one batch
+        assert server.asked == len(batched.threads)
+        assert server.polls == 3  # running, running, ended
+        again = _report(store, _summarizer(store, server.url, flavour))
+        assert len(server.submitted) == 1  # served from the summary cache
+    assert all(t.summary is not None and t.summary.source == "llm" for t in batched.threads)
+    assert _summaries(again) == _summaries(batched)
+    # The same prompts asked directly give the same summaries: one conversation, two ways.
+    fresh = tmp_path / "direct.sqlite3"
+    shutil.copy(synced_db, fresh)
+    with Store.open(fresh) as other:
+        info = other.get_list("kvmarm")
+        assert info is not None
+        kind = OpenAICompatibleClient if flavour == "openai" else AnthropicClient
+        with FakeLLMServer(flavour) as direct:
+            client = kind(base_url=direct.url, api_key=KEY, timeout=5.0, sleep=lambda _: None)
+            summarizer = LLMSummarizer(client, LLMSettings(model="fake-model"), other, info.id)
+            plain = _report(other, summarizer)
+            sent = [user_text(body) for body in direct.requests]
+    assert _summaries(plain) == _summaries(batched)
+    assert sorted(sent) == sorted(user_text(body) for body in server.submitted[0])
+
+
+def _invalid_first(body: dict[str, Any]) -> str:
+    """Prose for a first ask, a valid answer to the retry that quotes the refusal."""
+    if "Your previous answer could not be used:" in user_text(body):
+        return default_responder(body)
+    return "Here is a summary in prose, not JSON."
+
+
+def test_a_retry_is_a_second_round(writable_store: Store) -> None:
+    store = writable_store
+    with FakeBatchServer("openai", responder=_invalid_first, api_key=KEY) as server:
+        report = _report(store, _summarizer(store, server.url, "openai"))
+    assert len(server.submitted) == 2  # the asks, then the retries
+    assert len(server.submitted[1]) == len(report.threads)
+    assert all(t.summary is not None and t.summary.source == "llm" for t in report.threads)
+
+
+@pytest.mark.parametrize("flavour", ["openai", "anthropic"])
+def test_a_run_that_stops_waiting_is_resumed_without_submitting_again(
+    writable_store: Store, flavour: str
+) -> None:
+    store = writable_store
+    with FakeBatchServer(flavour, api_key=KEY, polls_to_end=1000) as server:
+        summarizer = _summarizer(store, server.url, flavour, wait_s=0.0)
+        with pytest.raises(BatchPending) as pending:
+            _report(store, summarizer)
+        info = store.get_list("kvmarm")
+        assert info is not None
+        (batch_id, _created, keys), *more = store.open_llm_batches(flavour, info.id)
+        assert not more and batch_id in str(pending.value) and "--resume" in str(pending.value)
+        assert len(keys) == server.asked
+        server.polls_to_end = 0
+        resumed = _summarizer(store, server.url, flavour)
+        report = _report(store, resumed)
+        assert len(server.submitted) == 1  # collected, not submitted twice
+        assert store.open_llm_batches(flavour, info.id) == []
+    assert all(t.summary is not None and t.summary.source == "llm" for t in report.threads)
+
+
+@pytest.mark.parametrize("flavour", ["openai", "anthropic"])
+def test_requests_a_batch_could_not_answer_fall_back_and_are_asked_again(
+    writable_store: Store, flavour: str
+) -> None:
+    store = writable_store
+    with FakeBatchServer(flavour, api_key=KEY) as server:
+        server.script_results("errored", "expired")
+        first = _report(store, _summarizer(store, server.url, flavour))
+        notes = [t.summary.note for t in first.threads if t.summary and t.summary.source != "llm"]
+        assert len(notes) == 2 and all(notes)
+        second = _report(store, _summarizer(store, server.url, flavour))
+        assert [len(b) for b in server.submitted] == [len(first.threads), 2]
+    assert all(t.summary is not None and t.summary.source == "llm" for t in second.threads)
+
+
+def test_a_batch_refused_as_a_whole_leaves_offline_summaries_with_a_note(
+    writable_store: Store,
+) -> None:
+    store = writable_store
+    with FakeBatchServer("openai", api_key=KEY) as server:
+        server.fail_batch = "Line 3: model not found"
+        report = _report(store, _summarizer(store, server.url, "openai"))
+    notes = {t.summary.note for t in report.threads if t.summary is not None}
+    assert {t.summary.source for t in report.threads if t.summary} == {"facts"}
+    assert len(notes) == 1 and None not in notes
+
+
+def test_results_on_another_host_are_not_fetched_with_the_key(writable_store: Store) -> None:
+    store = writable_store
+    with (
+        FakeBatchServer("anthropic", api_key=KEY) as server,
+        FakeBatchServer("anthropic", api_key=KEY) as elsewhere,
+    ):
+        server.hosts_results_at = elsewhere.root
+        report = _report(store, _summarizer(store, server.url, "anthropic"))
+    assert elsewhere.requests == []
+    assert {t.summary.source for t in report.threads if t.summary} == {"facts"}
+
+
+def test_a_wrong_key_is_one_line_before_any_wait(writable_store: Store) -> None:
+    from lore_digest.summarize.llm import LLMUnavailable
+
+    store = writable_store
+    with (
+        FakeBatchServer("openai", api_key="another-key") as server,
+        pytest.raises(LLMUnavailable) as failed,
+    ):
+        _report(store, _summarizer(store, server.url, "openai"))
+    assert "HTTP 401" in str(failed.value) and KEY not in str(failed.value)
+    assert server.submitted == []
+
+
+def _cli(db: Path, out: Path, url: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_"))}
+    env.update(OPENAI_API_KEY=KEY, OPENAI_BASE_URL=url)
+    return subprocess.run(
+        [
+            sys.executable, "-m", "lore_digest", "report", "--db", str(db),
+            "--list", "kvmarm", "--week", "2022-W19", "--lang", "en",
+            "--summarizer", "openai", "--out", str(out), *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=300,
+    )  # fmt: skip
+
+
+def test_cli_batch_stops_with_exit_75_and_resume_collects(synced_db: Path, tmp_path: Path) -> None:
+    db = tmp_path / "cli.sqlite3"
+    shutil.copy(synced_db, db)
+    out = tmp_path / "out"
+    with FakeBatchServer("openai", api_key=KEY, polls_to_end=1000) as server:
+        nothing = _cli(db, out, server.url, "--batch", "--resume")
+        assert nothing.returncode == 1, nothing.stderr
+        assert "no openai batch of kvmarm is waiting" in nothing.stderr
+        stopped = _cli(db, out, server.url, "--batch", "--batch-wait", "0")
+        assert stopped.returncode == 75, stopped.stderr
+        errors = [line for line in stopped.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and "--resume" in errors[0] and "Traceback" not in stopped.stderr
+        assert "requests submitted" in stopped.stderr  # said as it happened
+        assert not list(out.glob("*.json"))  # no half-summarised report
+        server.polls_to_end = 0
+        resumed = _cli(db, out, server.url, "--batch", "--resume", "--json")
+        assert resumed.returncode == 0, resumed.stderr
+        assert len(server.submitted) == 1
+    data = json.loads((out / "kvmarm-2022-W19.en.json").read_text(encoding="utf-8"))
+    assert {t["summary"]["source"] for t in data["threads"]} == {"llm"}
+    assert KEY not in stopped.stderr + resumed.stdout + resumed.stderr
+
+
+def test_cli_resume_needs_batch_and_batch_needs_an_llm(synced_db: Path, tmp_path: Path) -> None:
+    lone = _cli(synced_db, tmp_path / "o", "http://127.0.0.1:1/v1", "--resume")
+    assert lone.returncode == 2 and "--resume goes with --batch" in lone.stderr
+    offline = subprocess.run(
+        [
+            sys.executable, "-m", "lore_digest", "report", "--db", str(synced_db),
+            "--list", "kvmarm", "--week", "2022-W19", "--batch", "--out", str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    assert offline.returncode == 2 and "--batch needs an LLM summarizer" in offline.stderr
