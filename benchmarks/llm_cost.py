@@ -38,13 +38,15 @@ from lore_digest.model import Summary, SummaryItem, Thread
 from lore_digest.report.build import ReportBuilder
 from lore_digest.store.db import Store
 from lore_digest.summarize.prompt import (
+    MAX_REQUEST_CHARS,
     PARTIAL_TOKENS,
     PromptPlan,
     build_plan,
     estimate_tokens,
+    retry_prompt,
     system_prompt,
 )
-from lore_digest.summarize.schema import CitedSentence, LLMSummary
+from lore_digest.summarize.schema import CitedSentence, LLMSummary, OutputError
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "kvmarm-0.git"
@@ -78,6 +80,7 @@ class WeekCost:
     with_previous: int = 0
     map_reduce: int = 0
     checked: int = 0
+    largest: int = 0  # characters of the longest request, a worst-case retry included
 
 
 def placeholder_partial() -> LLMSummary:
@@ -106,6 +109,16 @@ def our_tokens(plan: PromptPlan) -> tuple[int, str]:
         return plan.single.input_tokens, plan.single.user
     reduce = plan.reduce([placeholder_partial() for _ in plan.parts])
     return sum(p.input_tokens for p in plan.parts) + reduce.input_tokens, reduce.user
+
+
+def largest_request(plan: PromptPlan) -> int:
+    """Characters of the plan's longest request, counting for each first ask the retry
+    that could follow it with the longest reason and answer a retry may quote."""
+    asks = [plan.single] if plan.single is not None else [*plan.parts]
+    if plan.single is None:
+        asks.append(plan.reduce([placeholder_partial() for _ in plan.parts]))
+    worst = OutputError("r" * 5000)
+    return max(max(p.chars, retry_prompt(p, "a" * 5000, worst).chars) for p in asks)
 
 
 def fact_ids(thread: Thread) -> list[str]:
@@ -170,6 +183,7 @@ def measure_week(
         cost.old += system + estimate_tokens("\n\n".join(old_text))
         cost.ours += ours
         cost.map_reduce += plan.single is None
+        cost.largest = max(cost.largest, largest_request(plan))
         cost.checked += check_facts(thread, plan, user)
     return cost
 
@@ -194,12 +208,13 @@ def main() -> None:
     print(f"input tokens per week (estimate_tokens; lang={opts.lang}, budget={opts.budget})")
     print(
         f"{'week':<10} {'threads':>7} {'map-reduce':>10} {'old':>9} {'ours':>8} {'ratio':>6}"
-        f" {'w/ prev':>8} {'ratio':>6}"
+        f" {'w/ prev':>8} {'ratio':>6} {'largest':>8}"
     )
     for r in rows:
         print(
             f"{r.week:<10} {r.threads:>7} {r.map_reduce:>10} {r.old:>9} {r.ours:>8}"
             f" {r.ours / r.old:>6.1%} {r.with_previous:>8} {r.with_previous / r.old:>6.1%}"
+            f" {r.largest:>8}"
         )
     old = sum(r.old for r in rows)
     ours = sum(r.ours for r in rows)
@@ -209,9 +224,13 @@ def main() -> None:
         f"{'total':<10} {threads:>7} {sum(r.map_reduce for r in rows):>10} {old:>9} {ours:>8}"
         f" {ours / old:>6.1%} {steady:>8} {steady / old:>6.1%}"
     )
+    largest = max(r.largest for r in rows)
+    print(f"largest request: {largest:,} characters (retry included; cap {MAX_REQUEST_CHARS:,})")
     checked = sum(r.checked for r in rows)
     print(f"no fact lost: {checked} fact ids checked in {threads} threads, all present as labels")
     print(f"run time {time.perf_counter() - started:.1f} s")
+    if largest > MAX_REQUEST_CHARS:
+        sys.exit(f"a request of {largest:,} characters is over the {MAX_REQUEST_CHARS:,} cap")
     if ours > TARGET * old:
         sys.exit(f"ours is {ours / old:.1%} of old, above the {TARGET:.0%} target")
 

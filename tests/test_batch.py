@@ -30,6 +30,8 @@ from lore_digest.summarize.llm import LLMSettings, LLMSummarizer
 
 WEEK = iso_week_window("2022-W19")
 KEY = "sk-test-batch-0123456789abcdef"
+RETRY = "Your previous answer could not be used:"
+REDUCE = "too long for one request, so it was summarised in"
 
 
 def _summarizer(
@@ -64,11 +66,15 @@ def test_a_batched_report_equals_the_direct_one_and_a_rerun_asks_nothing(
     store = writable_store
     with FakeBatchServer(flavour, api_key=KEY, polls_to_end=2) as server:
         batched = _report(store, _summarizer(store, server.url, flavour))
-        assert len(server.submitted) == 1  # one round: every thread in one batch
-        assert server.asked == len(batched.threads)
-        assert server.polls == 3  # running, running, ended
+        # Two rounds: every thread's first ask (a big thread's map parts together), then
+        # the reduce prompts of the big threads.
+        first, second = server.submitted
+        assert second and all(REDUCE in user_text(body) for body in second)
+        assert not any(REDUCE in user_text(body) for body in first)
+        assert len(first) > len(batched.threads)  # the map parts
+        assert server.polls == 3 * 2  # running, running, ended; for each batch
         again = _report(store, _summarizer(store, server.url, flavour))
-        assert len(server.submitted) == 1  # served from the summary cache
+        assert len(server.submitted) == 2  # served from the summary cache
     assert all(t.summary is not None and t.summary.source == "llm" for t in batched.threads)
     assert _summaries(again) == _summaries(batched)
     # The same prompts asked directly give the same summaries: one conversation, two ways.
@@ -84,12 +90,12 @@ def test_a_batched_report_equals_the_direct_one_and_a_rerun_asks_nothing(
             plain = _report(other, summarizer)
             sent = [user_text(body) for body in direct.requests]
     assert _summaries(plain) == _summaries(batched)
-    assert sorted(sent) == sorted(user_text(body) for body in server.submitted[0])
+    assert sorted(sent) == sorted(user_text(body) for batch in server.submitted for body in batch)
 
 
 def _invalid_first(body: dict[str, Any]) -> str:
     """Prose for a first ask, a valid answer to the retry that quotes the refusal."""
-    if "Your previous answer could not be used:" in user_text(body):
+    if RETRY in user_text(body):
         return default_responder(body)
     return "Here is a summary in prose, not JSON."
 
@@ -98,8 +104,10 @@ def test_a_retry_is_a_second_round(writable_store: Store) -> None:
     store = writable_store
     with FakeBatchServer("openai", responder=_invalid_first, api_key=KEY) as server:
         report = _report(store, _summarizer(store, server.url, "openai"))
-    assert len(server.submitted) == 2  # the asks, then the retries
-    assert len(server.submitted[1]) == len(report.threads)
+    # First asks, their retries, the reduce prompts, the retries of those.
+    asks, retries, reduces, reduce_retries = server.submitted
+    assert len(retries) == len(asks) and len(reduce_retries) == len(reduces)
+    assert all(RETRY in user_text(body) for body in retries + reduce_retries)
     assert all(t.summary is not None and t.summary.source == "llm" for t in report.threads)
 
 
@@ -120,7 +128,8 @@ def test_a_run_that_stops_waiting_is_resumed_without_submitting_again(
         server.polls_to_end = 0
         resumed = _summarizer(store, server.url, flavour)
         report = _report(store, resumed)
-        assert len(server.submitted) == 1  # collected, not submitted twice
+        first, _reduces = server.submitted  # the first batch collected, not submitted twice
+        assert len(first) == len(keys)
         assert store.open_llm_batches(flavour, info.id) == []
     assert all(t.summary is not None and t.summary.source == "llm" for t in report.threads)
 
@@ -135,8 +144,10 @@ def test_requests_a_batch_could_not_answer_fall_back_and_are_asked_again(
         first = _report(store, _summarizer(store, server.url, flavour))
         notes = [t.summary.note for t in first.threads if t.summary and t.summary.source != "llm"]
         assert len(notes) == 2 and all(notes)
+        rounds = len(server.submitted)
         second = _report(store, _summarizer(store, server.url, flavour))
-        assert [len(b) for b in server.submitted] == [len(first.threads), 2]
+        # Only what failed is asked again: two first asks (and what follows them).
+        assert len(server.submitted[rounds]) == 2
     assert all(t.summary is not None and t.summary.source == "llm" for t in second.threads)
 
 
@@ -211,7 +222,9 @@ def test_cli_batch_stops_with_exit_75_and_resume_collects(synced_db: Path, tmp_p
         server.polls_to_end = 0
         resumed = _cli(db, out, server.url, "--batch", "--resume", "--json")
         assert resumed.returncode == 0, resumed.stderr
-        assert len(server.submitted) == 1
+        first = server.submitted[0]
+        assert not any(REDUCE in user_text(body) for body in first)
+        assert all(REDUCE in user_text(b) for batch in server.submitted[1:] for b in batch)
     data = json.loads((out / "kvmarm-2022-W19.en.json").read_text(encoding="utf-8"))
     assert {t["summary"]["source"] for t in data["threads"]} == {"llm"}
     assert KEY not in stopped.stderr + resumed.stdout + resumed.stderr

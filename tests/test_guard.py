@@ -189,7 +189,8 @@ def test_a_lying_model_is_reasked_once_then_its_lie_dropped(
     assert reasks and all(
         LIE in why and re.search(r"\((?:status|people): ", why) for why in reasons
     )
-    assert len(requests) == len(report.threads) + len(reasks)  # at most one re-ask each
+    # At most one re-ask per thread (a big thread's map parts are first asks too).
+    assert len(reasks) <= len(report.threads) <= len(requests) - len(reasks)
     data = {t["id"]: t for t in report_dict(report)["threads"]}
     for thread in not_applied:
         summary = thread.summary

@@ -37,7 +37,8 @@ PKVM = "[PATCH 0/2] KVM: arm64: Minor pKVM cleanups"
 MEMSTATS = "[PATCH v4 0/4] KVM: mm: count KVM mmu usage in memory stats"
 FUAD_REVIEW = "CA+EHjTz3J4aJ3MximOc1ybZQV8yNG7Z9gyQPFrm2XtrF-zUAxA@mail.gmail.com"
 MAIL_BLOCK = re.compile(r'<mail id="(m\d+)">\n(.*?)\n</mail>', re.DOTALL)
-HEADER = re.compile(r"^\[(m\d+)\] \d{4}-\d\d-\d\d \d\d:\d\d ", re.MULTILINE)
+# A mail's line: date and sender, or "patch N/M" for a patch the series' author posted.
+HEADER = re.compile(r"^\[(m\d+)\] (?:\d{4}-\d\d-\d\d \d\d:\d\d |patch \d+/\d+$)", re.MULTILINE)
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +61,8 @@ def _thread(w19: list[Thread], subject: str) -> Thread:
 
 
 def _single(thread: Thread, **kwargs: object) -> Prompt:
+    """The whole thread in one prompt: what is sent of each mail, the size cap aside."""
+    kwargs.setdefault("max_chars", 10**6)
     plan = build_plan(thread[0], thread[1], lang="en", **kwargs)  # type: ignore[arg-type]
     assert plan.single is not None
     return plan.single
@@ -258,7 +261,7 @@ def test_reviewer_hunk_is_sent_quoted_prose_is_not(w19: list[Thread]) -> None:
 
 
 def test_over_budget_thread_becomes_map_reduce(w19: list[Thread]) -> None:
-    biggest = max(w19, key=lambda t: _prompts(t)[0].input_tokens)
+    biggest = max(w19, key=lambda t: _single(t).input_tokens)
     thread, mails = biggest
     budget = 1500
     plan = build_plan(thread, mails, lang="en", budget_tokens=budget)
@@ -483,3 +486,34 @@ def test_a_big_series_sends_the_commit_messages_of_answered_patches_only(
     assert seen[True] and seen[False]
     cover = next(m for m in mails if m.subject.counter == 0)
     assert UNANSWERED_PATCH not in blocks[_label(prompt, cover.message_id)]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_no_request_is_longer_than_the_cap_a_worst_retry_included(
+    w19: list[Thread], lang: str
+) -> None:
+    """Whatever a thread's size: single prompts, map parts, the reduce, and the retry of
+    any of them with the longest reason and a long refused answer stay within
+    MAX_REQUEST_CHARS; the biggest threads of the week are map-reduced to get there."""
+    from lore_digest.summarize.prompt import MAX_REQUEST_CHARS
+
+    partial = LLMSummary(
+        original=[CitedSentence(text="x" * 1500, cites=["m1"])],
+        history=[],
+        this_week=[CitedSentence(text="y", cites=["m1"])],
+    )
+    worst = OutputError("because " * 1000)
+    split = 0
+    for thread, mails in w19:
+        plan = build_plan(thread, mails, lang=lang)
+        asks = [plan.single] if plan.single is not None else list(plan.parts)
+        if plan.single is None:
+            split += 1
+            asks.append(plan.reduce([partial] * len(plan.parts)))
+        for prompt in asks:
+            assert prompt.chars <= MAX_REQUEST_CHARS, thread.subject
+            retry = retry_prompt(prompt, "z" * 9000, worst)
+            assert retry.chars <= MAX_REQUEST_CHARS, thread.subject
+            assert "because" in retry.user  # the reason is never cut away entirely
+    assert split  # the cap is what made them map-reduce: without it they fit one request
+    assert all(build_plan(t, m, lang=lang, max_chars=10**6).single is not None for t, m in w19)

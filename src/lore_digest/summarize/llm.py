@@ -51,8 +51,9 @@ DEFAULT_BUDGET_TOKENS = 12_000
 MAX_OUTPUT_TOKENS = 1500
 GUARD_LISTED = 8  # failed sentences quoted in the re-ask
 
-Conversation = Generator[Prompt, str, Summary]
-"""One thread's requests: yields prompts, is sent the answers' text, returns the summary."""
+Conversation = Generator[list[Prompt], list[str], Summary]
+"""One thread's requests, step by step: yields a step's prompts, is sent their answers'
+texts (in order), returns the summary."""
 
 NOTES = {
     "zh": {
@@ -330,7 +331,7 @@ class LLMSummarizer:
             batch_api(self.client), self.store, self.list_id, self.settings.model, wait
         )
         started = total - len(jobs)
-        active: dict[str, tuple[Conversation, Prompt]] = {}
+        active: dict[str, tuple[Conversation, list[Prompt]]] = {}
         finish = {thread.id: (key, fallback) for thread, _plan, key, fallback, _guard in jobs}
         for thread, plan, _key, _fallback, guard in jobs:
             conversation = self.conversation(plan, lang, guard)
@@ -364,29 +365,36 @@ class LLMSummarizer:
 
     def _replay(
         self,
-        active: dict[str, tuple[Conversation, Prompt]],
+        active: dict[str, tuple[Conversation, list[Prompt]]],
         thread_id: str,
         rounds: BatchRounds,
         asked: dict[str, ChatRequest],
     ) -> Summary | Exception | None:
-        """Advance one conversation through the answers known; its request still to ask
-        goes into `asked`. The summary or the error that ends it, or None (not yet)."""
-        conversation, prompt = active[thread_id]
+        """Advance one conversation through the answers known; the requests of its step
+        still to ask go into `asked`. The summary or the error that ends it, or None."""
+        conversation, prompts = active[thread_id]
         try:
             while True:
-                request = self.request(prompt)
-                key = request_key(self.client.name, self.client.payload(request))
-                answer = rounds.answer(key)
-                if answer is None:
-                    if key not in asked:
-                        reserved = prompt.input_tokens + MAX_OUTPUT_TOKENS
-                        self.budget.reserve(reserved)
-                    asked[key] = request
-                    active[thread_id] = (conversation, prompt)
+                answers: list[str] = []
+                missing: dict[str, tuple[ChatRequest, Prompt]] = {}
+                for prompt in prompts:
+                    request = self.request(prompt)
+                    key = request_key(self.client.name, self.client.payload(request))
+                    answer = rounds.answer(key)
+                    if isinstance(answer, LLMError):
+                        raise answer
+                    if answer is None:
+                        missing[key] = (request, prompt)
+                    else:
+                        answers.append(answer.text)
+                if missing:
+                    for key, (request, prompt) in missing.items():
+                        if key not in asked:
+                            self.budget.reserve(prompt.input_tokens + MAX_OUTPUT_TOKENS)
+                        asked[key] = request
+                    active[thread_id] = (conversation, prompts)
                     return None
-                if isinstance(answer, LLMError):
-                    raise answer
-                prompt = conversation.send(answer.text)
+                prompts = conversation.send(answers)
         except StopIteration as finished:
             del active[thread_id]
             summary: Summary = finished.value
@@ -400,9 +408,9 @@ class LLMSummarizer:
         """Answer the plan's conversation one synchronous call at a time."""
         conversation = self.conversation(plan, lang, guard)
         try:
-            prompt = next(conversation)
+            prompts = next(conversation)
             while True:
-                prompt = conversation.send(self._call(prompt))
+                prompts = conversation.send([self._call(prompt) for prompt in prompts])
         except StopIteration as finished:
             summary: Summary = finished.value
             return summary
@@ -410,25 +418,24 @@ class LLMSummarizer:
             conversation.close()
 
     def conversation(self, plan: PromptPlan, lang: str, guard: GuardFacts) -> Conversation:
-        """The requests one thread's summary takes, as a generator: it yields each prompt
-        and is sent the model's text back, and returns the checked summary.
+        """The requests one thread's summary takes, as a generator: it yields the prompts
+        of one step (those that do not wait for each other: a big thread's map parts) and
+        is sent the model's texts back in order, and returns the checked summary.
 
         One conversation serves both ways of asking: `_run_plan` answers each prompt at
-        once, `batch.BatchRun` collects the prompts of every thread into one batch per
-        round. Map-reduce parts, the reduce, the retry of an invalid answer and the fact
-        guard's re-ask are its rounds.
+        once, `summarize.batch` collects the steps of every thread into one batch per
+        round. Map parts, the reduce, the retry of an invalid answer and the fact guard's
+        re-ask are its steps.
         """
         if plan.single is not None:
             return (yield from self._checked(plan.single, lang, guard))
-        partials = []
-        for part in plan.parts:
-            partials.append((yield from self._asked(part)))
+        partials = yield from self._asked(plan.parts)
         return (yield from self._checked(plan.reduce(partials), lang, guard))
 
     def _checked(self, prompt: Prompt, lang: str, guard: GuardFacts) -> Conversation:
         """The final answer, through the fact guard: sentences that fail a check are
         re-asked once with the failures listed, then those still failing are dropped."""
-        parsed = yield from self._asked(prompt)
+        (parsed,) = yield from self._asked((prompt,))
         summary = to_summary(parsed, prompt.labels, lang, self.settings.model)
         failed = failures(summary, guard)
         if not failed:
@@ -439,19 +446,33 @@ class LLMSummarizer:
             "Rewrite or leave out these sentences; keep the others."
         )
         again = retry_prompt(prompt, summary_json(parsed), why)
-        text = yield again
+        (text,) = yield [again]
         answer = parse_output(text, again.labels, history_required=again.history_required)
         return guard_summary(to_summary(answer, again.labels, lang, self.settings.model), guard)
 
-    def _asked(self, prompt: Prompt) -> Generator[Prompt, str, LLMSummary]:
-        """One answer, validated; one retry with the validation error, then give up."""
-        text = yield prompt
-        try:
-            return parse_output(text, prompt.labels, history_required=prompt.history_required)
-        except OutputError as first:
-            again = retry_prompt(prompt, text, first)
-            text = yield again
-            return parse_output(text, again.labels, history_required=again.history_required)
+    def _asked(
+        self, prompts: Sequence[Prompt]
+    ) -> Generator[list[Prompt], list[str], list[LLMSummary]]:
+        """Answers to prompts asked together, validated; each invalid one retried once
+        with its validation error (the retries together), then given up."""
+        texts = yield list(prompts)
+        answers: list[LLMSummary | None] = []
+        retries: list[tuple[int, Prompt]] = []
+        for index, (prompt, text) in enumerate(zip(prompts, texts, strict=True)):
+            try:
+                answers.append(
+                    parse_output(text, prompt.labels, history_required=prompt.history_required)
+                )
+            except OutputError as first:
+                answers.append(None)
+                retries.append((index, retry_prompt(prompt, text, first)))
+        if retries:
+            again = yield [retry for _index, retry in retries]
+            for (index, retry), text in zip(retries, again, strict=True):
+                answers[index] = parse_output(
+                    text, retry.labels, history_required=retry.history_required
+                )
+        return [answer for answer in answers if answer is not None]
 
     def request(self, prompt: Prompt) -> ChatRequest:
         """The chat request of one prompt (the same for a direct call and a batch)."""

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
@@ -62,6 +62,14 @@ EARLIER_PROSE_CHARS = 600  # earlier mail without a previous summary: prose cut 
 QUOTE_CONTEXT_LINES = 12  # lines kept of a quoted hunk a reviewer answers
 DIFFSTAT_LINES = 20  # diffstat lines kept before "[… N more lines]"
 RETRY_ANSWER_CHARS = 1500  # of an invalid answer quoted back in the retry prompt
+RETRY_REASON_CHARS = 2000  # of the reason (validation error, failed checks) in a retry
+# No request is longer than this (system + user, in characters), whatever the token
+# budget. A first ask leaves room for the words of a retry and a short reason; the
+# retry quotes as much of the reason and of the refused answer as the rest allows.
+MAX_REQUEST_CHARS = 24_000
+RETRY_WORDS_CHARS = 300  # the retry template's own words
+RETRY_MIN_CHARS = 600  # a first ask leaves this much for the retry's words and reason
+MAX_PROMPT_CHARS = MAX_REQUEST_CHARS - RETRY_MIN_CHARS
 PARTIAL_TOKENS = 400  # expected size of one partial answer (cost estimates)
 SHA_CHARS = 12  # commit ids in the facts: abbreviated as git does in Fixes: tags
 
@@ -75,6 +83,23 @@ class Prompt:
     labels: dict[str, str]  # "m3" -> message id, for every label the prompt may cite
     input_tokens: int
     history_required: bool  # False only when the prompt says there is no earlier mail
+
+    @property
+    def chars(self) -> int:
+        """Characters sent: system and user text."""
+        return len(self.system) + len(self.user)
+
+    def over(self, budget: Budget) -> int:
+        """By how many tokens this prompt is over the budget's tokens or its characters
+        (counted as four to a token); 0 or less when it fits both."""
+        return max(self.input_tokens - budget.tokens, -(-(self.chars - budget.chars) // 4))
+
+
+class Budget(NamedTuple):
+    """What one first ask may be: input tokens (the setting) and characters (the cap)."""
+
+    tokens: int
+    chars: int = MAX_PROMPT_CHARS
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +159,8 @@ def _prompt(system: str, user: str, labels: dict[str, str], history_required: bo
 
 
 # -- what is sent of one mail ----------------------------------------------------------------
+
+_LABEL_WORD = re.compile(r"\bm\d+\b")  # a mail label as the facts and answers cite it
 
 # Text in mail that would open or close one of our own delimiters.
 _DELIMITER = re.compile(r"<(/?)(mail|answer)\b", re.IGNORECASE)
@@ -538,6 +565,16 @@ class _ThreadPrompt:
         }
         self.series = series_facts(thread)
         self.status = status_facts(thread)
+        # The series' own patches, by number: their header line is "patch 4/69", the
+        # subject being in SENDERS' TEXT already (patch_subjects).
+        self.patch_number: dict[str, str] = (
+            {
+                p["message_id"]: f"{p['number']}/{self.series['total']}"
+                for p in self.series["patches"]
+            }
+            if self.series is not None
+            else {}
+        )
         for message_id in _fact_ids(self.series, self.status):
             if message_id not in self.label_of:
                 self.label_of[message_id] = f"m{len(self.label_of) + 1}"
@@ -610,18 +647,41 @@ class _ThreadPrompt:
         parent = self.label_of.get(mail.parent_id or "") if mail.parent_id else None
         name = " ".join((mail.from_name or mail.from_email).split())
         subject = " ".join(mail.subject.subject.split())
-        header = _safe(
-            f"[{label}] {_utc(mail.date_utc)} {name}: {subject}"
-            + (f" (reply to {parent})" if parent else "")
-        )
+        number = self.patch_number.get(mail.message_id)
+        if (
+            number is not None
+            and self.series is not None
+            and (mail.from_email == self.series["author"]["email"])
+        ):
+            header = f"[{label}] patch {number}"
+        else:
+            header = _safe(
+                f"[{label}] {_utc(mail.date_utc)} {name}: {subject}"
+                + (f" (reply to {parent})" if parent else "")
+            )
         if not mail.in_window:
             body = prose = "" if self.earlier_kind == "headers" else _earlier_text(mail)
         elif self._unanswered_patch(mail):
             body = prose = UNANSWERED_PATCH
+        elif self._series_patch(mail):
+            # The cover letter's diffstat covers the series; a patch's own would repeat it.
+            body = prose = _own_text(mail, prose_only=True) or "(no commit message)"
         else:
             body = _own_text(mail) or "(nothing written of its own)"
             prose = _own_text(mail, prose_only=True) or body
         return _Mail(label, mail, header, _safe(body), _safe(prose), not _trailer_only(mail))
+
+    def _series_patch(self, mail: MailFacts) -> bool:
+        """A patch (not the cover letter) of a big series with a cover letter."""
+        subject = mail.subject
+        return (
+            self.big_series
+            and subject.is_patch
+            and not subject.is_reply
+            and (subject.counter or 0) >= 1
+            and self.thread.series is not None
+            and self.thread.series.cover_message_id is not None
+        )
 
     def _unanswered_patch(self, mail: MailFacts) -> bool:
         """A patch of a big series that nobody else answered: its subject says enough.
@@ -716,16 +776,22 @@ class _ThreadPrompt:
     def reduce(self, partials: Sequence[LLMSummary]) -> Prompt:
         """Full facts, every mail as a header line, last week's summary, the partial answers."""
         facts, texts = self.facts()
+        answers = [summary_json(p) for p in partials]
+        # Earlier mail the parts cite or the facts name; the others are summarised in the
+        # parts already, and listing 130 header lines would make the reduce the biggest
+        # request of a big series.
+        named = set(_LABEL_WORD.findall(facts + " ".join(answers) + self.previous))
         user = _render(
             "reduce",
             facts=facts,
             texts=texts,
             outside=self.outside,
-            earlier=[m.header for m in self.mails if m.listed and m.earlier],
+            earlier=[m.header for m in self.mails if m.listed and m.earlier and m.label in named],
+            left_out=sum(1 for m in self.mails if m.listed and m.earlier and m.label not in named),
             this_week=[m.header for m in self.mails if m.listed and not m.earlier],
             trailer_only=self.trailer_only(self.mails),
             previous=self.previous,
-            partials=[summary_json(p) for p in partials],
+            partials=answers,
             history_required=self.history_required,
         )
         return _prompt(self.system, user, self.labels, self.history_required)
@@ -745,7 +811,7 @@ class _ThreadPrompt:
             node = self.by_id.get(node.parent_id) if node.parent_id else None
         return last
 
-    def _units(self, budget: int) -> list[list[_Mail]]:
+    def _units(self, budget: Budget) -> list[list[_Mail]]:
         """Mail grouped per patch answered; a group over budget split per reviewer."""
         groups: dict[str, list[_Mail]] = {}
         for m in self.mails:
@@ -754,7 +820,7 @@ class _ThreadPrompt:
         author = self.series["author"]["email"] if self.series else None
         units: list[list[_Mail]] = []
         for anchor, group in ordered:
-            if self._size(group) <= budget:
+            if self._over(group, budget) <= 0:
                 units.append(group)
                 continue
             by_reviewer: dict[str, list[_Mail]] = {}
@@ -782,19 +848,23 @@ class _ThreadPrompt:
     def _patches_of(self, mails: Sequence[_Mail]) -> set[str]:
         return {self._anchor(m.mail) for m in mails}
 
-    def _size(self, mails: Sequence[_Mail]) -> int:
-        return self.render(mails, part=1, parts=1, patches=self._patches_of(mails)).input_tokens
+    def _over(self, mails: Sequence[_Mail], budget: Budget) -> int:
+        return self.render(mails, part=1, parts=1, patches=self._patches_of(mails)).over(budget)
 
-    def split(self, budget: int) -> tuple[Prompt | None, tuple[Prompt, ...]]:
+    def split(self, budget: Budget) -> tuple[Prompt | None, tuple[Prompt, ...]]:
         """(single, map parts) within `budget`: units packed in order, oldest bodies cut.
 
         When everything lands in one part anyway (little mail this week, a long earlier
         discussion), that part is the single prompt with its oldest bodies cut: one call,
         no reduce.
         """
+        prose = {m.label: m.prose or _CUT for m in self.mails if m.listed and m.prose != m.body}
+        trimmed = self.render(self.mails, part=0, parts=0, bodies=prose)
+        if trimmed.over(budget) <= 0:
+            return trimmed, ()
         packed: list[list[_Mail]] = []
         for unit in self._units(budget):
-            if packed and self._size([*packed[-1], *unit]) <= budget:
+            if packed and self._over([*packed[-1], *unit], budget) <= 0:
                 packed[-1].extend(unit)
             else:
                 packed.append(list(unit))
@@ -807,7 +877,7 @@ class _ThreadPrompt:
             prompts.append(self._fit(group, budget, index, len(packed)))
         return None, tuple(prompts)
 
-    def _fit(self, mails: list[_Mail], budget: int, part: int = 0, parts: int = 0) -> Prompt:
+    def _fit(self, mails: list[_Mail], budget: Budget, part: int = 0, parts: int = 0) -> Prompt:
         """Render a prompt, cutting the oldest bodies first until it fits (labels always stay).
 
         A body is cut in steps, each tried before touching the next mail: quoted hunks
@@ -821,14 +891,14 @@ class _ThreadPrompt:
             if not m.listed or not m.body:
                 continue
             for step in range(3):
-                if prompt.input_tokens <= budget:
+                if prompt.over(budget) <= 0:
                     return prompt
                 if step == 0:
                     if m.prose == m.body:
                         continue
                     bodies[m.label] = m.prose or _CUT
                 elif step == 1:
-                    over = prompt.input_tokens - budget
+                    over = prompt.over(budget)
                     current = bodies.get(m.label, m.body)
                     keep = len(current) - 4 * over - 16
                     if keep < 80 or current == _CUT:
@@ -866,24 +936,30 @@ def build_plan(
     lang: str,
     previous: Summary | None = None,
     budget_tokens: int = 12000,
+    max_chars: int = MAX_PROMPT_CHARS,
 ) -> PromptPlan:
-    """The prompt(s) for one thread: a single prompt, or map parts when over budget."""
+    """The prompt(s) for one thread: a single prompt, or map parts when over budget
+    (`budget_tokens` input tokens, `max_chars` characters: see MAX_REQUEST_CHARS)."""
+    budget = Budget(budget_tokens, max_chars)
     context = _ThreadPrompt(thread, mails, lang, previous)
     single = context.render(context.mails)
-    if single.input_tokens <= budget_tokens:
+    if single.over(budget) <= 0:
         return PromptPlan(single=single, parts=(), _thread=context)
-    single_cut, parts = context.split(budget_tokens)
+    single_cut, parts = context.split(budget)
     return PromptPlan(single=single_cut, parts=parts, _thread=context)
 
 
 def retry_prompt(prompt: Prompt, bad_output: str, error: OutputError) -> Prompt:
     """The same prompt plus the invalid answer (cut) and why it was refused."""
-    truncated = len(bad_output) > RETRY_ANSWER_CHARS
+    room = MAX_REQUEST_CHARS - prompt.chars - RETRY_WORDS_CHARS
+    reason = _shorten(error.reason, max(80, min(RETRY_REASON_CHARS, room)))
+    keep = max(0, min(RETRY_ANSWER_CHARS, room - len(reason)))
+    truncated = len(bad_output) > keep
     user = _render(
         "retry",
         user=prompt.user.rstrip("\n"),
-        reason=error.reason,
-        answer=_safe(bad_output[:RETRY_ANSWER_CHARS]),
+        reason=reason,
+        answer=_safe(bad_output[:keep]),
         truncated=truncated,
     )
     return replace(
@@ -891,3 +967,7 @@ def retry_prompt(prompt: Prompt, bad_output: str, error: OutputError) -> Prompt:
         user=user,
         input_tokens=estimate_tokens(prompt.system) + estimate_tokens(user),
     )
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
