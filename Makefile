@@ -44,6 +44,7 @@ bench: $(RUNTIME)
 	$(BIN)/python benchmarks/report.py
 	$(BIN)/python benchmarks/llm_cost.py
 	$(BIN)/python benchmarks/guard.py
+	$(BIN)/python benchmarks/guard_http.py
 	$(BIN)/python benchmarks/site.py
 
 clean:
