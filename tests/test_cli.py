@@ -86,6 +86,13 @@ def test_sync_report_json_and_env_db(corpus_blobs: list[tuple[str, bytes]], tmp_
         "kvmarm-2022-W25.md",
         "kvmarm-2022-W25.json",
     ]
+    text = run(
+        "report", "--list", "kvmarm", "--week", "2022-W25", "--out", str(out), "--format", "txt",
+        env=env,
+    )  # fmt: skip
+    assert text.returncode == 0, text.stderr
+    written = (out / "kvmarm-2022-W25.txt").read_text(encoding="utf-8")
+    assert written.startswith("KVMARM 邮件列表周报 2022-W25\n====")  # zh by default
     doctor = json.loads(run("doctor", "--list", "kvmarm", "--json", env=env).stdout)
     assert doctor == {"rejected": [], "repaired": []}
 

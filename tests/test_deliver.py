@@ -43,6 +43,7 @@ from lore_digest.digest import Digest, DigestSettings
 from lore_digest.errors import UsageError
 from lore_digest.ingest import sync_mbox
 from lore_digest.report.model import Report
+from lore_digest.report.text import render_text
 from lore_digest.settings import SMTP_PASSWORD_ENV, SmtpSettings
 from lore_digest.store.db import Store
 
@@ -193,7 +194,10 @@ def test_message_is_multipart_alternative_with_clean_headers(reports: dict[str, 
     html = parsed.get_body(("html",))
     assert plain is not None and html is not None
     assert plain.get_content_charset() == "utf-8"
-    assert plain.get_content().startswith(f"# {LIST.upper()} mailing list digest {WEEK}")
+    title = f"{LIST.upper()} mailing list digest {WEEK}"
+    # The text part is the plain-text report (mutt): no Markdown, links as footnotes.
+    assert plain.get_content().startswith(f"{title}\n{'=' * len(title)}\n")
+    assert plain.get_content() == render_text(report)
     assert "<h1>" in html.get_content() and "<script" not in html.get_content()
     stats = report.stats
     assert parsed["Subject"] == (

@@ -664,7 +664,11 @@ def sync(
 @_tz_option
 @_lang_option
 @click.option(
-    "--format", "formats", default="md,json", show_default=True, help="Comma-separated: md, json."
+    "--format",
+    "formats",
+    default="md,json",
+    show_default=True,
+    help="Comma-separated: md, json, txt (plain text for mutt: 72 columns, links as footnotes).",
 )
 @click.option(
     "--out",

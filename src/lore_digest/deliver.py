@@ -1,7 +1,8 @@
-"""Mail a weekly digest: multipart/alternative (the Markdown, and it rendered as HTML).
+"""Mail a weekly digest: multipart/alternative (plain text, and HTML).
 
-The plain-text part is the Markdown report itself: it reads well as text and a reader
-can paste it anywhere. The HTML part is the same Markdown rendered by markdown-it-py
+The plain-text part is the report as `--format txt` writes it (report.text: wrapped at
+72 columns, no Markdown escapes, links as numbered footnotes), which is what mutt
+shows. The HTML part is the Markdown report rendered by markdown-it-py
 (raw HTML off) and then sanitised by nh3, because the report quotes subjects and names
 written by strangers on a public list. Headers are built with the email package's
 modern policy, which refuses CR/LF in header values, and every value taken from the
@@ -31,6 +32,7 @@ from lore_digest.digest import Digest, WeekSpec
 from lore_digest.errors import LoreDigestError, UsageError
 from lore_digest.report.markdown import render_markdown
 from lore_digest.report.model import Report
+from lore_digest.report.text import markdown_to_text
 from lore_digest.settings import SMTP_PASSWORD_ENV, SmtpSettings, parse_mailbox
 from lore_digest.vocabulary import LANGUAGE_TAGS, check_list_name
 
@@ -198,7 +200,7 @@ def build_digest_message(
         msg["Content-Language"] = report.lang
     except ValueError as exc:  # CR/LF in a header value (the email package refuses it)
         raise UsageError(f"cannot build the digest's headers: {exc}") from None
-    msg.set_content(text, subtype="plain", charset="utf-8")
+    msg.set_content(markdown_to_text(text), subtype="plain", charset="utf-8")
     msg.add_alternative(
         markdown_to_html(text, title=subject, lang=report.lang), subtype="html", charset="utf-8"
     )

@@ -1,4 +1,4 @@
-"""Write a report's files (`NAME-2022-W19.md`, `.json`) into an output directory."""
+"""Write a report's files (`NAME-2022-W19.md`, `.json`, `.txt`) into an output directory."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from lore_digest.fsutil import write_atomic
 from lore_digest.report.jsonout import render_json
 from lore_digest.report.markdown import render_markdown
 from lore_digest.report.model import Report
+from lore_digest.report.text import render_text
 from lore_digest.vocabulary import report_stem as vocabulary_stem
 
 RENDERERS: dict[str, tuple[str, Callable[[Report], str]]] = {
     "md": (".md", render_markdown),
     "json": (".json", render_json),
+    "txt": (".txt", render_text),  # plain text for mutt: wrapped, links as footnotes
 }
 
 
@@ -23,7 +25,9 @@ def parse_formats(spec: str) -> list[str]:
     formats = [f.strip().lower() for f in spec.split(",") if f.strip()]
     unknown = [f for f in formats if f not in RENDERERS]
     if unknown or not formats:
-        raise UsageError(f"unknown format {', '.join(unknown) or spec!r} (choose from md, json)")
+        raise UsageError(
+            f"unknown format {', '.join(unknown) or spec!r} (choose from md, json, txt)"
+        )
     return formats
 
 
