@@ -150,6 +150,10 @@ def test_inline_text_renders_literally(payload: str) -> None:
         ("- **Reviewers**:\n  - {} — 2 trailers", {"bullet_list_open", "strong_open"}),
         ("| head | x |\n| --- | --- |\n| {} | y |", {"table_open"}),
         ("1. **[05-10 10:00]** [s](https://lore.kernel.org/kvmarm/x@y/) — {} \\<a@b\\>", None),
+        (  # the reply tree: the sender, then the first line of the mail as the link
+            "- x\n  - 05-10 10:00 **{0}**: [{0}](https://lore.kernel.org/kvmarm/x@y/)",
+            {"bullet_list_open", "strong_open", "link_open"},
+        ),
     ],
 )
 def test_inline_text_stays_inside_its_template_context(

@@ -236,6 +236,9 @@ def test_w19_page_matches_report(site: Path, synced_db: Path) -> None:
     history = sum(1 for t in report.threads for m in t.messages if not m.in_window)
     assert text.count('<li class="win">') == 111
     assert text.count('<li class="hist">') == history > 0
+    # The reply tree: a mail with replies opens a collapsible subtree of them.
+    assert text.count('<ul class="mails tree">') == len(report.threads)
+    assert text.count("<details open><summary>") > len(report.threads)
     hrefs = {t.attrs.get("href") for t in parse(site / "kvmarm-2022-W19.html").tags}
     for thread in report.threads:  # every archive link of the Markdown is on the page
         assert {m.url for m in thread.messages} <= hrefs

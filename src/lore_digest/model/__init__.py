@@ -6,6 +6,6 @@ other's models and imports keep going one way along the pipeline.
 """
 
 from lore_digest.model.summary import Summary, SummaryCheck, SummaryItem
-from lore_digest.model.thread import Thread, ThreadMessage
+from lore_digest.model.thread import ReplyNode, Thread, ThreadMessage
 
-__all__ = ["Summary", "SummaryCheck", "SummaryItem", "Thread", "ThreadMessage"]
+__all__ = ["ReplyNode", "Summary", "SummaryCheck", "SummaryItem", "Thread", "ThreadMessage"]

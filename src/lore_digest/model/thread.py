@@ -29,6 +29,17 @@ class ThreadMessage:
     in_window: bool
     url: str
     parent_id: str | None
+    # What the thread view shows of the mail: the subject of a posting, the first line
+    # of the sender's own text for a reply (greetings and quotes skipped).
+    gist: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyNode:
+    """One mail in the reply tree of a thread, with the replies to it."""
+
+    message: ThreadMessage
+    replies: tuple[ReplyNode, ...] = ()
 
 
 @dataclass(slots=True)
@@ -70,6 +81,35 @@ class Thread:
         return list(
             dict.fromkeys(m.from_email for m in self.window_messages if not is_bot(m.from_email))
         )
+
+    def reply_tree(self) -> list[ReplyNode]:
+        """The thread as lore shows it: each mail under the one it answers, oldest first.
+
+        A mail whose parent is not in the thread (a ghost, or the root) starts a tree of
+        its own; every mail is in the result exactly once, even if its parents loop.
+        """
+        ids = {m.message_id for m in self.messages}
+        ordered = sorted(self.messages, key=lambda m: (m.date, m.message_id))
+        children: dict[str, list[ThreadMessage]] = {}
+        tops: list[ThreadMessage] = []
+        for m in ordered:
+            if m.parent_id and m.parent_id in ids and m.parent_id != m.message_id:
+                children.setdefault(m.parent_id, []).append(m)
+            else:
+                tops.append(m)
+        placed: set[str] = set()
+
+        def node(m: ThreadMessage) -> ReplyNode:
+            placed.add(m.message_id)
+            kids = [c for c in children.get(m.message_id, []) if c.message_id not in placed]
+            placed.update(c.message_id for c in kids)
+            return ReplyNode(m, tuple(node(c) for c in kids))
+
+        trees = [node(m) for m in tops]
+        for m in ordered:  # in a parent loop: no top reaches them; each loop's oldest leads
+            if m.message_id not in placed:
+                trees.append(node(m))
+        return trees
 
     @property
     def started(self) -> datetime:

@@ -7,6 +7,7 @@ index), so reports for every week of a list cost one index build, not one per we
 from __future__ import annotations
 
 import contextlib
+import re
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ from lore_digest.facts.revisions import RevisionIndex
 from lore_digest.facts.series_facts import build_series_facts, mail_files, thread_status
 from lore_digest.facts.status import Appliers, Status
 from lore_digest.facts.week import Window
+from lore_digest.mail.body import first_paragraph
 from lore_digest.mail.subject import LoreSubject, parse_subject
 from lore_digest.model import Thread, ThreadMessage
 from lore_digest.report.highlights import (
@@ -62,6 +64,24 @@ _DECIDED = frozenset(
         Status.PARTLY_MERGED,
     }
 )
+
+
+GIST_CHARS = 100  # of a reply's first line in the thread view
+_LETTERS = re.compile(r"[^\W\d_]")
+
+
+def gist(mail: MailFacts) -> str:
+    """A mail's line in the thread view: a posting's subject; a reply's first line of its
+    own text (greetings, quotes, diffs and trailers skipped), else its subject."""
+    if not mail.subject.is_reply:
+        return mail.subject.subject
+    lines = first_paragraph(mail.segments).split("\n")
+    lines += [t.split("\n", 1)[0] for t in (s.text for s in mail.segments if s.kind == "trailer")]
+    for raw in lines:  # "()" or "--" alone says nothing: the first line with words
+        line = " ".join(raw.split())
+        if len(_LETTERS.findall(line)) >= 3:
+            return line if len(line) <= GIST_CHARS else line[: GIST_CHARS - 1].rstrip() + "…"
+    return mail.subject.subject
 
 
 def _parents(messages: Sequence[StoredMessage]) -> dict[str, str | None]:
@@ -172,6 +192,7 @@ class ReportBuilder:
         root = _pick_root(messages, parents)
         mails = mail_facts(messages, raws, parents, (window.start_utc, window.end_utc))
         self._note_patch_files(messages, mails)
+        gists = {mail.message_id: gist(mail) for mail in mails}
         report_messages = [
             ThreadMessage(
                 message_id=m.message_id,
@@ -182,6 +203,7 @@ class ReportBuilder:
                 in_window=window.start_utc <= m.date_utc < window.end_utc,
                 url=message_url(url_base, m.message_id),
                 parent_id=parents.get(m.message_id),
+                gist=gists.get(m.message_id, m.subject),
             )
             for m in messages
         ]

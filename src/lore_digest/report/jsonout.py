@@ -196,6 +196,7 @@ def thread_dict(thread: Thread) -> dict[str, Any]:
                 "in_window": m.in_window,
                 "url": m.url,
                 "parent_id": m.parent_id,
+                "gist": m.gist,
             }
             for m in thread.messages
         ],
