@@ -10,6 +10,7 @@ import pytest
 from lore_digest.facts.classify import Category
 from lore_digest.facts.week import iso_week_window
 from lore_digest.model import ReplyNode, Thread, ThreadMessage
+from lore_digest.model.thread import MAX_TREE_DEPTH
 from lore_digest.report.build import ReportBuilder
 from lore_digest.report.markdown import render_markdown
 from lore_digest.report.model import Report
@@ -37,8 +38,9 @@ def test_every_mail_is_once_under_the_mail_it_answers(w19: Report) -> None:
         assert sorted(n.message.message_id for _, n in placed) == sorted(
             m.message_id for m in thread.messages
         )
-        for _, node in placed:
-            assert all(r.message.parent_id == node.message.message_id for r in node.replies)
+        for depth, node in placed:
+            if depth < MAX_TREE_DEPTH:  # below it, the rest of a branch is listed flat
+                assert all(r.message.parent_id == node.message.message_id for r in node.replies)
             dates = [r.message.date for r in node.replies]
             assert dates == sorted(dates)
         nested = max(nested, *(depth for depth, _ in placed))
@@ -96,3 +98,41 @@ def test_ghosts_and_parent_loops_still_place_every_mail_once() -> None:
     placed = [n.message.message_id for _, n in _walk(trees)]
     assert sorted(placed) == sorted(m.message_id for m in messages)
     assert [t.message.message_id for t in trees][:3] == ["root", "c", "e"]
+
+
+def test_a_thousand_deep_chain_is_cut_flat_not_a_crash() -> None:
+    start = datetime(2022, 5, 9, tzinfo=UTC)
+    messages = [
+        ThreadMessage(
+            f"m{i}", start + timedelta(minutes=i), "N", "n@x", "Re: s", True,
+            f"https://lore.kernel.org/x/m{i}/", f"m{i - 1}" if i else None,
+        )
+        for i in range(3000)
+    ]  # fmt: skip
+    thread = Thread("m0", "s", "u", "https://lore.kernel.org/x", Category.OTHER, None, messages)
+    placed = list(_walk(thread.reply_tree()))
+    assert len(placed) == 3000 and max(d for d, _ in placed) == MAX_TREE_DEPTH + 1
+    assert [n.message.message_id for _, n in placed] == [f"m{i}" for i in range(3000)]
+
+
+def test_the_deepest_tree_still_renders_every_mail_in_markdown_and_text() -> None:
+    """Markdown parsers stop nesting lists at some depth (markdown-it: 20 tokens, about
+    nine list levels): the tree is cut before, so the mail's HTML and text parts keep
+    every line."""
+    from lore_digest.report.text import markdown_to_text
+
+    start = datetime(2022, 5, 9, tzinfo=UTC)
+    messages = [
+        ThreadMessage(
+            f"m{i}", start + timedelta(minutes=i), "N", "n@x", "Re: s", True,
+            f"https://lore.kernel.org/x/m{i}/", f"m{i - 1}" if i else None, gist=f"line {i}",
+        )
+        for i in range(40)
+    ]  # fmt: skip
+    thread = Thread("m0", "s", "u", "https://lore.kernel.org/x", Category.OTHER, None, messages)
+    markdown = "\n".join(
+        "  " * depth + f"- **N**: [{n.message.gist}]({n.message.url})"
+        for depth, n in _walk(thread.reply_tree())
+    )
+    text = markdown_to_text(markdown)
+    assert all(f"line {i} [" in text for i in range(40))

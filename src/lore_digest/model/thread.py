@@ -34,6 +34,9 @@ class ThreadMessage:
     gist: str = ""
 
 
+MAX_TREE_DEPTH = 6  # reply levels; deeper mail is listed flat (Markdown parsers stop nesting at ~9)
+
+
 @dataclass(frozen=True, slots=True)
 class ReplyNode:
     """One mail in the reply tree of a thread, with the replies to it."""
@@ -87,6 +90,7 @@ class Thread:
 
         A mail whose parent is not in the thread (a ghost, or the root) starts a tree of
         its own; every mail is in the result exactly once, even if its parents loop.
+        Below MAX_TREE_DEPTH levels the rest of a branch is listed flat, oldest first.
         """
         ids = {m.message_id for m in self.messages}
         ordered = sorted(self.messages, key=lambda m: (m.date, m.message_id))
@@ -99,16 +103,31 @@ class Thread:
                 tops.append(m)
         placed: set[str] = set()
 
-        def node(m: ThreadMessage) -> ReplyNode:
+        def descendants(m: ThreadMessage) -> list[ThreadMessage]:
+            """Everything below `m` not yet placed, oldest first (iteratively: a chain
+            of a thousand replies must not exhaust the stack)."""
+            found: list[ThreadMessage] = []
+            stack = [m]
+            while stack:
+                for c in children.get(stack.pop().message_id, []):
+                    if c.message_id not in placed:
+                        placed.add(c.message_id)
+                        found.append(c)
+                        stack.append(c)
+            return sorted(found, key=lambda x: (x.date, x.message_id))
+
+        def node(m: ThreadMessage, depth: int) -> ReplyNode:
             placed.add(m.message_id)
+            if depth >= MAX_TREE_DEPTH:  # deeper mail is listed flat under this one
+                return ReplyNode(m, tuple(ReplyNode(d) for d in descendants(m)))
             kids = [c for c in children.get(m.message_id, []) if c.message_id not in placed]
             placed.update(c.message_id for c in kids)
-            return ReplyNode(m, tuple(node(c) for c in kids))
+            return ReplyNode(m, tuple(node(c, depth + 1) for c in kids))
 
-        trees = [node(m) for m in tops]
+        trees = [node(m, 0) for m in tops]
         for m in ordered:  # in a parent loop: no top reaches them; each loop's oldest leads
             if m.message_id not in placed:
-                trees.append(node(m))
+                trees.append(node(m, 0))
         return trees
 
     @property
