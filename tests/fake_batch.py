@@ -67,6 +67,7 @@ class FakeBatchServer:
         self.fail_batch = ""  # OpenAI: a reason to fail every batch as a whole
         self.requests: list[tuple[str, str]] = []  # (method, path) of every call
         self.hosts_results_at = ""  # Anthropic: a results_url on another origin
+        self.failing_polls = 0  # this many looks at a batch answer HTTP 500
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._files: dict[str, bytes] = {}
@@ -196,6 +197,10 @@ def _handler_for(server: FakeBatchServer) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             server.requests.append(("GET", self.path))
             if not self._authorised():
+                return
+            if server.failing_polls > 0:
+                server.failing_polls -= 1
+                self._json(500, {"error": {"type": "api_error", "message": "Internal error"}})
                 return
             parts = self.path.strip("/").split("/")
             if parts[:2] == ["v1", "batches"] and len(parts) == 3:

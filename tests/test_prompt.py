@@ -498,7 +498,7 @@ def test_no_request_is_longer_than_the_cap_a_worst_retry_included(
     from lore_digest.summarize.prompt import MAX_REQUEST_CHARS
 
     partial = LLMSummary(
-        original=[CitedSentence(text="x" * 1500, cites=["m1"])],
+        original=[CitedSentence(text="x" * 4000, cites=["m1"]), CitedSentence(text="w" * 2000)],
         history=[],
         this_week=[CitedSentence(text="y", cites=["m1"])],
     )

@@ -525,6 +525,7 @@ def _check_batch(digest: Digest, resume: bool, *, quiet: bool) -> None:
             f"no {conf.backend} batch of {digest.list_name} is waiting to be collected: "
             "run without --resume to submit one"
         )
+    digest.batch_resume = resume
     if not quiet:
         digest.say = lambda line: err.print(escape(line))  # beside the progress bar
 
@@ -717,13 +718,13 @@ def report(
     _check_zone(tz)
     labels = _week_labels(weeks) if weeks else []
     overrides = _summarizer_overrides(options)
-    if resume and not overrides.get("batch"):
-        raise click.UsageError("--resume goes with --batch")
     written: list[dict[str, Any]] = []
     with (
         _writing_store(ctx, list_name) as store,
         _open_digest(ctx, store, list_name, tz, overrides, options) as digest,
     ):
+        if resume and not digest.settings.summarizer.batch:
+            raise click.UsageError("--resume goes with --batch (or batch = true in the config)")
         if digest.settings.summarizer.batch:
             _check_batch(digest, resume, quiet=as_json)
         target = _output_dir(ctx, out_dir, list_name, "reports")

@@ -128,6 +128,7 @@ class Digest:
         self._closed = False
         self.fallbacks: Counter[str] = Counter()  # why summaries fell back to the offline one
         self.say: Callable[[str], None] = lambda _line: None  # progress lines (batches)
+        self.batch_resume = False  # --resume: collect recorded batches, submit none first
 
     # -- lifetime ---------------------------------------------------------------------
 
@@ -178,7 +179,12 @@ class Digest:
                 budget_tokens=conf.budget_tokens,
                 max_tokens_run=conf.max_tokens_run,
                 fallback=conf.fallback == "offline",
-                batch=BatchWait(conf.batch_wait, conf.batch_poll, say=lambda line: self.say(line))
+                batch=BatchWait(
+                    conf.batch_wait,
+                    conf.batch_poll,
+                    say=lambda line: self.say(line),
+                    resume=self.batch_resume,
+                )
                 if conf.batch
                 else None,
             )

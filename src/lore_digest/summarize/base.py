@@ -33,6 +33,7 @@ class BatchWait:
     wait_s: float = 24 * 3600.0  # both providers end a batch within a day
     poll_s: float = 30.0
     say: Callable[[str], None] = lambda _line: None  # "batch … submitted" as it happens
+    resume: bool = False  # the first round must collect a recorded batch (--resume)
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
 

@@ -27,14 +27,14 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 import httpx
 
-from lore_digest.errors import LoreDigestError
+from lore_digest.errors import LoreDigestError, UsageError
 from lore_digest.store.db import Store
 from lore_digest.summarize.base import BatchWait
 from lore_digest.summarize.clients import (
@@ -143,6 +143,7 @@ class OpenAIBatches:
             self.client.send(
                 "POST",
                 f"{self.client.base_url}/batches",
+                retry=False,
                 json={
                     "input_file_id": _text(uploaded, "id"),
                     "endpoint": OPENAI_CHAT_PATH,
@@ -222,7 +223,7 @@ class AnthropicBatches:
                 for key, request in requests.items()
             ]
         }
-        created = self._json(self.client.send("POST", self._url(), json=body))
+        created = self._json(self.client.send("POST", self._url(), json=body, retry=False))
         return _text(created, "id")
 
     def poll(self, batch_id: str) -> BatchState:
@@ -241,10 +242,8 @@ class AnthropicBatches:
             url = self._url(batch_id, "results")
         elif not _same_origin(url, self.client.base_url):
             # The key goes with the request: never to a host the user did not configure.
-            raise LLMError(
-                "invalid_response",
-                f"anthropic batch {batch_id}: results_url is not on {self.client.base_url}",
-            )
+            # The results are also at the documented path under the configured base.
+            url = self._url(batch_id, "results")
         content = self.client.send("GET", url)
         answers: dict[str, Answer] = {}
         for line in _jsonl(content.text):
@@ -301,6 +300,10 @@ class BatchRounds:
         self.wait = wait
         self.say = wait.say
         self.errors: dict[str, LLMError] = {}  # requests a batch answered with an error
+        self.lost = False  # a recorded batch the provider no longer has: asked again
+        self._resumed = False
+        self._deadline: float | None = None
+        self._submitted: set[str] = set()
 
     def answer(self, key: str) -> ChatResponse | LLMError | None:
         """The stored answer of a request, its error in this run, or None (not yet asked)."""
@@ -315,22 +318,35 @@ class BatchRounds:
     def run(self, asked: Mapping[str, ChatRequest], progress: Callable[[int], None]) -> None:
         """Get every request of `asked` answered (into the store) or errored (`errors`).
 
-        `progress` is told how many of them have been answered so far."""
-        open_batches = {
-            batch_id: [k for k in keys if k in asked]
-            for batch_id, _created, keys in self.store.open_llm_batches(self.api.name, self.list_id)
-        }
-        waiting = {b: keys for b, keys in open_batches.items() if keys}
+        A batch an earlier run submitted is collected whole, also the answers this run
+        does not ask for (they were paid for; a later run will want them). With
+        `wait.resume`, a first round that no recorded batch covers is refused: a
+        mistyped week must not start a new paid backfill. `progress` is told how many
+        of the requests waited for have been answered.
+        """
+        recorded = self.store.open_llm_batches(self.api.name, self.list_id)
+        waiting = {b: keys for b, _created, keys in recorded if set(keys) & asked.keys()}
         covered = {k for keys in waiting.values() for k in keys}
         new = {k: r for k, r in asked.items() if k not in covered}
+        if self.wait.resume and not self._resumed:
+            self._resumed = True
+            if not waiting:
+                raise UsageError(
+                    f"the {self.api.name} batches waiting to be collected are for other "
+                    "requests (another week, language or model?): run without --resume "
+                    "to submit these"
+                )
         for batch_id in waiting:
             self.say(f"{self.api.name} batch {batch_id}: submitted earlier, collecting it")
         if new:
+            # Not retried: a create that timed out may exist on the server, and sending
+            # it again would pay twice for it. The run stops and says to run again.
             batch_id = self.api.submit(new)
             self.store.add_llm_batch(
                 self.api.name, batch_id, self.list_id, int(time.time()), new.keys()
             )
             waiting[batch_id] = list(new)
+            self._submitted.add(batch_id)
             self.say(f"{self.api.name} batch {batch_id}: {plural(len(new), 'request')} submitted")
         self._wait_for(waiting, asked, progress)
 
@@ -340,29 +356,50 @@ class BatchRounds:
         asked: Mapping[str, ChatRequest],
         progress: Callable[[int], None],
     ) -> None:
-        deadline = self.wait.clock() + self.wait.wait_s
+        if self._deadline is None:  # one wait for the whole run, not one per round
+            self._deadline = self.wait.clock() + self.wait.wait_s
         answered: dict[str, int] = dict.fromkeys(waiting, 0)
         while True:
             for batch_id in list(waiting):
-                state = self.api.poll(batch_id)
+                try:
+                    state = self.api.poll(batch_id)
+                except LLMError as exc:
+                    if exc.status != 404 or batch_id in self._submitted:
+                        raise  # one submitted in this run that is "gone": something is wrong
+                    # The provider no longer has it (purged, or another account):
+                    # its requests are unanswered and are asked again.
+                    self.say(f"{self.api.name} batch {batch_id}: gone ({exc}); asking again")
+                    waiting.pop(batch_id)
+                    self.store.collect_llm_batch(self.api.name, batch_id, int(time.time()))
+                    self.lost = True
+                    continue
                 answered[batch_id] = state.answered
                 if state.status == "running":
                     continue
                 keys = waiting.pop(batch_id)
-                self._collect(batch_id, state, {k: asked[k] for k in keys})
+                self._collect(batch_id, state, keys, asked)
                 answered[batch_id] = len(keys)
-            progress(sum(answered.values()))
+            progress(sum(answered.get(b, 0) for b in answered))
             if not waiting:
                 return
-            if self.wait.clock() >= deadline:
+            if self.wait.clock() >= self._deadline:
                 raise BatchPending(_pending_line(self.api.name, waiting, answered))
             self.wait.sleep(self.wait.poll_s)
 
-    def _collect(self, batch_id: str, state: BatchState, requests: dict[str, ChatRequest]) -> None:
+    def _collect(
+        self,
+        batch_id: str,
+        state: BatchState,
+        keys: Sequence[str],
+        asked: Mapping[str, ChatRequest],
+    ) -> None:
         if state.status == "failed":
             answers: dict[str, Answer] = {}
             reason = f"{self.api.name} batch {batch_id} failed: {state.reason or 'no reason given'}"
         else:
+            # Every request of the batch, asked now or not: the request only serves to
+            # estimate tokens where an answer reports none.
+            requests = {k: asked.get(k) or ChatRequest("", "", self.model) for k in keys}
             answers = self.api.results(state, requests)
             reason = f"{self.api.name} batch {batch_id} ended without answering this request"
         now = int(time.time())
@@ -375,7 +412,9 @@ class BatchRounds:
                 if isinstance(a, ChatResponse)
             ),
         )
-        for key in requests:
+        for key in keys:
+            if key not in asked:
+                continue
             got = answers.get(key)
             if isinstance(got, LLMError):
                 self.errors[key] = got

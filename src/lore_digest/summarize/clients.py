@@ -236,13 +236,15 @@ class _HTTPChatClient:
         json: Any = None,
         files: Any = None,
         data: Any = None,
+        retry: bool = True,
     ) -> httpx.Response:
         """One API call with this client's headers, retrying transient failures: the 2xx
-        response, else `LLMError`. The batch APIs (summarize.batch) use it too."""
+        response, else `LLMError`. The batch APIs (summarize.batch) use it too; they
+        create a batch with `retry=False`, since a create that timed out may exist."""
         headers = self.headers()
         if files is not None:
             headers.pop("content-type", None)  # httpx sets the multipart boundary
-        attempts = self.max_retries + 1
+        attempts = self.max_retries + 1 if retry else 1
         for attempt in range(attempts):
             result = self._send(method, url, headers, json=json, files=files, data=data)
             if isinstance(result, httpx.Response):

@@ -26,7 +26,7 @@ from lore_digest.errors import LoreDigestError
 from lore_digest.model import Summary, Thread
 from lore_digest.store.db import Store
 from lore_digest.summarize.base import BatchWait, Progress, ThreadMail
-from lore_digest.summarize.batch import BatchRounds, batch_api, request_key
+from lore_digest.summarize.batch import BatchPending, BatchRounds, batch_api, request_key
 from lore_digest.summarize.clients import ChatClient, ChatRequest, LLMError, is_fatal
 from lore_digest.summarize.guard import GuardFacts, failures, guard_facts, guard_summary
 from lore_digest.summarize.offline import summarize_thread
@@ -356,8 +356,13 @@ class LLMSummarizer:
                     asked,
                     lambda n: progress(started + len(results), total) if progress else None,
                 )
-            except LLMError as exc:  # the batch API itself failed: every thread left falls back
-                for thread_id, (conversation, _prompt) in active.items():
+            except LLMError as exc:
+                if not is_fatal(exc):  # a blip: what was submitted is recorded, try later
+                    raise BatchPending(
+                        f"{exc}; the batches submitted so far are recorded: run the same "
+                        "command again (with --resume) to go on"
+                    ) from None
+                for thread_id, (conversation, _prompt) in active.items():  # key refused...
                     conversation.close()
                     results[thread_id] = self._fell_back(exc, lang, finish[thread_id][1])
                 break
@@ -388,9 +393,10 @@ class LLMSummarizer:
                     else:
                         answers.append(answer.text)
                 if missing:
-                    for key, (request, prompt) in missing.items():
-                        if key not in asked:
-                            self.budget.reserve(prompt.input_tokens + MAX_OUTPUT_TOKENS)
+                    fresh = [p for k, (_r, p) in missing.items() if k not in asked]
+                    # The step's requests together: all of them are asked, or none.
+                    self.budget.reserve(sum(p.input_tokens + MAX_OUTPUT_TOKENS for p in fresh))
+                    for key, (request, _prompt) in missing.items():
                         asked[key] = request
                     active[thread_id] = (conversation, prompts)
                     return None

@@ -39,7 +39,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from lore_digest.facts.model import MailFacts
 from lore_digest.mail.body import Segment
 from lore_digest.model import Summary, Thread
-from lore_digest.summarize.schema import LLMSummary, OutputError, summary_json
+from lore_digest.summarize.schema import CitedSentence, LLMSummary, OutputError, summary_json
 from lore_digest.summarize.serialize import series_facts, status_facts, summary_to_dict
 from lore_digest.vocabulary import LANGUAGES, estimate_tokens
 
@@ -557,6 +557,7 @@ class _ThreadPrompt:
     ) -> None:
         self.system = system_prompt(lang)
         self.thread = thread
+        self.max_chars = MAX_PROMPT_CHARS  # the reduce prompt's cap (build_plan sets it)
         unique = {m.message_id: m for m in mails}
         ordered = sorted(unique.values(), key=lambda m: (m.date_utc, m.message_id))
         self.by_id = {m.message_id: m for m in ordered}
@@ -774,7 +775,16 @@ class _ThreadPrompt:
         return _prompt(self.system, user, self.labels, history_required)
 
     def reduce(self, partials: Sequence[LLMSummary]) -> Prompt:
-        """Full facts, every mail as a header line, last week's summary, the partial answers."""
+        """Full facts, this week's mail lines, the earlier ones named, last week's summary,
+        the partial answers: their longest sentences cut until it is within the cap."""
+        prompt = self._reduce(partials)
+        cut = max((len(i.text) for p in partials for i in _sentences(p)), default=0)
+        while prompt.chars > self.max_chars and cut > REDUCE_MIN_SENTENCE:
+            cut = max(REDUCE_MIN_SENTENCE, cut * 4 // 5)
+            prompt = self._reduce([_shortened(p, cut) for p in partials])
+        return prompt
+
+    def _reduce(self, partials: Sequence[LLMSummary]) -> Prompt:
         facts, texts = self.facts()
         answers = [summary_json(p) for p in partials]
         # Earlier mail the parts cite or the facts name; the others are summarised in the
@@ -942,6 +952,7 @@ def build_plan(
     (`budget_tokens` input tokens, `max_chars` characters: see MAX_REQUEST_CHARS)."""
     budget = Budget(budget_tokens, max_chars)
     context = _ThreadPrompt(thread, mails, lang, previous)
+    context.max_chars = max_chars
     single = context.render(context.mails)
     if single.over(budget) <= 0:
         return PromptPlan(single=single, parts=(), _thread=context)
@@ -971,3 +982,26 @@ def retry_prompt(prompt: Prompt, bad_output: str, error: OutputError) -> Prompt:
 
 def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+REDUCE_MIN_SENTENCE = 60  # characters a partial answer's sentence keeps at the least
+
+
+def _sentences(summary: LLMSummary) -> list[CitedSentence]:
+    return [*summary.original, *summary.history, *summary.this_week]
+
+
+def _shortened(summary: LLMSummary, limit: int) -> LLMSummary:
+    """A partial answer with each sentence cut to `limit` characters (cites kept)."""
+
+    def cut(items: list[CitedSentence]) -> list[CitedSentence]:
+        return [
+            i if len(i.text) <= limit else i.model_copy(update={"text": _shorten(i.text, limit)})
+            for i in items
+        ]
+
+    return LLMSummary(
+        original=cut(summary.original),
+        history=cut(summary.history),
+        this_week=cut(summary.this_week),
+    )
