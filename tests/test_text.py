@@ -87,3 +87,4 @@ def test_wrap_counts_wide_characters_and_keeps_punctuation_with_its_word() -> No
     url = "https://lore.kernel.org/kvmarm/" + "x" * 80
     assert wrap(f"see {url} now", 40) == ["see", url, "now"]  # a long word stays whole
     assert display_width("中文ab") == 6
+    assert wrap("中中中中（中中", 10) == ["中中中中", "（中中"]  # an opening bracket goes down

@@ -89,8 +89,8 @@ def wrap(text: str, width: int, first: str = "", rest: str = "") -> list[str]:
                             break
                     elif carried:
                         break
-                while len(units) > 1 and units[-1][-1] in _NO_LINE_END:
-                    carried.insert(0, units.pop())
+            while len(units) > 1 and units[-1][-1] in _NO_LINE_END:  # "（" goes down too
+                carried.insert(0, units.pop())
             lines.append(prefix + "".join(units).rstrip())
             prefix, limit = rest, width - display_width(rest)
             units = carried
@@ -206,6 +206,8 @@ class _Writer:
                     self.out.append(rest + "  ".join("-" * w for w in widths))
         else:  # too wide for a terminal: one "header: value" line per cell
             header, *body = rows
+            if not body:
+                self.out.extend(wrap(" | ".join(c for c in header if c), self.width, rest, rest))
             for row in body:
                 lead = rest + "- "
                 for name, cell in zip(header, row, strict=True):
