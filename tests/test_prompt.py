@@ -517,3 +517,23 @@ def test_no_request_is_longer_than_the_cap_a_worst_retry_included(
             assert "because" in retry.user  # the reason is never cut away entirely
     assert split  # the cap is what made them map-reduce: without it they fit one request
     assert all(build_plan(t, m, lang=lang, max_chars=10**6).single is not None for t, m in w19)
+
+
+def test_a_link_trailer_is_no_person(synced_db: Path) -> None:
+    """ "Link: https://…" and "Fixes: <sha>" name a thing: never a person of the facts
+    (the NV series of 2022-W04 carries a Link: trailer on patch 3)."""
+    window = iso_week_window("2022-W04")
+    with Store.open(synced_db) as store:
+        builder = ReportBuilder(store, "kvmarm")
+        _, groups = builder.collect_threads(window)
+        raws = store.raw_many(m.pk for msgs in groups.values() for m in msgs)
+        nv = next(
+            builder.build_thread(ms, raws, window)
+            for ms in groups.values()
+            if any("[PATCH v5 00/69]" in m.subject for m in ms)
+        )
+    prompt = _single(nv, budget_tokens=10**6)
+    texts = next(line for line in prompt.user.splitlines() if line.startswith('{"people":'))
+    people = json.loads(texts)["people"].values()
+    assert people and not any("://" in p for p in people), people
+    assert "Link (m" in prompt.user

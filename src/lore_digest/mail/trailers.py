@@ -35,6 +35,7 @@ from lore_digest.mail.charset import decode_rfc2047
 
 __all__ = [
     "TRAILER_KINDS",
+    "UTILITY_TRAILERS",
     "Trailer",
     "parse_all_trailers",
     "parse_trailers",
@@ -54,7 +55,7 @@ TRAILER_KINDS: Final = (
 )
 
 # Trailers that name a thing, not a person: no name/e-mail is extracted from them.
-_UTILITY: Final = frozenset({"Fixes", "Link", "Closes", "BugLink", "Change-Id"})
+UTILITY_TRAILERS: Final = frozenset({"Fixes", "Link", "Closes", "BugLink", "Change-Id"})
 
 # Canonical spelling of every key we know; unknown keys keep their spelling.
 _CANONICAL: Final = {
@@ -168,7 +169,7 @@ def _is_extinfo(line: str) -> bool:
 
 def _make_trailer(key: str, value: str) -> Trailer:
     kind = _CANONICAL.get(key.lower(), key)
-    if kind in _UTILITY:
+    if kind in UTILITY_TRAILERS:
         return Trailer(kind, value, "", "")
     name, email = _person(value)
     return Trailer(kind, value, name, email)

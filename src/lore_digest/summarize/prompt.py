@@ -38,6 +38,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from lore_digest.facts.model import MailFacts
 from lore_digest.mail.body import Segment
+from lore_digest.mail.trailers import UTILITY_TRAILERS
 from lore_digest.model import Summary, Thread
 from lore_digest.summarize.schema import CitedSentence, LLMSummary, OutputError, summary_json
 from lore_digest.summarize.serialize import series_facts, status_facts, summary_to_dict
@@ -428,6 +429,8 @@ def _applied(
 
 
 def _trailer(t: dict[str, Any], label: Callable[[str], str], texts: _SenderText) -> str:
+    if t["kind"] in UTILITY_TRAILERS:  # "Link: <url>", "Fixes: <sha>": a thing, no person
+        return f"{t['kind']} ({label(t['message_id'])}; its value is in that mail)"
     who = texts.person(t["name"], t["email"]) or texts.person(t["value"], None)
     text = f"{t['kind']}: {who} ({label(t['message_id'])}"
     if t["via_cover"]:
