@@ -35,6 +35,7 @@ from lore_digest.report.highlights import (
 )
 from lore_digest.report.merges import attach_merges
 from lore_digest.report.model import CategoryStats, Report, ReportStats
+from lore_digest.report.tldr import compute_tldr
 from lore_digest.report.trust import TrustRules
 from lore_digest.store.db import ListInfo, Store, StoredMessage
 from lore_digest.summarize.base import Summarizer
@@ -329,6 +330,7 @@ class ReportBuilder:
             "every in-window message must be in exactly one thread"
         )
         threads.sort(key=lambda t: (-len(t.window_messages), t.started, t.id))
+        highlights = compute_highlights(threads, parsed, self._waiting(window), window)
         return Report(
             list_name=self.info.name,
             label=window.label,
@@ -339,7 +341,8 @@ class ReportBuilder:
             generated_at=(now or datetime.now(UTC)).astimezone(zone),
             stats=_stats(threads),
             threads=threads,
-            highlights=compute_highlights(threads, parsed, self._waiting(window), window),
+            highlights=highlights,
+            tldr=compute_tldr(threads, highlights, window),
         )
 
     def _waiting(self, window: Window) -> list[Thread]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
 from lore_digest.facts.status import AppliedInfo, PullInfo, StatusFacts
 from lore_digest.model import Summary, SummaryItem, Thread
-from lore_digest.report.model import HighlightItem, Highlights, Report
+from lore_digest.report.model import HighlightItem, Highlights, Report, TldrLine
 
 
 def _items(items: tuple[SummaryItem, ...]) -> list[dict[str, Any]]:
@@ -230,6 +231,20 @@ def highlights_dict(h: Highlights | None) -> dict[str, Any] | None:
     }
 
 
+def tldr_list(lines: Sequence[TldrLine]) -> list[dict[str, Any]]:
+    """The TL;DR: per line its kind ("applied", "new_series", "new_revisions", "decision",
+    "waiting", "stuck"), its detail (a branch, a status), the entries and how many more."""
+    return [
+        {
+            "kind": line.kind,
+            "detail": line.detail,
+            "items": [_item(i) for i in line.entries],
+            "more": line.more,
+        }
+        for line in lines
+    ]
+
+
 def report_dict(report: Report) -> dict[str, Any]:
     """The whole report as plain JSON-able data."""
     stats = report.stats
@@ -253,6 +268,7 @@ def report_dict(report: Report) -> dict[str, Any]:
                 for cat, c in stats.categories.items()
             },
         },
+        "tldr": tldr_list(report.tldr),
         "highlights": highlights_dict(report.highlights),
         "threads": [thread_dict(t) for t in report.threads],
     }

@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from lore_digest.report.escape import md_code_fence, md_code_span, md_inline, md_url
 from lore_digest.report.labels import CATEGORY_LABELS, LABELS, STATUS_LABELS
 from lore_digest.report.model import Report
+from lore_digest.report.tldr import entry_detail, line_title, more_text
 from lore_digest.summarize.i18n import PHRASES, claim_reason, claim_text, sent_by
 from lore_digest.vocabulary import VERDICT_TRAILERS, format_counted
 
@@ -48,6 +49,9 @@ def render_markdown(report: Report) -> str:
         claim_text=lambda claim: claim_text(claim, lang),
         claim_reason=lambda claim: claim_reason(claim, lang),
         sent_by=lambda trailer: sent_by(trailer, lang),
+        tl_title=lambda line: line_title(line, lang),
+        tl_detail=lambda line, item: entry_detail(line, item, lang),
+        tl_more=lambda line: more_text(line, lang),
         r=report,
         L=LABELS[report.lang],
         C=CATEGORY_LABELS[report.lang],

@@ -45,6 +45,16 @@ class HighlightItem:
 
 
 @dataclass(frozen=True, slots=True)
+class TldrLine:
+    """One line: what kind of news, a detail (a branch, a count of days), its entries."""
+
+    kind: str  # "applied" | "new_series" | "new_revisions" | "decision" | "waiting" | "stuck"
+    entries: tuple[HighlightItem, ...]
+    detail: str = ""  # the branch for "applied", the status for "decision"
+    more: int = 0  # entries not named
+
+
+@dataclass(frozen=True, slots=True)
 class Reviewer:
     """Someone who reviewed this week: trailers given and replies to others' patches."""
 
@@ -80,6 +90,7 @@ class Report:
     stats: ReportStats
     threads: list[Thread] = field(default_factory=list)
     highlights: Highlights | None = None
+    tldr: tuple[TldrLine, ...] = ()  # report.tldr: the first block, at most eight lines
 
     def by_category(self) -> list[tuple[Category, list[Thread]]]:
         """Threads grouped by category, in the report's category order, empty ones left out."""

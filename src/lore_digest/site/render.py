@@ -33,6 +33,7 @@ from markupsafe import Markup, escape
 from lore_digest.model import Summary, SummaryItem
 from lore_digest.report.labels import CATEGORY_LABELS, LABELS, STATUS_LABELS
 from lore_digest.report.model import Report
+from lore_digest.report.tldr import entry_detail, line_title, more_text
 from lore_digest.site.digest import series_slug, thread_anchor
 from lore_digest.summarize.i18n import PHRASES, claim_reason, claim_text, sent_by
 from lore_digest.vocabulary import (
@@ -344,6 +345,9 @@ class SiteRenderer:
             "claim_text": claim_text,
             "claim_reason": claim_reason,
             "sent_by": sent_by,
+            "tl_title": line_title,
+            "tl_detail": entry_detail,
+            "tl_more": more_text,
             **self._labels(report.lang),
         }
 
