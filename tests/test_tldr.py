@@ -75,3 +75,19 @@ def test_first_in_every_format(w19: Report) -> None:
     data = json.loads(render_json(w19))
     assert [line["kind"] for line in data["tldr"]] == [line.kind for line in w19.tldr]
     assert data["tldr"][0]["items"][0]["url"].startswith("https://lore.kernel.org/kvmarm/")
+
+
+def test_threads_are_ordered_by_what_matters(w19: Report) -> None:
+    """Applied first, decisions next, reviewed new revisions, new postings, discussion;
+    superseded revisions last (the PMU v2 and v3 under its applied v4, not before it)."""
+    from lore_digest.report.build import importance
+
+    window = iso_week_window("2022-W19")
+    for _category, threads in w19.by_category():
+        ranks = [importance(t, window) for t in threads]
+        assert ranks == sorted(ranks)
+    first = w19.threads[0]
+    assert first.subject.startswith("[PATCH v4 0/4] KVM: arm64: Do not communicate host pmu")
+    assert first.status is not None and first.status.status in APPLIED_STATES
+    tail = [t for t in w19.threads if t.series is not None and t.series.superseded_by]
+    assert tail and w19.threads[-len(tail) :] == tail

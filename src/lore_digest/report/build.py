@@ -23,7 +23,7 @@ from lore_digest.facts.links import message_url
 from lore_digest.facts.model import MailFacts
 from lore_digest.facts.revisions import RevisionIndex
 from lore_digest.facts.series_facts import build_series_facts, mail_files, thread_status
-from lore_digest.facts.status import Appliers, Status
+from lore_digest.facts.status import APPLIED_STATES, Appliers, Status
 from lore_digest.facts.week import Window
 from lore_digest.mail.body import first_paragraph
 from lore_digest.mail.subject import LoreSubject, parse_subject
@@ -65,6 +65,34 @@ _DECIDED = frozenset(
         Status.PARTLY_MERGED,
     }
 )
+
+
+_LANDED = frozenset({*APPLIED_STATES, Status.ACCEPTED, Status.MERGED, Status.PARTLY_MERGED})
+_DECIDED = frozenset({Status.NAKED, Status.DROPPED, Status.WITHDRAWN})
+_REVIEWED = frozenset({Status.UNDER_REVIEW, Status.CHANGES_REQUESTED})
+
+
+def importance(thread: Thread, window: Window) -> int:
+    """Where a thread goes in the list, lowest first: what a maintainer acts on before
+    what is only busy. 0 applied or accepted this week; 1 NAKed, dropped or withdrawn
+    this week; 2 a new revision posted this week that got review; 3 a new series or
+    revision posted this week; 4 discussion among several people; 5 the rest; 6 a
+    revision superseded by a newer one (read under the newest, not first)."""
+    series = thread.series
+    if series is not None and series.superseded_by is not None:
+        return 6
+    status = thread.status.status if thread.status is not None else None
+    inside = {m.message_id for m in thread.window_messages}
+    decided = thread.status is not None and any(e in inside for e in thread.status.evidence)
+    if decided and status in _LANDED:
+        return 0
+    if decided and status in _DECIDED:
+        return 1
+    if series is not None and window.start_utc <= series.posted_utc < window.end_utc:
+        revised = series.version > 1 or len(series.revisions) > 1
+        return 2 if revised and status in _REVIEWED else 3
+    senders = {m.from_email for m in thread.window_messages if not is_bot(m.from_email)}
+    return 4 if len(senders) >= 2 else 5
 
 
 GIST_CHARS = 100  # of a reply's first line in the thread view
@@ -329,7 +357,9 @@ class ReportBuilder:
         assert len(counts) == len(in_window) and all(c == 1 for c in counts.values()), (
             "every in-window message must be in exactly one thread"
         )
-        threads.sort(key=lambda t: (-len(t.window_messages), t.started, t.id))
+        threads.sort(
+            key=lambda t: (importance(t, window), -len(t.window_messages), t.started, t.id)
+        )
         highlights = compute_highlights(threads, parsed, self._waiting(window), window)
         return Report(
             list_name=self.info.name,
