@@ -68,7 +68,7 @@ _DECIDED = frozenset(
 
 
 _LANDED = frozenset({*APPLIED_STATES, Status.ACCEPTED, Status.MERGED, Status.PARTLY_MERGED})
-_DECIDED = frozenset({Status.NAKED, Status.DROPPED, Status.WITHDRAWN})
+_REFUSED = frozenset({Status.NAKED, Status.DROPPED, Status.WITHDRAWN})
 _REVIEWED = frozenset({Status.UNDER_REVIEW, Status.CHANGES_REQUESTED})
 
 
@@ -86,7 +86,7 @@ def importance(thread: Thread, window: Window) -> int:
     decided = thread.status is not None and any(e in inside for e in thread.status.evidence)
     if decided and status in _LANDED:
         return 0
-    if decided and status in _DECIDED:
+    if decided and status in _REFUSED:
         return 1
     if series is not None and window.start_utc <= series.posted_utc < window.end_utc:
         revised = series.version > 1 or len(series.revisions) > 1
