@@ -963,6 +963,26 @@ def test_the_latest_decisive_event_wins() -> None:
         ("You are missing the SPDX line.\n", "Definitely should add these two.\n", True),
         ("Tested on my box, works.\n", "Thanks, I will respin both series.\n", False),
         ("This is wrong, it races.\n", "I'll send a v3 with this fixed.\n", True),
+        # Shortened from the corpus (status labels 2020-W16, 2021-W02, 2021-W08, 2021-W47).
+        (
+            "We don't add IMPDEF sysregs, period.\n",
+            "If this is true, I need to avoid using IMPDEF DFSC in next revision :)\n",
+            True,
+        ),
+        ("I need to avoid X.\n", "I need to check that in the next version.\n", False),
+        (
+            "So simply setting a lower value for EXACT features is not safe.\n",
+            "Right. So let's go with the safe value for EXACT features for now.\n",
+            True,
+        ),
+        ("Looks fine.\n", "Let's go with this version then.\n", False),
+        ("Minor nitpick: the M1 has two kinds of CPU.\n", "Fair enough. How about...\n", True),
+        ("Nit: this removes the only user. Keep it?\n", "Indeed. Now gone.\n", True),
+        (
+            "Nits: naming. Feel free to ignore them if you don't want to respin.\n",
+            "OK\n",
+            False,
+        ),
     ],
 )
 def test_changes_requested_needs_a_concrete_change_and_a_commitment(

@@ -749,13 +749,19 @@ _AGREEMENT = re.compile(
     r"|\bi'?(?:m|\s+am)\s+(?:now\s+)?(?:squashing|folding|fixing|adding|changing)\b"
     rf"|\b(?:(?:i|we)\s+)?(?:definitely|certainly)\s+should\s+{_CAN_VERBS}\b"
     r"|^\s*(?:agreed|sure|ack|ok|okay|yes|right|makes\s+sense|indeed|absolutely|true)"
-    r"[,.!]?\s+(?:i\s+|we\s+)?will\b",
+    r"[,.!]?\s+(?:i\s+|we\s+)?will\b"
+    # "I need to avoid using IMPDEF DFSC in next revision"
+    rf"|\b(?:i|we)\s+(?:need|have)\s+to\s+(?:{_CAN_VERBS}|avoid)\b[^.!?\n]{{0,80}}"
+    r"\b(?:in|for)\s+(?:the\s+)?(?:next\s+(?:version|revision|spin|round)|v\d+)"
+    # "So let's go with the safe value", taking the reviewer's side of a choice
+    r"|\blet(?:'s|\s+us)\s+go\s+with\s+(?:your|that|the)\b",
     re.IGNORECASE | re.MULTILINE,
 )
 # A paragraph opening with a bare "Absolutely." / "Good point. Adopted!" and no "but".
 _WEAK_AGREEMENT = re.compile(
     r"^\s*(?:(?:good|fair|valid)\s+(?:point|catch)[.!]+\s+)?"
     r"(?:agreed|sure|ack|ok|okay|right|indeed|absolutely|makes\s+sense|adopted|done"
+    r"|fair\s+enough"
     r"|fixed|now\s+fixed|will\s+do|sure\s+thing)\s*(?:[.!]+(?![^\n]*\b(?:but|however|though"
     r"|although|not\s+sure)\b)[^\n]*|\s*)$",
     re.IGNORECASE | re.MULTILINE,
@@ -770,7 +776,8 @@ _REQUEST = re.compile(
     r"|\bwhy\s+not\b|\b(?:maybe|perhaps)\s+(?:just\s+)?(?:drop|define|use|move|add|remove"
     r"|rename|split|make|keep)\b|\b(?:how|what)\s+about\b"
     r"|\b(?:i\s+think\s+)?you\s+(?:should|need\s+to|must)\b"
-    r"|\bit\s+would\s+be\s+(?:better|nicer|cleaner|simpler)\b",
+    r"|\bit\s+would\s+be\s+(?:better|nicer|cleaner|simpler)\b"
+    r"|\bnit(?:pick)?s?\b",
     re.IGNORECASE,
 )
 
@@ -790,9 +797,11 @@ _LATER_WORK = re.compile(
     r"|another\s+(?:patch|series))\b",
     re.IGNORECASE,
 )
-# The maintainer fixes it up himself: the series goes on to be applied as it is.
+# The maintainer fixes it up himself, or the reviewer's nits are optional ("feel free
+# to ignore them"): the series can go on to be applied as it is.
 _FIX_ON_APPLY = re.compile(
     r"\bno\s+need\s+to\s+(?:re-?send|re-?spin|re-?post|send\s+(?:a\s+)?(?:v\d+|new))"
+    r"|\bfeel\s+free\s+to\s+ignore\b"
     r"|\b(?:fix|fixed|fixup|tweak|tweaked|amend|amended)\s+(?:\w+\s+){0,3}?"
     r"(?:when|while|on|as\s+i'm)\s+(?:applying|queuing|queueing|picking)"
     r"|\bi\s+(?:can|will|'ll)\s+(?:fix|fixup|tweak|amend)\s+(?:\w+\s+){0,3}?up\b",
