@@ -7,6 +7,7 @@ checked by opening https://lore.kernel.org/kvmarm/<message-id>/.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -707,6 +708,7 @@ def test_every_partial_application_is_evidence() -> None:
         "Dropped from next for now.\n",
         "I'm dropping the series until this is sorted.\n",
         "I have reverted this patch.\n",
+        "I'll drop it from my queue again for the moment, then.\n",  # PMM, 2020-06
     ],
 )
 def test_a_maintainer_drops(body: str) -> None:
@@ -800,8 +802,37 @@ def test_learned_appliers_on_the_corpus(synced_db: Path) -> None:
         "catalin.marinas@arm.com",
         "pbonzini@redhat.com",
         "drjones@redhat.com",
+        # They answer on kvmarm for their own trees, naming the branch without b4:
+        "peter.maydell@linaro.org",  # QEMU target-arm.next
+        "alex.williamson@redhat.com",  # VFIO's vfio next branch
     }
     assert len(events) > 250
+
+
+def test_dropped_until_the_author_reworks_it() -> None:
+    """Applied, then a reviewer's late objection, the maintainer drops it from his queue
+    and the author agrees to change it (2020-W25, QEMU DABT series): changes requested."""
+    trusted = Appliers(frozenset({MAINTAINER}), "maintainers")
+    mails = [
+        root(),
+        make("ty", "Applied to next, thanks!\n", sender=MAINTAINER, date=1),
+        make("r", "This looks fragile. I'd prefer calling the ioctl directly.\n", date=2),
+        make("d", "I'll drop it from my queue for now.\n", sender=MAINTAINER, parent="r", date=3),
+    ]
+    agreed = make("a", "Right. Will do.\n", sender=AUTHOR, parent="r", date=4)
+    facts = series_status([*mails, agreed], author_email=AUTHOR, appliers=trusted)
+    assert (facts.status, facts.evidence) == (Status.CHANGES_REQUESTED, ("r", "a"))
+    assert series_status(mails, author_email=AUTHOR, appliers=trusted).status == Status.DROPPED
+    early = replace(agreed, date_utc=2)  # agreed before the drop: the drop is the latest
+    facts = series_status([*mails[:3], early, mails[3]], author_email=AUTHOR, appliers=trusted)
+    assert facts.status == Status.DROPPED
+
+
+def test_a_name_after_ok_is_no_promise() -> None:
+    review = make("r", "Nope, I was waiting for Will's ack for these.\n", date=1)
+    reply = make("a", "OK, Will, can you review those? Thanks\n", sender=AUTHOR, parent="r", date=2)
+    facts = series_status([root(), review, reply], author_email=AUTHOR)
+    assert facts.status == Status.UNDER_REVIEW
 
 
 def test_dropping_one_patch_does_not_drop_the_series() -> None:

@@ -5,8 +5,10 @@ history of doing it the way maintainers do: b4's thank-you mail lists the commit
 made ("[1/4] subject" then "commit: <sha>"), and a maintainer's pull requests get
 merged. So a person is one of the list's appliers, at a given moment, when before it
 
-- they sent b4-style "applied" replies (with a commit list) in at least two threads
-  of series written by other people, or
+- they sent "applied" replies that show where the patches went in at least two
+  threads of series written by other people: b4's commit list, or the branch named
+  ("Applied to target-arm.next, thanks": how QEMU's and kvm-unit-tests' maintainers
+  answer on kvmarm), or
 - at least two of their pull requests were merged (a reply from someone else, not a
   robot, said "pulled"/"merged"), or
 - they merged pull requests of such appliers in at least two threads (the tree the
@@ -49,6 +51,8 @@ BOOTSTRAP_S: Final = 240 * 86400
 BOOTSTRAP_MIN_THREADS: Final = MIN_THREADS + 1
 
 B4_APPLIED: Final = "b4-applied"  # email applied others' series with a commit list
+BRANCH_APPLIED: Final = "branch-applied"  # ... naming the branch, with no commit list
+_APPLIED_KINDS: Final = frozenset({B4_APPLIED, BRANCH_APPLIED})
 PULL_MERGED: Final = "pull-merged"  # email's pull request was merged
 MERGED_PULL: Final = "merged-pull"  # email merged someone's pull request (thread says whose)
 
@@ -80,8 +84,12 @@ def applier_events(mail: MailFacts, root: MailFacts) -> list[ApplierEvent]:
             ApplierEvent(MERGED_PULL, email, thread, mail.date_utc, root_email),
         ]
     applied = detect_applied(mail)
-    if applied is not None and applied.commits:
+    if applied is None:
+        return []
+    if applied.commits:
         return [ApplierEvent(B4_APPLIED, email, root.message_id, mail.date_utc)]
+    if applied.branch:
+        return [ApplierEvent(BRANCH_APPLIED, email, root.message_id, mail.date_utc)]
     return []
 
 
@@ -102,7 +110,8 @@ def learn_appliers(
         )
         if not counted or is_bot(event.email):
             continue
-        threads[(event.kind, event.email)].add(event.thread)
+        kind = B4_APPLIED if event.kind in _APPLIED_KINDS else event.kind
+        threads[(kind, event.email)].add(event.thread)
         if event.kind == MERGED_PULL:
             merged_from[event.email].add((event.thread, event.by))
     appliers = {

@@ -20,7 +20,8 @@ below them), not an earlier revision's review in the same thread. Rules, in prio
 order; within 4 the latest event wins (docs/rules.md has the full list of phrases):
 
 0. dropped: a trusted "I've dropped this patch" / "Reverted this" later than every
-   applied reply. Evidence: the drop mails.
+   applied reply, unless the author agrees to a change after it (then it is judged as
+   never applied: changes requested, superseded...). Evidence: the drop mails.
 1. applied / partly applied: a b4 thank-you commit list whatever words are above it,
    or (heuristic) a maintainer phrase opening a sentence ("Applied to next, thanks!",
    "Queued patches 1-5 for now", "Provisionally applied to -next", "I've taken the first
@@ -749,7 +750,7 @@ _AGREEMENT = re.compile(
     r"|\bi'?(?:m|\s+am)\s+(?:now\s+)?(?:squashing|folding|fixing|adding|changing)\b"
     rf"|\b(?:(?:i|we)\s+)?(?:definitely|certainly)\s+should\s+{_CAN_VERBS}\b"
     r"|^\s*(?:agreed|sure|ack|ok|okay|yes|right|makes\s+sense|indeed|absolutely|true)"
-    r"[,.!]?\s+(?:i\s+|we\s+)?will\b"
+    r"[,.!]?\s+(?:i\s+|we\s+)?will\b(?!,)"  # not "OK, Will, can you review those?"
     # "I need to avoid using IMPDEF DFSC in next revision"
     rf"|\b(?:i|we)\s+(?:need|have)\s+to\s+(?:{_CAN_VERBS}|avoid)\b[^.!?\n]{{0,80}}"
     r"\b(?:in|for)\s+(?:the\s+)?(?:next\s+(?:version|revision|spin|round)|v\d+)"
@@ -862,7 +863,10 @@ _DROP_RE = re.compile(
     r"(?:\s*$|[\s,.!;:(])"
     r"|(?:(?:i|we)(?:'ve|\s+have)?\s+)?(?:now\s+)?(?:dropped|reverted|removed)"
     r"(?:\s+(?:it|this|them|these))?\s+from\s+(?:-?next|fixes|queue"
-    r"|(?:the|my)\s+(?:tree|queue|branch)|[\w-]+/[\w./-]+)\b",
+    r"|(?:the|my)\s+(?:tree|queue|branch)|[\w-]+/[\w./-]+)\b"
+    # "I'll drop it from my queue again for the moment, then."
+    r"|(?:i|we)(?:'ll|\s+will)\s+(?:now\s+|just\s+)?(?:drop|revert|unqueue|remove)"
+    r"\s+(?:it|this|that|them|these)\s+from\s+(?:-?next|(?:the|my)\s+(?:tree|queue|branch))\b",
     re.IGNORECASE,
 )
 # Said in any reply of the author's (not only to their own mail): the series is given up.
@@ -1009,7 +1013,12 @@ def series_status(
     if drops and (
         not applied or by_id[drops[-1]].date_utc > by_id[applied[-1].message_id].date_utc
     ):
-        return replace(facts, status=Status.DROPPED, evidence=drops)
+        dropped_utc = by_id[drops[-1]].date_utc
+        if not requested or by_id[requested[-1]].date_utc < dropped_utc:
+            return replace(facts, status=Status.DROPPED, evidence=drops)
+        # Dropped until the author reworks it ("Will do"): changes requested, decided
+        # below as if it had never been applied.
+        applied = []
     if applied:
         evidence = tuple(info.message_id for info in applied)
         part = _part_applied(applied, total or root.subject.total)

@@ -198,6 +198,12 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (backend, batch_id)
     );
     """,
+    # 8: an "applied" reply naming the branch counts as an applier's event too ("Applied
+    # to target-arm.next, thanks"), not only b4's commit list: scanned again.
+    """
+    DELETE FROM applier_events;
+    DELETE FROM applier_scan;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
