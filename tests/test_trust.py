@@ -261,3 +261,58 @@ def test_an_archive_that_starts_late_learns_from_its_first_months(
         assert _claims(report, f"forged{n}@x") == [
             ("applied", "mallory@evil.example", f"forged{n}-ty@x")
         ]
+
+
+PETER = ("Peter Maydell", "peter.maydell@linaro.org")
+
+
+def _words_archive(folder: Path, earlier: int) -> Path:
+    """Peter applies `earlier` QEMU series of others long before the week, in words that
+    name his branch (no b4 list); in the week he applies Alice's QEMU patch the same way."""
+    mails = [patch("first@x", "[PATCH] KVM: arm64: first", BOB, -24 * 400, "a/a.c")]
+    for n in range(1, earlier + 1):
+        title = f"[PATCH] target/arm: old fix {n}"
+        mails.append(
+            patch(f"q{n}@x", title, (ALICE, BOB)[n % 2], -24 * 300 + n, "target/arm/kvm.c")
+        )
+        body = "Applied to target-arm.next, thanks.\n\n-- PMM\n"
+        mails.append(Mail(f"q{n}-ty@x", f"Re: {title}", PETER, body, -24 * 299 + n, f"q{n}@x"))
+    title = "[PATCH] target/arm: this week"
+    mails.append(patch("qemu@x", title, ALICE, 1, "target/arm/kvm.c"))
+    body = "Applied to target-arm.next, thanks.\n\n-- PMM\n"
+    mails.append(Mail("qemu-ty@x", f"Re: {title}", PETER, body, 2, "qemu@x"))
+    db = folder / "store.sqlite3"
+    with Store.open(db) as store:
+        sync_mbox(store, write_mbox(folder / "list.mbox", mails), LIST)
+    return db
+
+
+@pytest.mark.parametrize(("earlier", "trusted"), [(2, True), (1, False)])
+def test_applies_that_name_the_branch_teach_who_applies(
+    tmp_path: Path, earlier: int, trusted: bool
+) -> None:
+    """Two threads of others' series "Applied to target-arm.next" make an applier, as two
+    b4 lists do; one does not (one forged mail makes nobody a maintainer)."""
+    with (
+        Store.open(_words_archive(tmp_path, earlier)) as store,
+        Digest(store, LIST, DigestSettings()) as digest,
+    ):
+        report = digest.week(WEEK, lang="en")
+    assert (_status(report, "qemu@x") == "applied") is trusted
+    assert _claims(report, "qemu@x") == ([] if trusted else [("applied", PETER[1], "qemu-ty@x")])
+
+
+def test_a_store_of_schema_7_scans_its_history_again(tmp_path: Path) -> None:
+    """Schema 8 learns from applies that name the branch: the events a schema-7 store
+    kept (b4 lists only) are dropped and the history is scanned again on first use."""
+    db = _words_archive(tmp_path, 2)
+    with Store.open(db) as store, Digest(store, LIST, DigestSettings()) as digest:
+        digest.week(WEEK, lang="en")  # scans and keeps the events
+        store.conn.execute("DELETE FROM applier_events")  # what the old rule kept
+        store.conn.execute("PRAGMA user_version=7")
+    with Store.open(db) as store:
+        info = store.get_list(LIST)
+        assert info is not None and store.applier_scan_pk(info.id) == 0
+        with Digest(store, LIST, DigestSettings()) as digest:
+            report = digest.week(WEEK, lang="en")
+    assert _status(report, "qemu@x") == "applied"
