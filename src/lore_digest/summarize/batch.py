@@ -32,8 +32,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
-import httpx
-
 from lore_digest.errors import LoreDigestError, UsageError
 from lore_digest.store.db import Store
 from lore_digest.summarize.base import BatchWait
@@ -131,26 +129,24 @@ class OpenAIBatches:
             for key, request in requests.items()
         ]
         data = ("\n".join(lines) + "\n").encode()
-        uploaded = self._json(
-            self.client.send(
-                "POST",
-                f"{self.client.base_url}/files",
-                files={"file": ("lore-digest-batch.jsonl", data, "application/jsonl")},
-                data={"purpose": "batch"},
-            )
+        uploaded = _object(
+            self.client,
+            "POST",
+            f"{self.client.base_url}/files",
+            files={"file": ("lore-digest-batch.jsonl", data, "application/jsonl")},
+            data={"purpose": "batch"},
         )
-        created = self._json(
-            self.client.send(
-                "POST",
-                f"{self.client.base_url}/batches",
-                retry=False,
-                json={
-                    "input_file_id": _text(uploaded, "id"),
-                    "endpoint": OPENAI_CHAT_PATH,
-                    "completion_window": COMPLETION_WINDOW,
-                    "metadata": {"source": "lore-digest"},
-                },
-            )
+        created = _object(
+            self.client,
+            "POST",
+            f"{self.client.base_url}/batches",
+            retry=False,
+            json={
+                "input_file_id": _text(uploaded, "id"),
+                "endpoint": OPENAI_CHAT_PATH,
+                "completion_window": COMPLETION_WINDOW,
+                "metadata": {"source": "lore-digest"},
+            },
         )
         return _text(created, "id")
 
@@ -199,13 +195,7 @@ class OpenAIBatches:
         )
 
     def _batch(self, batch_id: str) -> dict[str, Any]:
-        return self._json(self.client.send("GET", f"{self.client.base_url}/batches/{batch_id}"))
-
-    def _json(self, response: httpx.Response) -> dict[str, Any]:
-        body = self.client.decode(response)
-        if not isinstance(body, dict):
-            raise self.client.malformed("not a JSON object", response)
-        return body
+        return _object(self.client, "GET", f"{self.client.base_url}/batches/{batch_id}")
 
 
 class AnthropicBatches:
@@ -223,11 +213,11 @@ class AnthropicBatches:
                 for key, request in requests.items()
             ]
         }
-        created = self._json(self.client.send("POST", self._url(), json=body, retry=False))
+        created = _object(self.client, "POST", self._url(), json=body, retry=False)
         return _text(created, "id")
 
     def poll(self, batch_id: str) -> BatchState:
-        body = self._json(self.client.send("GET", self._url(batch_id)))
+        body = _object(self.client, "GET", self._url(batch_id))
         counts = _mapping(body, "request_counts")
         done = sum(_count(counts.get(k)) for k in ("succeeded", "errored", "canceled", "expired"))
         total = done + _count(counts.get("processing"))
@@ -270,12 +260,6 @@ class AnthropicBatches:
 
     def _url(self, *parts: str) -> str:
         return "/".join([f"{self.client.base_url}/v1/messages/batches", *parts])
-
-    def _json(self, response: httpx.Response) -> dict[str, Any]:
-        body = self.client.decode(response)
-        if not isinstance(body, dict):
-            raise self.client.malformed("not a JSON object", response)
-        return body
 
 
 class BatchRounds:
@@ -421,6 +405,19 @@ class BatchRounds:
             elif got is None:
                 self.errors[key] = LLMError("timeout", reason)
         self.store.collect_llm_batch(self.api.name, batch_id, now)
+
+
+def _object(
+    client: OpenAICompatibleClient | AnthropicClient, method: str, url: str, **send: Any
+) -> dict[str, Any]:
+    """One call to a batch endpoint (`client.send`), whose answer must be a JSON object:
+    anything else is the client's `invalid_response`, excerpted and redacted as for a
+    chat call. Both providers' batch classes use it."""
+    response = client.send(method, url, **send)
+    body = client.decode(response)
+    if not isinstance(body, dict):
+        raise client.malformed("not a JSON object", response)
+    return body
 
 
 def _pending_line(
