@@ -605,6 +605,7 @@ class _ThreadPrompt:
         }
         total = thread.series.total if thread.series is not None else None
         self.big_series = (total or 0) > BIG_SERIES_PATCHES
+        self.has_cover = thread.series is not None and thread.series.cover_message_id is not None
         self.mails = [self._mail(m) for m in ordered]
 
     def label(self, message_id: str) -> str:
@@ -675,17 +676,20 @@ class _ThreadPrompt:
             prose = _own_text(mail, prose_only=True) or body
         return _Mail(label, mail, header, _safe(body), _safe(prose), not _trailer_only(mail))
 
-    def _series_patch(self, mail: MailFacts) -> bool:
-        """A patch (not the cover letter) of a big series with a cover letter."""
+    def _big_series_patch(self, mail: MailFacts) -> bool:
+        """A patch posting (not the cover letter, not a reply) of a series of more than
+        BIG_SERIES_PATCHES patches: what the two rules below are about."""
         subject = mail.subject
         return (
             self.big_series
             and subject.is_patch
             and not subject.is_reply
             and (subject.counter or 0) >= 1
-            and self.thread.series is not None
-            and self.thread.series.cover_message_id is not None
         )
+
+    def _series_patch(self, mail: MailFacts) -> bool:
+        """A patch (not the cover letter) of a big series with a cover letter."""
+        return self._big_series_patch(mail) and self.has_cover
 
     def _unanswered_patch(self, mail: MailFacts) -> bool:
         """A patch of a big series that nobody else answered: its subject says enough.
@@ -694,17 +698,9 @@ class _ThreadPrompt:
         are most of its prompt, and only those reviewers discussed shape the summary.
         Patch 1 stays when there is no cover letter.
         """
-        subject = mail.subject
         return (
-            self.big_series
-            and subject.is_patch
-            and not subject.is_reply
-            and (subject.counter or 0) >= 1
-            and not (
-                subject.counter == 1
-                and self.thread.series is not None
-                and self.thread.series.cover_message_id is None
-            )
+            self._big_series_patch(mail)
+            and (self.has_cover or mail.subject.counter != 1)
             and mail.message_id not in self.answered
         )
 
