@@ -8,7 +8,6 @@ requests had the providers' shape.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from lore_digest.summarize.base import BatchWait
 from lore_digest.summarize.batch import BatchPending
 from lore_digest.summarize.clients import AnthropicClient, OpenAICompatibleClient
 from lore_digest.summarize.llm import LLMSettings, LLMSummarizer
+from report_cli import env_without_llm_keys, run_report
 
 WEEK = iso_week_window("2022-W19")
 KEY = "sk-test-batch-0123456789abcdef"
@@ -190,20 +190,9 @@ def test_a_wrong_key_is_one_line_before_any_wait(writable_store: Store) -> None:
 
 
 def _cli(db: Path, out: Path, url: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_"))}
+    env = env_without_llm_keys()
     env.update(OPENAI_API_KEY=KEY, OPENAI_BASE_URL=url)
-    return subprocess.run(
-        [
-            sys.executable, "-m", "lore_digest", "report", "--db", str(db),
-            "--list", "kvmarm", "--week", "2022-W19", "--lang", "en",
-            "--summarizer", "openai", "--out", str(out), *extra,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=300,
-    )  # fmt: skip
+    return run_report(db, out, env, *extra, timeout=300)
 
 
 def test_cli_batch_stops_with_exit_75_and_resume_collects(synced_db: Path, tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from lore_digest.report.model import Report
 from lore_digest.store.db import Store
 from lore_digest.summarize.clients import AnthropicClient, OpenAICompatibleClient
 from lore_digest.summarize.llm import LLMSettings, LLMSummarizer
+from report_cli import env_without_llm_keys, run_report
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 WEEK = iso_week_window("2022-W19")
@@ -148,10 +149,6 @@ def test_anthropic_backend(store: Store) -> None:
 
 
 def test_cli_report_through_the_fake_server(synced_db: Path, tmp_path: Path) -> None:
-    import os
-    import subprocess
-    import sys
-
     db = tmp_path / "cli.sqlite3"
     shutil.copy(synced_db, db)
     config = tmp_path / "config.toml"
@@ -204,23 +201,6 @@ def test_bad_config_names_the_key(tmp_path: Path) -> None:
     assert "summarizer.backend" in message and "summarizer.concurency" in message
 
 
-def _cli_report(
-    db: Path, out: Path, env: dict[str, str], *extra: str
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable, "-m", "lore_digest", "report", "--db", str(db),
-            "--list", "kvmarm", "--week", "2022-W19", "--lang", "en",
-            "--summarizer", "openai", "--out", str(out), *extra,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=120,
-    )  # fmt: skip
-
-
 @pytest.mark.parametrize(
     ("case", "cause"),
     [
@@ -238,7 +218,7 @@ def test_a_summarizer_that_cannot_work_fails_fast_or_falls_back_when_asked(
     written with facts-only summaries, and the fallback is said once."""
     db = tmp_path / "cli.sqlite3"
     shutil.copy(synced_db, db)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_"))}
+    env = env_without_llm_keys()
     with FakeLLMServer("openai") as server:
         if case != "no key":
             env["OPENAI_API_KEY"] = KEY
@@ -250,12 +230,12 @@ def test_a_summarizer_that_cannot_work_fails_fast_or_falls_back_when_asked(
         if case == "401":
             server.script(*["401"] * 40)
         started = time.monotonic()
-        failed = _cli_report(db, tmp_path / "failed", env, *model)
+        failed = run_report(db, tmp_path / "failed", env, *model)
         elapsed = time.monotonic() - started
         calls = server.count
         if case == "401":
             server.script(*["401"] * 40)
-        fell = _cli_report(db, tmp_path / "fell", env, *model, "--fallback", "offline", "--json")
+        fell = run_report(db, tmp_path / "fell", env, *model, "--fallback", "offline", "--json")
     lines = failed.stderr.strip().splitlines()
     assert failed.returncode == 1 and len(lines) == 1, failed.stderr
     assert lines[0].startswith("error: ") and cause in lines[0], lines[0]
