@@ -23,9 +23,11 @@ import shutil
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
-from lore_digest.facts.week import iso_week_window
+from lore_digest.facts.model import MailFacts
+from lore_digest.facts.week import Window, iso_week_window
 from lore_digest.ingest import sync_mirror
 from lore_digest.model import SummaryItem, Thread
 from lore_digest.report.build import ReportBuilder
@@ -108,13 +110,49 @@ def _lies(thread: Thread, facts: GuardFacts, foreign: str) -> list[tuple[str, st
     return out
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+def parse_args(doc: str) -> argparse.Namespace | None:
+    """--corpus and --weeks, for this script and guard_http.py; None (said on stderr)
+    when the corpus is not there."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n", 1)[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--weeks", default=WEEKS)
     args = parser.parse_args()
     if not args.corpus.is_dir():
         print(f"corpus not found: {args.corpus}", file=sys.stderr)
+        return None
+    return args
+
+
+def week_threads(
+    store: Store, weeks: str
+) -> Iterator[tuple[str, Window, list[tuple[Thread, list[MailFacts]]]]]:
+    """Per week of `weeks` (comma-separated): its window, and its threads with their
+    mail built as the report builds them (the corpus synced as list "kvmarm")."""
+    builder = ReportBuilder(store, "kvmarm")
+    for week in weeks.split(","):
+        window = iso_week_window(week)
+        _, groups = builder.collect_threads(window)
+        raws = store.raw_many(m.pk for msgs in groups.values() for m in msgs)
+        yield week, window, [builder.build_thread(ms, raws, window) for ms in groups.values()]
+
+
+def print_caught(
+    title: str, caught: Counter[tuple[str, str]], lies: Counter[tuple[str, str]]
+) -> tuple[int, int]:
+    """The lies table, per (kind, language) and in all; (caught, lies) in all."""
+    print(title)
+    for key in sorted(lies):
+        print(
+            f"  {key[0]:<11} {key[1]}  {caught[key]:>4}/{lies[key]:<4} {caught[key] / lies[key]:6.1%}"
+        )
+    total_caught, total_lies = sum(caught.values()), sum(lies.values())
+    print(f"  all              {total_caught:>4}/{total_lies:<4} {total_caught / total_lies:6.1%}")
+    return total_caught, total_lies
+
+
+def main() -> int:
+    args = parse_args(__doc__ or "")
+    if args is None:
         return 2
     caught: Counter[tuple[str, str]] = Counter()
     lies: Counter[tuple[str, str]] = Counter()
@@ -125,12 +163,7 @@ def main() -> int:
         db = Path(tmp) / "store.sqlite3"
         with Store.open(db) as store:
             sync_mirror(store, str(args.corpus), "kvmarm")
-            builder = ReportBuilder(store, "kvmarm")
-            for week in args.weeks.split(","):
-                window = iso_week_window(week)
-                _, groups = builder.collect_threads(window)
-                raws = store.raw_many(m.pk for msgs in groups.values() for m in msgs)
-                built = [builder.build_thread(ms, raws, window) for ms in groups.values()]
+            for week, _window, built in week_threads(store, args.weeks):
                 for index, (thread, mails) in enumerate(built):
                     facts = guard_facts(thread, mails)
                     other = built[index - 1][0].messages[0].message_id
@@ -145,13 +178,8 @@ def main() -> int:
                         lies[(kind, lang)] += 1
                         caught[(kind, lang)] += check_sentence(item, facts) is not None
         shutil.rmtree(tmp, ignore_errors=True)
-    print("lies caught, per kind and language (target >= 95 %)")
-    for key in sorted(lies):
-        print(
-            f"  {key[0]:<11} {key[1]}  {caught[key]:>4}/{lies[key]:<4} {caught[key] / lies[key]:6.1%}"
-        )
-    total_caught, total_lies = sum(caught.values()), sum(lies.values())
-    print(f"  all              {total_caught:>4}/{total_lies:<4} {total_caught / total_lies:6.1%}")
+    title = "lies caught, per kind and language (target >= 95 %)"
+    total_caught, total_lies = print_caught(title, caught, lies)
     print("true sentences dropped (target <= 2 %)")
     for lang in sorted(truths):
         gone = truths[lang] - kept[lang]

@@ -18,7 +18,6 @@ the truthful runs lost (target <= 2 %).
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -32,18 +31,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from fake_llm import FakeLLMServer, user_text  # noqa: E402
-from guard import WEEKS, _lies, _truths  # noqa: E402
-from lore_digest.facts.week import iso_week_window  # noqa: E402
+from guard import _lies, _truths, parse_args, print_caught, week_threads  # noqa: E402
 from lore_digest.ingest import sync_mirror  # noqa: E402
 from lore_digest.model import Summary, SummaryItem  # noqa: E402
-from lore_digest.report.build import ReportBuilder  # noqa: E402
 from lore_digest.store.db import Store  # noqa: E402
 from lore_digest.summarize.clients import OpenAICompatibleClient  # noqa: E402
 from lore_digest.summarize.guard import guard_facts  # noqa: E402
 from lore_digest.summarize.llm import LLMSettings, LLMSummarizer  # noqa: E402
 from lore_digest.summarize.prompt import build_plan  # noqa: E402
 
-DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "kvmarm-0.git"
 NO_HISTORY = re.compile(r'There is no earlier mail: "history" must be \[\]')
 MISSING_LABEL = "m99999"
 
@@ -81,12 +77,8 @@ def _texts(summary: Summary) -> set[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--weeks", default=WEEKS)
-    args = parser.parse_args()
-    if not args.corpus.is_dir():
-        print(f"corpus not found: {args.corpus}", file=sys.stderr)
+    args = parse_args(__doc__ or "")
+    if args is None:
         return 2
     caught: Counter[tuple[str, str]] = Counter()
     lies: Counter[tuple[str, str]] = Counter()
@@ -103,15 +95,10 @@ def main() -> int:
         sync_mirror(store, str(args.corpus), "kvmarm")
         info = store.get_list("kvmarm")
         assert info is not None
-        builder = ReportBuilder(store, "kvmarm")
         client = OpenAICompatibleClient(
             base_url=server.url, api_key="sk-bench", sleep=lambda _: None
         )
-        for week in args.weeks.split(","):
-            window = iso_week_window(week)
-            _, groups = builder.collect_threads(window)
-            raws = store.raw_many(m.pk for msgs in groups.values() for m in msgs)
-            built = [builder.build_thread(ms, raws, window) for ms in groups.values()]
+        for week, window, built in week_threads(store, args.weeks):
             for index, (thread, mails) in enumerate(built):
                 if thread.series is None:
                     continue
@@ -144,13 +131,8 @@ def main() -> int:
                             caught[(kind, lang)] += lie.text not in kept
         client.close()
     print(f"through HTTP: {runs} summaries, {server.count} requests to the loopback model")
-    print("lies kept out of the summary, per kind and language (target >= 95 %)")
-    for key in sorted(lies):
-        print(
-            f"  {key[0]:<11} {key[1]}  {caught[key]:>4}/{lies[key]:<4} {caught[key] / lies[key]:6.1%}"
-        )
-    total_caught, total_lies = sum(caught.values()), sum(lies.values())
-    print(f"  all              {total_caught:>4}/{total_lies:<4} {total_caught / total_lies:6.1%}")
+    title = "lies kept out of the summary, per kind and language (target >= 95 %)"
+    total_caught, total_lies = print_caught(title, caught, lies)
     print("true sentences lost (target <= 2 %)")
     for lang in sorted(truths):
         print(f"  {lang}  {lost[lang]:>4}/{truths[lang]:<4} {lost[lang] / truths[lang]:6.1%}")
