@@ -85,6 +85,15 @@ class Thread:
             dict.fromkeys(m.from_email for m in self.window_messages if not is_bot(m.from_email))
         )
 
+    @property
+    def decided_in_window(self) -> bool:
+        """The status rests on mail of the window: this week's news, not an old decision
+        a later reply repeats (highlights, the TL;DR and the thread order go by it)."""
+        if self.status is None:
+            return False
+        inside = {m.message_id for m in self.window_messages}
+        return any(e in inside for e in self.status.evidence)
+
     def reply_tree(self) -> list[ReplyNode]:
         """The thread as lore shows it: each mail under the one it answers, oldest first.
 

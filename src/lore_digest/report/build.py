@@ -82,8 +82,7 @@ def importance(thread: Thread, window: Window) -> int:
     if series is not None and series.superseded_by is not None:
         return 6
     status = thread.status.status if thread.status is not None else None
-    inside = {m.message_id for m in thread.window_messages}
-    decided = thread.status is not None and any(e in inside for e in thread.status.evidence)
+    decided = thread.decided_in_window
     if decided and status in _LANDED:
         return 0
     if decided and status in _REFUSED:
@@ -91,8 +90,7 @@ def importance(thread: Thread, window: Window) -> int:
     if series is not None and window.start_utc <= series.posted_utc < window.end_utc:
         revised = series.version > 1 or len(series.revisions) > 1
         return 2 if revised and status in _REVIEWED else 3
-    senders = {m.from_email for m in thread.window_messages if not is_bot(m.from_email)}
-    return 4 if len(senders) >= 2 else 5
+    return 4 if len(thread.participants) >= 2 else 5
 
 
 GIST_CHARS = 100  # of a reply's first line in the thread view

@@ -18,15 +18,14 @@ WAITING_HORIZON_DAYS = 90  # older silent series are considered abandoned, not w
 TOP = 5
 
 
-def _applied(threads: Sequence[Thread], window: Window) -> list[HighlightItem]:
+def _applied(threads: Sequence[Thread]) -> list[HighlightItem]:
     out = []
     for t in threads:
         if t.status is None or t.status.status not in APPLIED_STATES:
             continue
-        applied, evidence = t.status.applied, t.status.evidence
-        in_window = {m.message_id for m in t.window_messages}
-        if not any(e in in_window for e in evidence):
+        if not t.decided_in_window:
             continue  # applied before this window: old news
+        applied = t.status.applied
         detail = ""
         if applied is not None:
             detail = applied.branch or ""
@@ -121,7 +120,7 @@ def compute_highlights(
     new, revised = _posted_in_window(threads, window)
     active = sorted(threads, key=lambda t: (-len(t.window_messages), t.id))[:TOP]
     return Highlights(
-        applied=tuple(_applied(threads, window)),
+        applied=tuple(_applied(threads)),
         new_series=tuple(new),
         new_revisions=tuple(revised),
         waiting_for_review=tuple(

@@ -31,14 +31,14 @@ def compute_tldr(
 ) -> tuple[TldrLine, ...]:
     """The TL;DR of a week, from its threads and highlights."""
     lines: list[TldrLine] = []
-    lines += _applied(threads, window)[:2]
+    lines += _applied(threads)[:2]
     if highlights.new_series:
         ranked = sorted(highlights.new_series, key=lambda i: _notable(threads, i.message_id))
         lines.append(_line("new_series", ranked))
     chains = _chains(threads, window)
     if chains:
         lines.append(_line("new_revisions", chains))
-    lines += _decisions(threads, window)
+    lines += _decisions(threads)
     if highlights.waiting_for_review:
         oldest = sorted(highlights.waiting_for_review, key=lambda i: -i.count)
         lines.append(_line("waiting", oldest[:1]))
@@ -63,24 +63,12 @@ def _notable(threads: Sequence[Thread], message_id: str) -> tuple[bool, int, int
     return True, 0, 0
 
 
-def _decided_this_week(thread: Thread, window: Window) -> bool:
-    """The status rests on mail of this week (not old news repeated)."""
-    if thread.status is None:
-        return False
-    inside = {m.message_id for m in thread.window_messages}
-    return any(e in inside for e in thread.status.evidence)
-
-
-def _applied(threads: Sequence[Thread], window: Window) -> list[TldrLine]:
+def _applied(threads: Sequence[Thread]) -> list[TldrLine]:
     """One line per branch, the branch with the most series first."""
     by_branch: dict[str, list[HighlightItem]] = {}
     for t in threads:
         status = t.status
-        if (
-            status is None
-            or status.status not in APPLIED_STATES
-            or not _decided_this_week(t, window)
-        ):
+        if status is None or status.status not in APPLIED_STATES or not t.decided_in_window:
             continue
         applied = status.applied
         branch = (applied.branch if applied is not None else "") or ""
@@ -117,15 +105,13 @@ def _chains(threads: Sequence[Thread], window: Window) -> list[HighlightItem]:
     return out
 
 
-def _decisions(threads: Sequence[Thread], window: Window) -> list[TldrLine]:
+def _decisions(threads: Sequence[Thread]) -> list[TldrLine]:
     out = []
     for decision in DECISIONS:
         items = [
             HighlightItem(t.subject, t.id, t.url, str(decision))
             for t in threads
-            if t.status is not None
-            and t.status.status == decision
-            and _decided_this_week(t, window)
+            if t.status is not None and t.status.status == decision and t.decided_in_window
         ]
         if items:
             out.append(_line("decision", items, str(decision)))
