@@ -58,7 +58,7 @@ def display_width(text: str) -> int:
 def _char_width(char: str) -> int:
     if unicodedata.combining(char):
         return 0
-    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return 2 if _is_wide(char) else 1
 
 
 def _is_wide(char: str) -> bool:
