@@ -86,6 +86,16 @@ class Thread:
         )
 
     @property
+    def chain(self) -> str:
+        """The id of the thread's revision chain: the first posting of the oldest version
+        known, so v2, v3 and v4 of a series share it, in every week's report (a thread
+        that is no series is a chain of its own)."""
+        series = self.series
+        if series is None:
+            return self.id
+        return series.revisions[0].message_id if series.revisions else series.first_message_id
+
+    @property
     def decided_in_window(self) -> bool:
         """The status rests on mail of the window: this week's news, not an old decision
         a later reply repeats (highlights, the TL;DR and the thread order go by it)."""

@@ -1,10 +1,15 @@
-"""The week's highlights: applied, new series, new revisions, waiting, active, reviewers."""
+"""The week's highlights: applied, new series, new revisions, waiting, active, reviewers.
+
+One entry per series, not per posting: v2, v3 and v4 of a series posted in one week are
+one "new revisions" entry ("v2 → v3 → v4"), their mails one "most active" count, each
+entry carrying the chain's stable id (`Thread.chain`).
+"""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from lore_digest.facts.model import MailFacts
 from lore_digest.facts.status import APPLIED_STATES, is_thank_you
@@ -18,37 +23,117 @@ WAITING_HORIZON_DAYS = 90  # older silent series are considered abandoned, not w
 TOP = 5
 
 
-def _applied(threads: Sequence[Thread]) -> list[HighlightItem]:
-    out = []
+SHOWN_COMMITS = 3  # short commit ids named in an "applied" entry; the rest is "…"
+
+
+def _newest_per_chain(threads: Iterable[Thread]) -> list[list[Thread]]:
+    """Threads grouped by revision chain, each group oldest version first, the groups in
+    the order their first thread came."""
+    chains: dict[str, list[Thread]] = {}
     for t in threads:
-        if t.status is None or t.status.status not in APPLIED_STATES:
-            continue
-        if not t.decided_in_window:
-            continue  # applied before this window: old news
+        chains.setdefault(t.chain, []).append(t)
+    for members in chains.values():
+        members.sort(key=lambda t: (t.series.version if t.series else 0, t.id))
+    return list(chains.values())
+
+
+def _versions(members: Sequence[Thread]) -> str:
+    """ "v2 → v3 → v4": the versions of a chain in this group."""
+    versions = [f"v{t.series.version}" for t in members if t.series is not None]
+    return " → ".join(dict.fromkeys(versions))
+
+
+def applied_detail(branch: str | None, commits: Sequence[tuple[str, str]]) -> str:
+    """ "next (4 commits: 1a2b3c4 5d6e7f8 9a0b1c2 …)": where it went and what it made."""
+    detail = branch or ""
+    if commits:
+        shas = [sha[:12] for _, sha in commits[:SHOWN_COMMITS] if sha]
+        more = " …" if len(commits) > SHOWN_COMMITS else ""
+        named = f": {' '.join(shas)}{more}" if shas else ""
+        detail += f" ({plural(len(commits), 'commit')}{named})"
+    return detail.strip()
+
+
+def _applied(threads: Sequence[Thread]) -> list[HighlightItem]:
+    """Applied this week, one entry per revision chain (its newest applied revision)."""
+    decided = [
+        t
+        for t in threads
+        if t.status is not None and t.status.status in APPLIED_STATES and t.decided_in_window
+    ]
+    out = []
+    for members in _newest_per_chain(decided):
+        t = members[-1]
+        assert t.status is not None
         applied = t.status.applied
-        detail = ""
-        if applied is not None:
-            detail = applied.branch or ""
-            if applied.commits:
-                detail += f" ({plural(len(applied.commits), 'commit')})"
-        out.append(HighlightItem(t.subject, t.id, t.url, detail.strip()))
+        commits = applied.commits if applied is not None else ()
+        branch = applied.branch if applied is not None else None
+        out.append(
+            HighlightItem(
+                t.subject, t.id, t.url, applied_detail(branch, commits), len(commits), t.chain
+            )
+        )
     return out
 
 
 def _posted_in_window(
     threads: Sequence[Thread], window: Window
 ) -> tuple[list[HighlightItem], list[HighlightItem]]:
+    """New series and new revisions, one entry per revision chain: its newest posting of
+    the week, the versions posted in its detail ("v2 → v3 → v4"). A chain that starts
+    this week (v1, nothing earlier) is new, even when v2 followed within the week."""
+    posted = [
+        t
+        for t in threads
+        if t.series is not None and window.start_utc <= t.series.posted_utc < window.end_utc
+    ]
     new: list[HighlightItem] = []
     revised: list[HighlightItem] = []
-    for t in threads:
-        facts = t.series
-        if facts is None or not window.start_utc <= facts.posted_utc < window.end_utc:
-            continue
+    for members in _newest_per_chain(posted):
+        first, newest = members[0].series, members[-1].series
+        assert first is not None and newest is not None
         item = HighlightItem(
-            t.subject, facts.first_message_id, t.url_of(facts.first_message_id), f"v{facts.version}"
+            members[-1].subject,
+            newest.first_message_id,
+            members[-1].url_of(newest.first_message_id),
+            _versions(members),
+            len(members),
+            members[-1].chain,
         )
-        (revised if facts.earlier_revisions or facts.version > 1 else new).append(item)
+        (revised if first.earlier_revisions or first.version > 1 else new).append(item)
     return new, revised
+
+
+def _most_active(threads: Sequence[Thread]) -> list[HighlightItem]:
+    """The chains with the most mail this week (every revision's mail counted once)."""
+    ranked = sorted(
+        _newest_per_chain(threads),
+        key=lambda members: (-sum(len(t.window_messages) for t in members), members[-1].id),
+    )
+    return [
+        HighlightItem(
+            members[-1].subject,
+            members[-1].id,
+            members[-1].url,
+            _versions(members) if len(members) > 1 else "",
+            sum(len(t.window_messages) for t in members),
+            members[-1].chain,
+        )
+        for members in ranked[:TOP]
+    ]
+
+
+def _waiting(waiting: Sequence[Thread], window: Window) -> list[HighlightItem]:
+    """Silent series, oldest first, one per chain (its newest revision)."""
+    out = []
+    for members in _newest_per_chain(t for t in waiting if t.series is not None):
+        t = members[-1]
+        assert t.series is not None
+        days = (window.end_utc - t.series.posted_utc) // 86400
+        out.append(
+            (t.series.posted_utc, HighlightItem(t.subject, t.id, t.url, f"{days}", days, t.chain))
+        )
+    return [item for _, item in sorted(out, key=lambda pair: pair[0])]
 
 
 def _reviewers(
@@ -118,24 +203,11 @@ def compute_highlights(
 ) -> Highlights:
     """Highlights of a report's threads; `waiting` are silent series found in the store."""
     new, revised = _posted_in_window(threads, window)
-    active = sorted(threads, key=lambda t: (-len(t.window_messages), t.id))[:TOP]
     return Highlights(
         applied=tuple(_applied(threads)),
         new_series=tuple(new),
         new_revisions=tuple(revised),
-        waiting_for_review=tuple(
-            HighlightItem(
-                t.subject,
-                t.id,
-                t.url,
-                f"{(window.end_utc - t.series.posted_utc) // 86400}",
-                (window.end_utc - t.series.posted_utc) // 86400,
-            )
-            for t in sorted(waiting, key=lambda t: t.series.posted_utc if t.series else 0)
-            if t.series is not None
-        ),
-        most_active=tuple(
-            HighlightItem(t.subject, t.id, t.url, "", len(t.window_messages)) for t in active
-        ),
+        waiting_for_review=tuple(_waiting(waiting, window)),
+        most_active=tuple(_most_active(threads)),
         top_reviewers=tuple(_reviewers(threads, parsed)),
     )

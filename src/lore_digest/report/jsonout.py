@@ -211,6 +211,7 @@ def _item(item: HighlightItem) -> dict[str, Any]:
         "url": item.url,
         "detail": item.detail,
         "count": item.count,
+        "chain": item.chain,
     }
 
 

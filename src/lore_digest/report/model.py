@@ -35,13 +35,15 @@ class ReportStats:
 
 @dataclass(frozen=True, slots=True)
 class HighlightItem:
-    """One line of the week's highlights: a thread or series, and why it is listed."""
+    """One line of the week's highlights: a series (its newest revision of the week
+    standing for the whole revision chain) or a thread, and why it is listed."""
 
     subject: str
     message_id: str
     url: str
-    detail: str = ""  # e.g. "next: 4 commits", "v3", "21 days", "31 mails"
-    count: int = 0
+    detail: str = ""  # e.g. "next (4 commits: 1a2b3c4 …)", "v2 → v4", "21 days"
+    count: int = 0  # commits applied, postings of the chain, days waiting, mails
+    chain: str = ""  # Thread.chain: the same for every revision of a series, every week
 
 
 @dataclass(frozen=True, slots=True)

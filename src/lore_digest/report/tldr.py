@@ -35,7 +35,7 @@ def compute_tldr(
     if highlights.new_series:
         ranked = sorted(highlights.new_series, key=lambda i: _notable(threads, i.message_id))
         lines.append(_line("new_series", ranked))
-    chains = _chains(threads, window)
+    chains = sorted(highlights.new_revisions, key=lambda i: (-i.count, i.subject))
     if chains:
         lines.append(_line("new_revisions", chains))
     lines += _decisions(threads)
@@ -74,42 +74,19 @@ def _applied(threads: Sequence[Thread]) -> list[TldrLine]:
         branch = (applied.branch if applied is not None else "") or ""
         commits = len(applied.commits) if applied is not None else 0
         detail = f"{commits}" if commits else ""
-        item = HighlightItem(t.subject, t.id, t.url, detail, commits)
-        by_branch.setdefault(branch, []).append(item)
+        item = HighlightItem(t.subject, t.id, t.url, detail, commits, t.chain)
+        items = by_branch.setdefault(branch, [])
+        if all(i.chain != t.chain for i in items):
+            items.append(item)
     ordered = sorted(by_branch.items(), key=lambda kv: (-len(kv[1]), kv[0]))
     return [_line("applied", items, branch) for branch, items in ordered]
-
-
-def _chains(threads: Sequence[Thread], window: Window) -> list[HighlightItem]:
-    """Revisions posted this week, one entry per chain: its newest posting, the versions
-    of the week in its detail ("v2 → v4")."""
-    chains: dict[str, list[Thread]] = {}
-    for t in threads:
-        s = t.series
-        if s is None or not window.start_utc <= s.posted_utc < window.end_utc:
-            continue
-        if not (s.version > 1 or len(s.revisions) > 1):
-            continue
-        key = s.revisions[0].message_id if s.revisions else s.first_message_id
-        chains.setdefault(key, []).append(t)
-    out = []
-    for members in chains.values():
-        members.sort(key=lambda t: (t.series.version if t.series else 0, t.id))
-        newest = members[-1]
-        assert newest.series is not None
-        versions = [f"v{m.series.version}" for m in members if m.series is not None]
-        detail = " → ".join(dict.fromkeys(versions))
-        first = newest.series.first_message_id
-        out.append(HighlightItem(newest.subject, first, newest.url_of(first), detail, len(members)))
-    out.sort(key=lambda i: (-i.count, i.subject))
-    return out
 
 
 def _decisions(threads: Sequence[Thread]) -> list[TldrLine]:
     out = []
     for decision in DECISIONS:
         items = [
-            HighlightItem(t.subject, t.id, t.url, str(decision))
+            HighlightItem(t.subject, t.id, t.url, str(decision), chain=t.chain)
             for t in threads
             if t.status is not None and t.status.status == decision and t.decided_in_window
         ]
@@ -130,7 +107,7 @@ def _stuck(threads: Sequence[Thread], window: Window) -> list[HighlightItem]:
             continue
         days = int((window.end_utc - max(dates).timestamp()) // 86400)
         if days >= STUCK_DAYS:
-            out.append(HighlightItem(t.subject, t.id, t.url, "", days))
+            out.append(HighlightItem(t.subject, t.id, t.url, "", days, t.chain))
     out.sort(key=lambda i: (-i.count, i.subject))
     return out
 
