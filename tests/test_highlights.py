@@ -9,6 +9,7 @@ standing for the chain, the versions in the detail, the chain's id in the JSON.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -111,3 +112,33 @@ def test_json_items_carry_the_chain(w19: Report) -> None:
             assert item["chain"]
     for line in data["tldr"]:
         assert all(i["chain"] for i in line["items"])
+
+
+def test_superseded_revisions_fold_under_the_newest(w19: Report) -> None:
+    """The thread list reads one series as one thread: PMU v2 and v3 under v4, Eager Page
+    Splitting v4 under v5; their mail still counted, linked and in the JSON."""
+    folded = w19.folded()
+    by_id = {t.id: t for t in w19.threads}
+    versions = {
+        by_id[lead].subject.split("]")[0]: [t.series.version for t in earlier if t.series]
+        for lead, earlier in folded.items()
+    }
+    assert versions["[PATCH v4 0/4"] == [2, 3]
+    assert versions["[PATCH v5 00/21"] == [4]
+    for lead, earlier in folded.items():
+        assert all(t.chain == by_id[lead].chain for t in earlier)
+        assert all(t.series is not None and t.series.superseded_by for t in earlier)
+    shown = [t for _, threads in w19.by_category() for t in threads]
+    hidden = {t.id for earlier in folded.values() for t in earlier}
+    assert len(shown) + len(hidden) == len(w19.threads) and not hidden & {t.id for t in shown}
+    assert w19.stats.messages == sum(len(t.window_messages) for t in w19.threads) == 111
+    markdown = render_markdown(w19)
+    assert len(re.findall(r"^### Thread \d+: ", markdown, re.MULTILINE)) == len(shown)
+    assert markdown.count("#### Earlier revisions this week") == len(folded)
+    data = json.loads(render_json(w19))
+    into = {t["id"]: t["folded_into"] for t in data["threads"]}
+    assert {i for i, lead in into.items() if lead} == hidden
+    for t in data["threads"]:
+        assert t["chain"] == by_id[t["id"]].chain
+        if t["folded_into"]:
+            assert by_id[t["folded_into"]].chain == t["chain"]

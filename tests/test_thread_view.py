@@ -66,12 +66,15 @@ def test_markdown_indents_replies_under_their_parent(w19: Report) -> None:
     text = render_markdown(w19)
     thread = max(w19.threads, key=lambda t: len(t.messages))
     depth_of = {n.message.url: d for d, n in _walk(thread.reply_tree())}
+    # Eager Page Splitting v4 is folded under v5: its tree sits one level deeper.
+    folded = {t.id for earlier in w19.folded().values() for t in earlier}
+    base = 1 if thread.id in folded else 0
     tree_line = re.compile(r"^( *)- (?:\*\(\w+\)\* )?\d\d-\d\d \d\d:\d\d \*\*.*\]\((\S+)\)$")
     checked = 0
     for line in text.splitlines():
         found = tree_line.match(line)
         if found and found.group(2) in depth_of:
-            assert len(found.group(1)) == 2 * depth_of[found.group(2)], line
+            assert len(found.group(1)) == 2 * (base + depth_of[found.group(2)]), line
             checked += 1
     assert checked == len(thread.messages)
 

@@ -177,10 +177,13 @@ def _claims(st: StatusFacts) -> list[dict[str, Any]]:
     ]
 
 
-def thread_dict(thread: Thread) -> dict[str, Any]:
-    """One thread; its messages sorted by date, history flagged by in_window false."""
+def thread_dict(thread: Thread, folded_into: str | None = None) -> dict[str, Any]:
+    """One thread; its messages sorted by date, history flagged by in_window false;
+    `folded_into` the newer revision of the week it is shown under (Report.folded)."""
     return {
         "id": thread.id,
+        "chain": thread.chain,
+        "folded_into": folded_into,
         "subject": thread.subject,
         "url": thread.url,
         "category": str(thread.category),
@@ -249,6 +252,7 @@ def tldr_list(lines: Sequence[TldrLine]) -> list[dict[str, Any]]:
 def report_dict(report: Report) -> dict[str, Any]:
     """The whole report as plain JSON-able data."""
     stats = report.stats
+    lead = {t.id: newest for newest, earlier in report.folded().items() for t in earlier}
     return {
         "list": report.list_name,
         "week": report.label,
@@ -271,7 +275,7 @@ def report_dict(report: Report) -> dict[str, Any]:
         },
         "tldr": tldr_list(report.tldr),
         "highlights": highlights_dict(report.highlights),
-        "threads": [thread_dict(t) for t in report.threads],
+        "threads": [thread_dict(t, lead.get(t.id)) for t in report.threads],
     }
 
 

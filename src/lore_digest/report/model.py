@@ -95,10 +95,34 @@ class Report:
     tldr: tuple[TldrLine, ...] = ()  # report.tldr: the first block, at most eight lines
 
     def by_category(self) -> list[tuple[Category, list[Thread]]]:
-        """Threads grouped by category, in the report's category order, empty ones left out."""
+        """Threads grouped by category, in the report's category order, empty ones left
+        out; a revision folded under a newer one of this week (`folded`) is listed there,
+        not here."""
+        folded = {t.id for earlier in self.folded().values() for t in earlier}
         out: list[tuple[Category, list[Thread]]] = []
         for category in Category:
-            threads = [t for t in self.threads if t.category == category]
+            threads = [t for t in self.threads if t.category == category and t.id not in folded]
             if threads:
                 out.append((category, threads))
+        return out
+
+    def folded(self) -> dict[str, list[Thread]]:
+        """Superseded revisions of the week, by the id of the newest revision of their
+        chain in this report (oldest version first): a series reads as one thread, its
+        earlier postings' mail still counted and linked under it."""
+        chains: dict[str, list[Thread]] = {}
+        for t in self.threads:
+            if t.series is not None:
+                chains.setdefault(t.chain, []).append(t)
+        out: dict[str, list[Thread]] = {}
+        for members in chains.values():
+            if len(members) < 2:
+                continue
+            members = sorted(members, key=lambda t: (t.series.version if t.series else 0, t.id))
+            lead = members[-1]
+            earlier = [
+                t for t in members[:-1] if t.series is not None and t.series.superseded_by
+            ]
+            if earlier:
+                out[lead.id] = earlier
         return out
