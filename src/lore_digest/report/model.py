@@ -120,9 +120,7 @@ class Report:
                 continue
             members = sorted(members, key=lambda t: (t.series.version if t.series else 0, t.id))
             lead = members[-1]
-            earlier = [
-                t for t in members[:-1] if t.series is not None and t.series.superseded_by
-            ]
+            earlier = [t for t in members[:-1] if t.series is not None and t.series.superseded_by]
             if earlier:
                 out[lead.id] = earlier
         return out
