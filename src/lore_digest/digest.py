@@ -61,6 +61,9 @@ class DigestSettings:
     trees: tuple[str, ...] = ()  # maintainer trees where merges are confirmed
     tree_grace_days: int = 14  # "applied" in mail but in no tree after this: flagged
     stable_waits: bool = False  # stable/AUTOSEL postings may be "waiting for review"
+    # Subsystem names by path patterns ({"VGIC": ("arch/arm64/kvm/vgic/",)}); empty:
+    # the MAINTAINERS sections, else directories (facts.subsystems).
+    path_groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def for_list(
@@ -96,6 +99,11 @@ class DigestSettings:
             trees=given_trees or (tuple(listed.trees) if listed is not None else ()),
             tree_grace_days=listed.tree_grace_days if listed is not None else 14,
             stable_waits=listed.stable_waits if listed is not None else False,
+            path_groups=(
+                {name: tuple(paths) for name, paths in listed.path_groups.items()}
+                if listed is not None
+                else {}
+            ),
         )
 
 
@@ -117,6 +125,7 @@ class Digest:
             maintainers,
             stable_waits=self.settings.stable_waits,
             grace_days=self.settings.tree_grace_days,
+            path_groups=self.settings.path_groups,
         )
         self.warnings: list[str] = []  # said at the terminal: a tree that could not be fetched
         self._trees_ready = not self.settings.trees

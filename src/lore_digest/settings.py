@@ -225,6 +225,8 @@ class ListSettings(BaseModel):
     trees: list[str] = Field(default_factory=list)  # "URL_OR_PATH[@BRANCH]" of maintainer trees
     tree_grace_days: int = Field(default=14, ge=0)  # "applied" in mail, not in a tree after this
     stable_waits: bool = False  # stable/AUTOSEL postings listed as waiting for review
+    # Subsystem names by MAINTAINERS-style path patterns: {VGIC = ["arch/arm64/kvm/vgic/"]}
+    path_groups: dict[str, list[str]] = Field(default_factory=dict)
 
     @field_validator("mirror")
     @classmethod

@@ -243,11 +243,12 @@ class Maintainers:
 
     # --- matching ---------------------------------------------------------------------
 
-    def sections_for_files(self, paths: Iterable[str]) -> list[Section]:
-        """Sections that cover any of paths, most specific first, then in file order."""
+    def sections_for_files(self, paths: Iterable[str], *, catch_all: bool = True) -> list[Section]:
+        """Sections that cover any of paths, most specific first, then in file order
+        (without a catch-all such as THE REST when `catch_all` is False)."""
         best: dict[int, int] = {}
         for path in paths:
-            for number, depth in self._matches(_normalise(path)).items():
+            for number, depth in self._matches(_normalise(path), catch_all=catch_all).items():
                 if depth > best.get(number, -2):
                     best[number] = depth
         return [self.sections[n] for n in sorted(best, key=lambda n: (-best[n], n))]

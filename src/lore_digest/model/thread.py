@@ -62,6 +62,7 @@ class Thread:
     messages: list[ThreadMessage]
     status: StatusFacts | None = None
     summary: Summary | None = None
+    subsystems: tuple[str, ...] = ()  # what the series touches, by name (facts.subsystems)
 
     def url_of(self, message_id: str) -> str:
         """Archive link of a mail of this thread (or of any mail, by the same rule)."""

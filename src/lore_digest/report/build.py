@@ -10,7 +10,7 @@ import contextlib
 import re
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -24,6 +24,7 @@ from lore_digest.facts.model import MailFacts
 from lore_digest.facts.revisions import RevisionIndex
 from lore_digest.facts.series_facts import build_series_facts, mail_files, thread_status
 from lore_digest.facts.status import APPLIED_STATES, Appliers, Status
+from lore_digest.facts.subsystems import Subsystems
 from lore_digest.facts.week import Window
 from lore_digest.mail.body import first_paragraph
 from lore_digest.mail.subject import LoreSubject, parse_subject
@@ -141,6 +142,7 @@ class ReportBuilder:
         stable_waits: bool = False,
         matcher: TreeMatcher | None = None,
         grace_days: int = 14,
+        path_groups: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         info = store.get_list(list_name)
         if info is None:
@@ -160,6 +162,8 @@ class ReportBuilder:
         # a maintainer's "applied" a tree may still not hold it before that is flagged.
         self.matcher = matcher
         self.grace_days = grace_days
+        # Names of what each series touches: path groups, else MAINTAINERS, else dirs.
+        self.subsystems = Subsystems(path_groups, maintainers)
 
     @property
     def revisions(self) -> RevisionIndex:
@@ -282,6 +286,7 @@ class ReportBuilder:
             series=series,
             messages=report_messages,
             status=status,
+            subsystems=self.subsystems.of(series.files) if series is not None else (),
         )
         return thread, mails
 

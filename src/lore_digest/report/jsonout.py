@@ -187,6 +187,7 @@ def thread_dict(thread: Thread, folded_into: str | None = None) -> dict[str, Any
         "subject": thread.subject,
         "url": thread.url,
         "category": str(thread.category),
+        "subsystems": list(thread.subsystems),
         "series": series_dict(thread),
         "status": _status(thread),
         "summary": summary_dict(thread.summary) if thread.summary else None,

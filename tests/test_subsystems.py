@@ -1,0 +1,107 @@
+"""Subsystem names per thread (facts.subsystems): path groups, MAINTAINERS, directories."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from lore_digest.digest import DigestSettings
+from lore_digest.facts.maintainers import Maintainers
+from lore_digest.facts.subsystems import MAX_SUBSYSTEMS, Subsystems, matches
+from lore_digest.facts.week import iso_week_window
+from lore_digest.report.build import ReportBuilder
+from lore_digest.report.jsonout import render_json
+from lore_digest.report.markdown import render_markdown
+from lore_digest.settings import load_settings
+from lore_digest.store.db import Store
+
+NOW = datetime(2026, 11, 23, tzinfo=UTC)
+ITS = "vgic: Misc ITS fixes"
+GROUPS = {"VGIC": ("arch/arm64/kvm/vgic/",), "selftests": ("tools/testing/selftests/kvm/",)}
+MAINTAINERS = """\
+KERNEL VIRTUAL MACHINE FOR ARM64 (KVM/arm64)
+M:	Marc Zyngier <maz@kernel.org>
+F:	arch/arm64/kvm/
+F:	arch/arm64/include/asm/kvm*
+
+ARM64 PORT (AARCH64 ARCHITECTURE)
+M:	Catalin Marinas <catalin.marinas@arm.com>
+F:	arch/arm64/
+
+THE REST
+M:	Linus Torvalds <torvalds@linux-foundation.org>
+F:	*
+F:	*/
+"""
+
+
+def test_directories_by_default() -> None:
+    names = Subsystems().of(
+        [
+            "arch/arm64/kvm/vgic/vgic-its.c",
+            "arch/arm64/kvm/arm.c",
+            "include/kvm/arm_vgic.h",
+            "MAINTAINERS",
+        ]
+    )
+    assert names == ("arch/arm64/kvm", "MAINTAINERS", "include/kvm")
+    assert Subsystems().of([]) == ()
+    many = [f"dir{n}/x/y/z.c" for n in range(10)]
+    assert len(Subsystems().of(many)) == MAX_SUBSYSTEMS
+
+
+def test_path_groups_win_and_name_only_what_they_cover() -> None:
+    rules = Subsystems(GROUPS, Maintainers.parse(MAINTAINERS))
+    assert rules.rule == "path groups"
+    assert rules.of(["arch/arm64/kvm/vgic/vgic-its.c", "arch/arm64/kvm/arm.c"]) == ("VGIC",)
+    assert rules.of(["virt/kvm/kvm_main.c"]) == ()
+
+
+def test_maintainers_name_the_most_specific_section_never_the_rest() -> None:
+    rules = Subsystems(maintainers=Maintainers.parse(MAINTAINERS))
+    assert rules.rule == "maintainers"
+    kvm = "KERNEL VIRTUAL MACHINE FOR ARM64 (KVM/arm64)"
+    assert rules.of(["arch/arm64/kvm/arm.c", "arch/arm64/kvm/mmu.c", "arch/arm64/mm/fault.c"]) == (
+        kvm,
+        "ARM64 PORT (AARCH64 ARCHITECTURE)",
+    )
+    assert rules.of(["mm/memory.c"]) == ()  # only THE REST covers it
+
+
+@pytest.mark.parametrize(
+    ("wanted", "found"),
+    [(["kvm/arm64"], True), (["VGIC"], True), (["x86"], False), ([" "], False), ([], False)],
+)
+def test_matches(wanted: list[str], found: bool) -> None:
+    assert matches(["KERNEL VIRTUAL MACHINE FOR ARM64 (KVM/arm64)", "vgic"], wanted) is found
+
+
+def test_a_real_week_names_what_each_series_touches(synced_db: Path) -> None:
+    with Store.open(synced_db) as store:
+        builder = ReportBuilder(store, "kvmarm", path_groups=GROUPS)
+        report = builder.build(iso_week_window("2022-W19"), lang="en", now=NOW)
+        plain = ReportBuilder(store, "kvmarm").build(
+            iso_week_window("2022-W19"), lang="en", now=NOW
+        )
+    (its,) = [t for t in report.threads if ITS in t.subject and t.series and t.series.version == 3]
+    assert its.subsystems == ("VGIC",)
+    assert all(not t.subsystems for t in report.threads if t.series is None)
+    by_dirs = {t.id: t.subsystems for t in plain.threads}
+    assert by_dirs[its.id] == ("arch/arm64/kvm",)
+    assert "**Subsystems**: VGIC" in render_markdown(report)
+    data = json.loads(render_json(report))
+    assert {t["id"]: tuple(t["subsystems"]) for t in data["threads"]}[its.id] == ("VGIC",)
+
+
+def test_path_groups_from_the_config(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[lists.kvmarm]\nmirror = "https://lore.kernel.org/kvmarm"\noutput = "out"\n'
+        '[lists.kvmarm.path_groups]\nVGIC = ["arch/arm64/kvm/vgic/"]\n',
+        encoding="utf-8",
+    )
+    settings = DigestSettings.for_list(load_settings(config), "kvmarm")
+    assert settings.path_groups == {"VGIC": ("arch/arm64/kvm/vgic/",)}
