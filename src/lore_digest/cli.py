@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
@@ -511,8 +512,18 @@ def _open_digest(
         summarizer=overrides,
         maintainers=trust.get("maintainers"),
         trees=trust.get("trees") or (),
+        subsystems=trust.get("subsystems") or (),
     )
     return Digest(store, list_name, settings)
+
+
+def _subsystem_suffix(options: dict[str, Any]) -> str:
+    """ "-vgic-pmu" for `--subsystem VGIC --subsystem PMU`: a filtered report never
+    overwrites the list's whole one; "" without the option (a list's configured
+    subsystems make its reports what they are, under their usual names)."""
+    names = [n for n in options.get("subsystems") or () if n.strip()]
+    slug = "-".join(re.sub(r"[^a-z0-9]+", "-", n.lower()).strip("-") for n in names)
+    return f"-{slug}" if slug else ""
 
 
 def _check_batch(digest: Digest, resume: bool, *, quiet: bool) -> None:
@@ -677,6 +688,16 @@ def sync(
     type=click.Path(file_okay=False, path_type=Path),
     help="Output directory [default: the list's output/reports in the config, else ./reports].",
 )
+@click.option(
+    "--subsystem",
+    "subsystems",
+    multiple=True,
+    metavar="NAME",
+    help="Only threads touching this subsystem (repeatable; any case, part of a name is "
+    "enough: 'KVM/arm64', 'vgic'); names come from the list's path_groups, else the "
+    "MAINTAINERS file, else directories ('arch/arm64/kvm'). Files get a -NAME suffix "
+    "[default: the list's subsystems in the config, else every thread].",
+)
 @_summarizer_options
 @_batch_options
 @_trust_options
@@ -751,7 +772,7 @@ def report(
                 label = f"{digest.list_name} {window.label} ({lang}): summarising"
                 with _progress(label, llm and not as_json) as progress:
                     built = digest.week(window, lang=lang, progress=progress)
-                paths = write_report(built, target, chosen)
+                paths = write_report(built, target, chosen, suffix=_subsystem_suffix(options))
                 written.append(
                     {
                         "week": built.label,

@@ -64,6 +64,7 @@ class DigestSettings:
     # Subsystem names by path patterns ({"VGIC": ("arch/arm64/kvm/vgic/",)}); empty:
     # the MAINTAINERS sections, else directories (facts.subsystems).
     path_groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    subsystems: tuple[str, ...] = ()  # only threads touching these (facts.subsystems.matches)
 
     @classmethod
     def for_list(
@@ -76,12 +77,13 @@ class DigestSettings:
         now: datetime | None = None,
         maintainers: Path | None = None,
         trees: Iterable[str] = (),
+        subsystems: Iterable[str] = (),
     ) -> DigestSettings:
         """The list's settings from the config file, with command-line overrides.
 
         `tz` None means the list's `timezone` (else UTC); `summarizer` holds the keys of
-        [summarizer] given on the command line (None values are ignored); `maintainers`
-        and `trees` given on the command line replace the list's.
+        [summarizer] given on the command line (None values are ignored); `maintainers`,
+        `trees` and `subsystems` given on the command line replace the list's.
         """
         listed = settings.lists.get(list_name)
         zone = tz if tz is not None else (listed.timezone if listed is not None else "UTC")
@@ -91,6 +93,7 @@ class DigestSettings:
         if overrides:
             chosen = chosen.model_copy(update=overrides)
         given_trees = tuple(trees)
+        given_subsystems = tuple(s for s in subsystems if s.strip())
         return cls(
             tz=zone,
             summarizer=chosen,
@@ -104,6 +107,7 @@ class DigestSettings:
                 if listed is not None
                 else {}
             ),
+            subsystems=given_subsystems or (tuple(listed.subsystems) if listed is not None else ()),
         )
 
 
@@ -301,6 +305,7 @@ class Digest:
             now=self.now(),
             summarizer=self.summarizer,
             progress=progress,
+            subsystems=self.settings.subsystems,
         )
         for thread in report.threads:
             if thread.summary is not None and thread.summary.note:

@@ -227,6 +227,9 @@ class ListSettings(BaseModel):
     stable_waits: bool = False  # stable/AUTOSEL postings listed as waiting for review
     # Subsystem names by MAINTAINERS-style path patterns: {VGIC = ["arch/arm64/kvm/vgic/"]}
     path_groups: dict[str, list[str]] = Field(default_factory=dict)
+    # Only threads touching these subsystems (names as facts.subsystems gives them;
+    # case-insensitive, part of a name is enough): the list's reports, site and mail.
+    subsystems: list[str] = Field(default_factory=list)
 
     @field_validator("mirror")
     @classmethod

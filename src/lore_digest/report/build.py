@@ -24,7 +24,7 @@ from lore_digest.facts.model import MailFacts
 from lore_digest.facts.revisions import RevisionIndex
 from lore_digest.facts.series_facts import build_series_facts, mail_files, thread_status
 from lore_digest.facts.status import APPLIED_STATES, Appliers, Status
-from lore_digest.facts.subsystems import Subsystems
+from lore_digest.facts.subsystems import Subsystems, matches
 from lore_digest.facts.week import Window
 from lore_digest.mail.body import first_paragraph
 from lore_digest.mail.subject import LoreSubject, parse_subject
@@ -314,11 +314,14 @@ class ReportBuilder:
         now: datetime | None = None,
         summarizer: Summarizer | None = None,
         progress: Callable[[int, int], None] | None = None,
+        subsystems: Sequence[str] = (),
     ) -> Report:
         """The complete report of the list for one window.
 
         Facts always; the prose of each thread's summary comes from `summarizer`
-        (default: the offline one, from the facts alone).
+        (default: the offline one, from the facts alone). With `subsystems`, only the
+        threads touching one of them (facts.subsystems.matches) are in it, and its
+        highlights, TL;DR and figures are theirs; nothing else is summarised.
         """
         zone = window.start.tzinfo
         assert isinstance(zone, ZoneInfo)
@@ -333,6 +336,8 @@ class ReportBuilder:
             threads.append(thread)
             parsed[thread.id] = mails
         self._save_patch_files()
+        if subsystems:
+            threads = [t for t in threads if matches(t.subsystems, subsystems)]
         if self.matcher is not None:
             every = [m for msgs in groups.values() for m in msgs]
             postings = {
@@ -357,13 +362,16 @@ class ReportBuilder:
             thread.summary = summaries[thread.id]
         writer.remember(window.label, lang, window.end_utc, summaries)
         counts = Counter(m.message_id for t in threads for m in t.window_messages)
-        assert len(counts) == len(in_window) and all(c == 1 for c in counts.values()), (
-            "every in-window message must be in exactly one thread"
-        )
+        assert (subsystems or len(counts) == len(in_window)) and all(
+            c == 1 for c in counts.values()
+        ), "every in-window message must be in exactly one thread"
         threads.sort(
             key=lambda t: (importance(t, window), -len(t.window_messages), t.started, t.id)
         )
-        highlights = compute_highlights(threads, parsed, self._waiting(window), window)
+        waiting = self._waiting(window)
+        if subsystems:
+            waiting = [t for t in waiting if matches(t.subsystems, subsystems)]
+        highlights = compute_highlights(threads, parsed, waiting, window)
         return Report(
             list_name=self.info.name,
             label=window.label,
@@ -376,6 +384,7 @@ class ReportBuilder:
             threads=threads,
             highlights=highlights,
             tldr=compute_tldr(threads, highlights, window),
+            subsystems=tuple(subsystems),
         )
 
     def _waiting(self, window: Window) -> list[Thread]:

@@ -274,6 +274,7 @@ def report_dict(report: Report) -> dict[str, Any]:
                 for cat, c in stats.categories.items()
             },
         },
+        "subsystems": list(report.subsystems),  # only threads touching these; [] all
         "tldr": tldr_list(report.tldr),
         "highlights": highlights_dict(report.highlights),
         "threads": [thread_dict(t, lead.get(t.id)) for t in report.threads],

@@ -93,6 +93,7 @@ class Report:
     threads: list[Thread] = field(default_factory=list)
     highlights: Highlights | None = None
     tldr: tuple[TldrLine, ...] = ()  # report.tldr: the first block, at most eight lines
+    subsystems: tuple[str, ...] = ()  # the report holds only threads touching these
 
     def by_category(self) -> list[tuple[Category, list[Thread]]]:
         """Threads grouped by category, in the report's category order, empty ones left

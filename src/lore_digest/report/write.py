@@ -36,12 +36,17 @@ def report_stem(report: Report) -> str:
     return vocabulary_stem(report.list_name, report.label, report.lang)
 
 
-def write_report(report: Report, out_dir: Path, formats: Iterable[str]) -> list[Path]:
-    """Render and atomically write each format; returns the paths written."""
+def write_report(
+    report: Report, out_dir: Path, formats: Iterable[str], *, suffix: str = ""
+) -> list[Path]:
+    """Render and atomically write each format; returns the paths written. `suffix`
+    goes after the week ("kvmarm-2022-W19-vgic.en.md": one subsystem's report beside the
+    whole one)."""
     written = []
     for fmt in formats:
         extension, render = RENDERERS[fmt]
-        path = out_dir / f"{report_stem(report)}{extension}"
+        stem = vocabulary_stem(report.list_name, report.label + suffix, report.lang)
+        path = out_dir / f"{stem}{extension}"
         write_atomic(path, render(report))
         written.append(path)
     return written
