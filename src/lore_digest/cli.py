@@ -513,6 +513,7 @@ def _open_digest(
         maintainers=trust.get("maintainers"),
         trees=trust.get("trees") or (),
         subsystems=trust.get("subsystems") or (),
+        people=trust.get("people") or (),
     )
     return Digest(store, list_name, settings)
 
@@ -697,6 +698,16 @@ def sync(
     "enough: 'KVM/arm64', 'vgic'); names come from the list's path_groups, else the "
     "MAINTAINERS file, else directories ('arch/arm64/kvm'). Files get a -NAME suffix "
     "[default: the list's subsystems in the config, else every thread].",
+)
+@click.option(
+    "--person",
+    "people",
+    multiple=True,
+    metavar="EMAIL",
+    help="Open the report with this person's view of the week (repeatable): their series "
+    "and each one's state, open series of others touching their files (M:/R: of "
+    "--maintainers, else the list's learned appliers) without a word from them yet, "
+    "and the review trailers they gave [default: the list's people in the config].",
 )
 @_summarizer_options
 @_batch_options

@@ -65,6 +65,7 @@ class DigestSettings:
     # the MAINTAINERS sections, else directories (facts.subsystems).
     path_groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     subsystems: tuple[str, ...] = ()  # only threads touching these (facts.subsystems.matches)
+    people: tuple[str, ...] = ()  # addresses whose view of the week opens it (report.people)
 
     @classmethod
     def for_list(
@@ -78,12 +79,13 @@ class DigestSettings:
         maintainers: Path | None = None,
         trees: Iterable[str] = (),
         subsystems: Iterable[str] = (),
+        people: Iterable[str] = (),
     ) -> DigestSettings:
         """The list's settings from the config file, with command-line overrides.
 
         `tz` None means the list's `timezone` (else UTC); `summarizer` holds the keys of
         [summarizer] given on the command line (None values are ignored); `maintainers`,
-        `trees` and `subsystems` given on the command line replace the list's.
+        `trees`, `subsystems` and `people` given on the command line replace the list's.
         """
         listed = settings.lists.get(list_name)
         zone = tz if tz is not None else (listed.timezone if listed is not None else "UTC")
@@ -94,6 +96,7 @@ class DigestSettings:
             chosen = chosen.model_copy(update=overrides)
         given_trees = tuple(trees)
         given_subsystems = tuple(s for s in subsystems if s.strip())
+        given_people = tuple(p for p in people if p.strip())
         return cls(
             tz=zone,
             summarizer=chosen,
@@ -108,6 +111,7 @@ class DigestSettings:
                 else {}
             ),
             subsystems=given_subsystems or (tuple(listed.subsystems) if listed is not None else ()),
+            people=given_people or (tuple(listed.people) if listed is not None else ()),
         )
 
 
@@ -306,6 +310,7 @@ class Digest:
             summarizer=self.summarizer,
             progress=progress,
             subsystems=self.settings.subsystems,
+            people=self.settings.people,
         )
         for thread in report.threads:
             if thread.summary is not None and thread.summary.note:

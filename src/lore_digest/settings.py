@@ -230,6 +230,9 @@ class ListSettings(BaseModel):
     # Only threads touching these subsystems (names as facts.subsystems gives them;
     # case-insensitive, part of a name is enough): the list's reports, site and mail.
     subsystems: list[str] = Field(default_factory=list)
+    # Addresses whose view of the week opens the report (report.people): their series,
+    # what waits for them, the reviews they gave.
+    people: list[str] = Field(default_factory=list)
 
     @field_validator("mirror")
     @classmethod

@@ -36,6 +36,7 @@ from lore_digest.report.highlights import (
 )
 from lore_digest.report.merges import attach_merges
 from lore_digest.report.model import CategoryStats, Report, ReportStats
+from lore_digest.report.people import compute_people
 from lore_digest.report.tldr import compute_tldr
 from lore_digest.report.trust import TrustRules
 from lore_digest.store.db import ListInfo, Store, StoredMessage
@@ -315,13 +316,15 @@ class ReportBuilder:
         summarizer: Summarizer | None = None,
         progress: Callable[[int, int], None] | None = None,
         subsystems: Sequence[str] = (),
+        people: Sequence[str] = (),
     ) -> Report:
         """The complete report of the list for one window.
 
         Facts always; the prose of each thread's summary comes from `summarizer`
         (default: the offline one, from the facts alone). With `subsystems`, only the
         threads touching one of them (facts.subsystems.matches) are in it, and its
-        highlights, TL;DR and figures are theirs; nothing else is summarised.
+        highlights, TL;DR and figures are theirs; nothing else is summarised. For each
+        address of `people`, a view of the week for them (report.people).
         """
         zone = window.start.tzinfo
         assert isinstance(zone, ZoneInfo)
@@ -385,7 +388,35 @@ class ReportBuilder:
             highlights=highlights,
             tldr=compute_tldr(threads, highlights, window),
             subsystems=tuple(subsystems),
+            people=compute_people(
+                people, threads, waiting, self._deciders(window), window, self._person_name
+            )
+            if people
+            else (),
         )
+
+    def _deciders(self, window: Window) -> Callable[[Thread], frozenset[str]]:
+        """Who is asked to act on a series: its appliers (MAINTAINERS M:, else learned)
+        and its MAINTAINERS R: reviewers."""
+
+        def deciders(thread: Thread) -> frozenset[str]:
+            files = thread.series.files if thread.series is not None else ()
+            emails = self.trust.appliers(files, window.start_utc, window.end_utc).emails
+            if self.trust.maintainers is not None:
+                emails = emails | self.trust.maintainers.reviewers(files, self.info.name)
+            return frozenset(e.lower() for e in emails)
+
+        return deciders
+
+    def _person_name(self, email: str) -> str | None:
+        """A name for an address that wrote nothing this week: MAINTAINERS', if any."""
+        if self.trust.maintainers is None:
+            return None
+        for section in self.trust.maintainers.sections:
+            for person in (*section.maintainers, *section.reviewers):
+                if person.email.lower() == email:
+                    return person.name
+        return None
 
     def _waiting(self, window: Window) -> list[Thread]:
         """Series posted 14–90 days before the window's end that only their author touched."""

@@ -275,6 +275,17 @@ def report_dict(report: Report) -> dict[str, Any]:
             },
         },
         "subsystems": list(report.subsystems),  # only threads touching these; [] all
+        "people": [
+            {
+                "email": pv.email,
+                "name": pv.name,
+                "series": [_item(i) for i in pv.series],
+                "asked": [_item(i) for i in pv.asked],
+                "more_asked": pv.more_asked,
+                "given": [_item(i) for i in pv.given],
+            }
+            for pv in report.people
+        ],
         "tldr": tldr_list(report.tldr),
         "highlights": highlights_dict(report.highlights),
         "threads": [thread_dict(t, lead.get(t.id)) for t in report.threads],

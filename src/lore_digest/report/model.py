@@ -67,6 +67,19 @@ class Reviewer:
 
 
 @dataclass(frozen=True, slots=True)
+class PersonView:
+    """One reader's part of the week (`--person EMAIL`): what they wrote, what waits for
+    them, what they gave."""
+
+    email: str
+    name: str
+    series: tuple[HighlightItem, ...]  # their own series: detail = status, count = mails
+    asked: tuple[HighlightItem, ...]  # their files, no word from them: count = days waiting
+    given: tuple[HighlightItem, ...]  # review trailers they gave this week: detail = what
+    more_asked: int = 0  # asked entries not listed
+
+
+@dataclass(frozen=True, slots=True)
 class Highlights:
     """What a maintainer reads first."""
 
@@ -94,6 +107,7 @@ class Report:
     highlights: Highlights | None = None
     tldr: tuple[TldrLine, ...] = ()  # report.tldr: the first block, at most eight lines
     subsystems: tuple[str, ...] = ()  # the report holds only threads touching these
+    people: tuple[PersonView, ...] = ()  # report.people: one block per --person
 
     def by_category(self) -> list[tuple[Category, list[Thread]]]:
         """Threads grouped by category, in the report's category order, empty ones left

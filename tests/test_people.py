@@ -1,0 +1,116 @@
+"""Per-person views (report.people, `--person EMAIL`) on kvmarm 2022-W19."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from lore_digest.digest import DigestSettings
+from lore_digest.facts.maintainers import Maintainers
+from lore_digest.facts.status import Status
+from lore_digest.facts.week import iso_week_window
+from lore_digest.report.build import ReportBuilder
+from lore_digest.report.jsonout import render_json
+from lore_digest.report.markdown import render_markdown
+from lore_digest.report.model import PersonView, Report
+from lore_digest.report.people import CLOSED, _numbers
+from lore_digest.settings import load_settings
+from lore_digest.store.db import Store
+
+NOW = datetime(2026, 11, 23, tzinfo=UTC)
+DATA = Path(__file__).parent / "data"
+MARC, OLIVER, OLIVER_LATER = "maz@kernel.org", "oupton@google.com", "oliver.upton@linux.dev"
+
+
+@pytest.fixture(scope="module")
+def w19(synced_db: Path) -> Report:
+    maintainers = Maintainers.load(DATA / "MAINTAINERS-kvmarm")
+    with Store.open(synced_db) as store:
+        builder = ReportBuilder(store, "kvmarm", maintainers)
+        return builder.build(
+            iso_week_window("2022-W19"),
+            lang="en",
+            now=NOW,
+            people=[MARC, " Oupton@Google.com ", OLIVER_LATER, "nobody@example.org", MARC],
+        )
+
+
+def _view(report: Report, email: str) -> PersonView:
+    (view,) = [p for p in report.people if p.email == email]
+    return view
+
+
+def test_one_view_per_address_in_the_order_given(w19: Report) -> None:
+    assert [p.email for p in w19.people] == [MARC, OLIVER, OLIVER_LATER, "nobody@example.org"]
+    assert _view(w19, MARC).name == "Marc Zyngier"
+    assert _view(w19, OLIVER_LATER).name == "Oliver Upton"  # from MAINTAINERS: no mail
+    nobody = _view(w19, "nobody@example.org")
+    assert (nobody.name, nobody.series, nobody.asked, nobody.given) == (
+        "nobody@example.org",
+        (),
+        (),
+        (),
+    )
+
+
+def test_their_series_with_its_state(w19: Report) -> None:
+    marc = _view(w19, MARC)
+    assert [(i.subject.split("] ")[1][:25], i.detail) for i in marc.series] == [
+        ("KVM: arm64: vgic-v3: List", "applied")
+    ]
+    (pkvm,) = _view(w19, OLIVER).series
+    assert "Minor pKVM cleanups" in pkvm.subject and pkvm.detail == "applied"
+
+
+def test_what_waits_for_them_oldest_first(w19: Report) -> None:
+    threads = {t.id: t for t in w19.threads}
+    marc = _view(w19, MARC)
+    assert marc.asked and "Skip tests if we can't create a vgic-v3" in marc.asked[0].subject
+    days = [i.count for i in marc.asked]
+    assert days == sorted(days, reverse=True) and days[0] == 81
+    for item in marc.asked:
+        assert item.detail not in {str(s) for s in CLOSED | {Status.CHANGES_REQUESTED}}
+        thread = threads.get(item.message_id)
+        if thread is not None:  # else a waiting series, nobody but its author wrote
+            assert all(m.from_email != MARC for m in thread.messages)
+            assert thread.series is not None and thread.series.author_email != MARC
+
+
+def test_the_reviews_they_gave(w19: Report) -> None:
+    assert sorted(i.detail for i in _view(w19, OLIVER).given) == [
+        "Reviewed-by (1-2/4)",
+        "Reviewed-by (1-4/4)",
+        "Reviewed-by (3-4/4)",
+    ]
+    assert _view(w19, OLIVER_LATER).given == ()  # another address: not the same sender
+
+
+def test_rendered_in_markdown_and_json(w19: Report) -> None:
+    markdown = render_markdown(w19)
+    assert "## 👤 For Marc Zyngier (maz@kernel.org)" in markdown
+    assert markdown.index("## 👤 For") < markdown.index("## ✨")
+    data = json.loads(render_json(w19))
+    assert [p["email"] for p in data["people"]] == [p.email for p in w19.people]
+    assert data["people"][0]["series"][0]["chain"]
+
+
+def test_numbers() -> None:
+    assert _numbers({1, 2, 3, 4}, 4) == "1-4/4"
+    assert _numbers({1, 3}, 4) == "1, 3/4"
+    assert _numbers({2, 3, 5}, 9) == "2-3, 5/9"
+
+
+def test_people_from_the_config(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[lists.kvmarm]\nmirror = "https://lore.kernel.org/kvmarm"\noutput = "out"\n'
+        'people = ["maz@kernel.org"]\n',
+        encoding="utf-8",
+    )
+    assert DigestSettings.for_list(load_settings(config), "kvmarm").people == ("maz@kernel.org",)
+    assert DigestSettings.for_list(load_settings(config), "kvmarm", people=["x@y"]).people == (
+        "x@y",
+    )
