@@ -114,3 +114,34 @@ def test_people_from_the_config(tmp_path: Path) -> None:
     assert DigestSettings.for_list(load_settings(config), "kvmarm", people=["x@y"]).people == (
         "x@y",
     )
+
+
+def test_the_week_page_shows_each_person_and_the_subsystems(w19: Report) -> None:
+    from html.parser import HTMLParser
+
+    from lore_digest.site.render import SiteRenderer, WeekNav
+
+    page = SiteRenderer("kvmarm", ("en",)).week(w19, WeekNav(None, None))
+    assert page.count('<section class="person"') == len(w19.people)
+    assert "For Marc Zyngier" in page and "&lt;maz@kernel.org&gt;" in page
+    assert page.count('<p class="subsystems">') == sum(1 for t in w19.threads if t.subsystems) - (
+        sum(1 for earlier in w19.folded().values() for t in earlier if t.subsystems)
+    )
+
+    class Tags(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.open: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: object) -> None:
+            if tag in {"section", "ul", "li", "details", "p"}:
+                self.open.append(tag)
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag in {"section", "ul", "li", "details", "p"}:
+                assert self.open and self.open[-1] == tag, (tag, self.open[-3:])
+                self.open.pop()
+
+    checker = Tags()
+    checker.feed(page)
+    assert checker.open == []
