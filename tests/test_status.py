@@ -709,6 +709,8 @@ def test_every_partial_application_is_evidence() -> None:
         "I'm dropping the series until this is sorted.\n",
         "I have reverted this patch.\n",
         "I'll drop it from my queue again for the moment, then.\n",  # PMM, 2020-06
+        "OK, I'll drop it from my queue.\n",
+        "I'll drop it from linux-next.\n",
     ],
 )
 def test_a_maintainer_drops(body: str) -> None:
@@ -732,6 +734,8 @@ def test_a_maintainer_drops(body: str) -> None:
         "Dropped the check in v3 as you suggested?\n",
         "Should we drop this patch?\n",
         "I dropped the Acked-by since the patch changed.\n",
+        "I'll drop it from -next if the fix doesn't show up by Friday.\n",
+        "We'll remove it from the tree once the last user is gone.\n",
     ],
 )
 def test_not_a_drop(body: str) -> None:
@@ -1014,6 +1018,21 @@ def test_the_latest_decisive_event_wins() -> None:
             "OK\n",
             False,
         ),
+        # What the new phrases must not catch (found in review).
+        ("Please rename x.\n", "I don't think we need to change this for v3.\n", False),
+        ("Please rename x.\n", "Do I need to fix this in v3 as well?\n", False),
+        ("Please rename x.\n", "We need to fix this for v5.18 anyway.\n", False),
+        ("Why this?\n", "Let's go with the current version and revisit later.\n", False),
+        ("Nit: naming.\n", "Fair enough. I'll leave it as is then.\n", False),
+        ("No nits from me.\n", "Fair enough.\n", False),
+        ("A nit-pick: typo.\n", "Fair enough.\n", True),
+        (
+            "A few nits, feel free to ignore them. But the locking in patch 3 is broken.\n",
+            "Will fix the locking in v3.\n",
+            True,
+        ),
+        ("Please rename x.\n", "OK Will. Can you pick it up?\n", False),
+        ("Please rename x.\n", "Right, Will is the one to ask.\n", False),
     ],
 )
 def test_changes_requested_needs_a_concrete_change_and_a_commitment(
@@ -1140,3 +1159,20 @@ def test_a_backport_turned_down_is_naked() -> None:
     # in a normal series, "please drop this patch" asks for a change, it rejects nothing
     facts = series_status([root(), no, ok], author_email=AUTHOR, appliers=TRUSTED)
     assert facts.status is not Status.NAKED
+
+
+@pytest.mark.parametrize(
+    ("body", "learned"),
+    [
+        ("Applied to target-arm.next, thanks.\n\n-- PMM\n", True),
+        ("Applied to kvmarm/next and booted on a Juno, no issues.\n", False),
+        ("Applied on v5.18-rc1, thanks.\n", False),
+        ("Applied to next, thanks.\n\nTested-by: T <t@example.org>\n", False),
+    ],
+)
+def test_only_a_maintainers_apply_teaches_who_applies(body: str, learned: bool) -> None:
+    from lore_digest.facts.appliers import BRANCH_APPLIED, applier_events
+
+    reply = make("ty", body, sender="pm@example.org", parent=ROOT, date=1)
+    kinds = [event.kind for event in applier_events(reply, root())]
+    assert kinds == ([BRANCH_APPLIED] if learned else [])

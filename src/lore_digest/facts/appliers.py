@@ -1,21 +1,21 @@
 """Who may apply on a list without a MAINTAINERS file: learned from the list's history.
 
-Anyone can write "Applied to next, thanks!". What a stranger cannot easily fake is a
-history of doing it the way maintainers do: b4's thank-you mail lists the commits it
-made ("[1/4] subject" then "commit: <sha>"), and a maintainer's pull requests get
-merged. So a person is one of the list's appliers, at a given moment, when before it
+Anyone can write "Applied to next, thanks!", and a b4 commit list is only text too.
+What one forged mail cannot make is a history: a person is one of the list's appliers,
+at a given moment, when before it
 
 - they sent "applied" replies that show where the patches went in at least two
   threads of series written by other people: b4's commit list, or the branch named
   ("Applied to target-arm.next, thanks": how QEMU's and kvm-unit-tests' maintainers
-  answer on kvmarm), or
+  answer on kvmarm; not a tester's "applied to kvmarm/next and booted it"), or
 - at least two of their pull requests were merged (a reply from someone else, not a
   robot, said "pulled"/"merged"), or
 - they merged pull requests of such appliers in at least two threads (the tree the
   appliers send to: Paolo pulling Marc's kvmarm trees).
 
 Robots never are. Two threads, not one, so a single forged mail makes nobody a
-maintainer. An archive rarely starts with a list's first day: for a week in the archive's
+maintainer. A learned applier is trusted for the whole list (the list's history does
+not say which files are whose: that is what a MAINTAINERS file adds). An archive rarely starts with a list's first day: for a week in the archive's
 first months (BOOTSTRAP_S), when the history before it is too short to show who applies,
 the events of those first months count too, the week's own mail never (it cannot vouch
 for itself), and a person learned so needs three threads (BOOTSTRAP_MIN_THREADS): later
@@ -25,6 +25,7 @@ mail vouching for an earlier week is harder to forge than history. This is weake
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -88,9 +89,24 @@ def applier_events(mail: MailFacts, root: MailFacts) -> list[ApplierEvent]:
         return []
     if applied.commits:
         return [ApplierEvent(B4_APPLIED, email, root.message_id, mail.date_utc)]
-    if applied.branch:
+    if applied.branch and not _tested(mail, applied.branch):
         return [ApplierEvent(BRANCH_APPLIED, email, root.message_id, mail.date_utc)]
     return []
+
+
+# Testers write "Applied to kvmarm/next and booted on a Juno" or "Applied on v5.18-rc1
+# cleanly": a branch named, nothing applied. Only a maintainer's words teach.
+_TESTING = re.compile(
+    r"\b(?:test(?:ed|ing|s)?|boot(?:ed|s|ing)?|cleanly|compiles?|built|builds?)\b"
+    r"|\bTested-by:",
+    re.IGNORECASE,
+)
+_RELEASE = re.compile(r"^v?\d+\.\d+")
+
+
+def _tested(mail: MailFacts, branch: str) -> bool:
+    """Whether an "applied to BRANCH" reply reads as a test report, not a maintainer's."""
+    return bool(_RELEASE.match(branch) or _TESTING.search(mail.unquoted_text()))
 
 
 def learn_appliers(

@@ -750,21 +750,28 @@ _AGREEMENT = re.compile(
     r"|\bi'?(?:m|\s+am)\s+(?:now\s+)?(?:squashing|folding|fixing|adding|changing)\b"
     rf"|\b(?:(?:i|we)\s+)?(?:definitely|certainly)\s+should\s+{_CAN_VERBS}\b"
     r"|^\s*(?:agreed|sure|ack|ok|okay|yes|right|makes\s+sense|indeed|absolutely|true)"
-    r"[,.!]?\s+(?:i\s+|we\s+)?will\b(?!,)"  # not "OK, Will, can you review those?"
-    # "I need to avoid using IMPDEF DFSC in next revision"
-    rf"|\b(?:i|we)\s+(?:need|have)\s+to\s+(?:{_CAN_VERBS}|avoid)\b[^.!?\n]{{0,80}}"
-    r"\b(?:in|for)\s+(?:the\s+)?(?:next\s+(?:version|revision|spin|round)|v\d+)"
-    # "So let's go with the safe value", taking the reviewer's side of a choice
-    r"|\blet(?:'s|\s+us)\s+go\s+with\s+(?:your|that|the)\b",
+    r"[,.!]?\s+(?:i\s+|we\s+)?(?-i:will)\b(?!,)"  # not "OK, Will, can you review those?"
+    # "So let's go with the safe value", taking the reviewer's side of a choice (not
+    # "let's go with the current version")
+    r"|\blet(?:'s|\s+us)\s+go\s+with\s+(?:your\s+\w+|that\b(?!\s+as\s+is)|the\s+(?:safe"
+    r"|suggested|proposed|simpler|other|alternative|new)\b)",
     re.IGNORECASE | re.MULTILINE,
 )
+# "I need to avoid using IMPDEF DFSC in next revision" (not negated, not a question:
+# "I don't think we need to change this for v3", "Do I need to fix this in v3?").
+_NEED_TO_CHANGE = re.compile(
+    rf"\b(?:i|we)\s+(?:need|have)\s+to\s+(?:{_CAN_VERBS}|avoid)\b[^.!?\n]{{0,80}}"
+    r"\b(?:in|for)\s+(?:the\s+)?(?:next\s+(?:version|revision|spin|round)|v\d+\b(?!\.))",
+    re.IGNORECASE,
+)
+_NEGATION = re.compile(r"\b(?:not|no|don't|doesn't|didn't|never|nor)\b", re.IGNORECASE)
 # A paragraph opening with a bare "Absolutely." / "Good point. Adopted!" and no "but".
 _WEAK_AGREEMENT = re.compile(
     r"^\s*(?:(?:good|fair|valid)\s+(?:point|catch)[.!]+\s+)?"
     r"(?:agreed|sure|ack|ok|okay|right|indeed|absolutely|makes\s+sense|adopted|done"
     r"|fair\s+enough"
     r"|fixed|now\s+fixed|will\s+do|sure\s+thing)\s*(?:[.!]+(?![^\n]*\b(?:but|however|though"
-    r"|although|not\s+sure)\b)[^\n]*|\s*)$",
+    r"|although|not\s+sure|as\s+is|leave|keep|won't|will\s+not)\b)[^\n]*|\s*)$",
     re.IGNORECASE | re.MULTILINE,
 )
 _REQUEST = re.compile(
@@ -778,7 +785,7 @@ _REQUEST = re.compile(
     r"|rename|split|make|keep)\b|\b(?:how|what)\s+about\b"
     r"|\b(?:i\s+think\s+)?you\s+(?:should|need\s+to|must)\b"
     r"|\bit\s+would\s+be\s+(?:better|nicer|cleaner|simpler)\b"
-    r"|\bnit(?:pick)?s?\b",
+    r"|(?<!no\s)(?<!any\s)(?<!without\s)\bnit(?:-?pick\w*)?s?\b",
     re.IGNORECASE,
 )
 
@@ -798,11 +805,12 @@ _LATER_WORK = re.compile(
     r"|another\s+(?:patch|series))\b",
     re.IGNORECASE,
 )
-# The maintainer fixes it up himself, or the reviewer's nits are optional ("feel free
-# to ignore them"): the series can go on to be applied as it is.
+# The maintainer fixes it up himself: the series can go on to be applied as it is.
+# Optional comments ("feel free to ignore them"): a bare "OK" to them commits to nothing
+# (a concrete "will fix the locking in v3" still does).
+_OPTIONAL = re.compile(r"\bfeel\s+free\s+to\s+ignore\b", re.IGNORECASE)
 _FIX_ON_APPLY = re.compile(
     r"\bno\s+need\s+to\s+(?:re-?send|re-?spin|re-?post|send\s+(?:a\s+)?(?:v\d+|new))"
-    r"|\bfeel\s+free\s+to\s+ignore\b"
     r"|\b(?:fix|fixed|fixup|tweak|tweaked|amend|amended)\s+(?:\w+\s+){0,3}?"
     r"(?:when|while|on|as\s+i'm)\s+(?:applying|queuing|queueing|picking)"
     r"|\bi\s+(?:can|will|'ll)\s+(?:fix|fixup|tweak|amend)\s+(?:\w+\s+){0,3}?up\b",
@@ -865,8 +873,9 @@ _DROP_RE = re.compile(
     r"(?:\s+(?:it|this|them|these))?\s+from\s+(?:-?next|fixes|queue"
     r"|(?:the|my)\s+(?:tree|queue|branch)|[\w-]+/[\w./-]+)\b"
     # "I'll drop it from my queue again for the moment, then."
-    r"|(?:i|we)(?:'ll|\s+will)\s+(?:now\s+|just\s+)?(?:drop|revert|unqueue|remove)"
-    r"\s+(?:it|this|that|them|these)\s+from\s+(?:-?next|(?:the|my)\s+(?:tree|queue|branch))\b",
+    r"|(?:(?:ok|okay|so|then|fine)[,!.]?\s+)?(?:i|we)(?:'ll|\s+will)\s+(?:now\s+|just\s+)?"
+    r"(?:drop|revert|unqueue|remove)\s+(?:it|this|that|them|these)\s+from\s+"
+    r"(?:(?:linux)?-?next|(?:the|my)\s+(?:tree|queue|branch))\b",
     re.IGNORECASE,
 )
 # Said in any reply of the author's (not only to their own mail): the series is given up.
@@ -890,11 +899,20 @@ _WITHDRAW_RE = re.compile(
 )
 
 
+# "I'll drop it from -next if the fix doesn't show up by Friday": not yet a drop.
+_DROP_CONDITION = re.compile(r"\b(?:if|unless|once|when|provided|as\s+soon\s+as)\b", re.IGNORECASE)
+
+
 def _is_drop(mail: MailFacts) -> bool:
-    """A maintainer's "I've dropped this patch" / "Reverted this" (not a question)."""
+    """A maintainer's "I've dropped this patch" / "Reverted this" (not a question, not
+    under a condition)."""
     if mail.parent_id is None and not mail.subject.is_reply:
         return False
-    return any(_DROP_RE.match(sentence.text) for sentence in _statements(mail))
+    for sentence in _statements(mail):
+        found = _DROP_RE.match(sentence.text)
+        if found and not _DROP_CONDITION.search(sentence.text[found.end() :]):
+            return True
+    return False
 
 
 def _withdraws(mail: MailFacts, by_id: Mapping[str, MailFacts]) -> bool:
@@ -1325,6 +1343,10 @@ def _agrees(reply: MailFacts, review: MailFacts) -> bool:
     if _FIX_ON_APPLY.search(asked):
         return False  # "no need to resend, I'll fix it when applying"
     text = _paragraphs(reply)
+    for need in _NEED_TO_CHANGE.finditer(text):
+        sentence = _sentence_around(text, need.start(), need.end())
+        if "?" not in sentence and not _NEGATION.search(sentence):
+            return True
     for agreement in _AGREEMENT.finditer(text):
         sentence = _sentence_around(text, agreement.start(), agreement.end())
         if _LATER_WORK.search(sentence):
@@ -1336,7 +1358,9 @@ def _agrees(reply: MailFacts, review: MailFacts) -> bool:
         ):
             continue  # "I will respin" answering a Tested-by: no change was asked for
         return True
-    return bool(_WEAK_AGREEMENT.search(text) and _REQUEST.search(asked))
+    return bool(
+        _WEAK_AGREEMENT.search(text) and _REQUEST.search(asked) and not _OPTIONAL.search(asked)
+    )
 
 
 _SENTENCE_BREAK = re.compile(r"[.!?](?:\s|$)|\n")
