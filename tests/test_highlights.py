@@ -134,7 +134,7 @@ def test_superseded_revisions_fold_under_the_newest(w19: Report) -> None:
     assert w19.stats.messages == sum(len(t.window_messages) for t in w19.threads) == 111
     markdown = render_markdown(w19)
     assert len(re.findall(r"^### Thread \d+: ", markdown, re.MULTILINE)) == len(shown)
-    assert markdown.count("#### Earlier revisions this week") == len(folded)
+    assert markdown.count("#### Earlier revisions (superseded)") == len(folded)
     data = json.loads(render_json(w19))
     into = {t["id"]: t["folded_into"] for t in data["threads"]}
     assert {i for i, lead in into.items() if lead} == hidden
@@ -142,3 +142,15 @@ def test_superseded_revisions_fold_under_the_newest(w19: Report) -> None:
         assert t["chain"] == by_id[t["id"]].chain
         if t["folded_into"]:
             assert by_id[t["folded_into"]].chain == t["chain"]
+
+
+def test_a_series_split_in_two_stays_two_entries(synced_db: object) -> None:
+    """James Morse's 2019 SError v1 was split into two v3 series (one chain id, two lines
+    of revisions): both wait for review in 2019-W27, neither hides the other."""
+    with Store.open(synced_db) as store:  # type: ignore[arg-type]
+        w27 = ReportBuilder(store, "kvmarm").build(iso_week_window("2019-W27"), lang="en", now=NOW)
+    assert w27.highlights is not None
+    waiting = {i.message_id: i.chain for i in w27.highlights.waiting_for_review}
+    a = "20190618151738.258983-1-james.morse@arm.com"
+    b = "20190618151809.259038-1-james.morse@arm.com"
+    assert a in waiting and b in waiting and waiting[a] == waiting[b]

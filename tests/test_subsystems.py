@@ -52,19 +52,18 @@ def test_directories_by_default() -> None:
     assert names == ("arch/arm64/kvm", "MAINTAINERS", "include/kvm")
     assert Subsystems().of([]) == ()
     many = [f"dir{n}/x/y/z.c" for n in range(10)]
-    assert len(Subsystems().of(many)) == MAX_SUBSYSTEMS
+    assert len(Subsystems().of(many)) == 10  # all kept: a filter sees the tenth too
+    assert MAX_SUBSYSTEMS < 10  # ... the report shows the first ones and "…"
 
 
 def test_path_groups_win_and_name_only_what_they_cover() -> None:
     rules = Subsystems(GROUPS, Maintainers.parse(MAINTAINERS))
-    assert rules.rule == "path groups"
     assert rules.of(["arch/arm64/kvm/vgic/vgic-its.c", "arch/arm64/kvm/arm.c"]) == ("VGIC",)
     assert rules.of(["virt/kvm/kvm_main.c"]) == ()
 
 
 def test_maintainers_name_the_most_specific_section_never_the_rest() -> None:
     rules = Subsystems(maintainers=Maintainers.parse(MAINTAINERS))
-    assert rules.rule == "maintainers"
     kvm = "KERNEL VIRTUAL MACHINE FOR ARM64 (KVM/arm64)"
     assert rules.of(["arch/arm64/kvm/arm.c", "arch/arm64/kvm/mmu.c", "arch/arm64/mm/fault.c"]) == (
         kvm,
@@ -149,3 +148,21 @@ def test_the_report_command_filters_and_names_the_file(synced_db: Path, tmp_path
     data = json.loads(Path(written).read_text(encoding="utf-8"))
     assert data["threads"] and data["stats"]["threads"] == len(data["threads"]) < 14
     assert all("tools/testing/selftests" in t["subsystems"] for t in data["threads"])
+
+
+@pytest.mark.parametrize(
+    ("names", "suffix"),
+    [((), ""), (("VGIC",), "-vgic"), (("tools/testing", "PMU"), "-tools-testing-pmu")],
+)
+def test_a_filtered_report_has_its_own_file_name(names: tuple[str, ...], suffix: str) -> None:
+    from lore_digest.cli import _subsystem_suffix
+
+    assert _subsystem_suffix({"subsystems": names}) == suffix
+
+
+def test_a_name_without_latin_letters_still_gets_a_file_of_its_own() -> None:
+    from lore_digest.cli import _subsystem_suffix
+
+    first = _subsystem_suffix({"subsystems": ("虚拟化",)})
+    assert first.startswith("-") and len(first) == 9
+    assert first != _subsystem_suffix({"subsystems": ("中断",)})

@@ -13,6 +13,7 @@ One grammar for every command:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -501,7 +502,7 @@ def _open_digest(
     list_name: str,
     tz: str | None,
     overrides: dict[str, Any],
-    trust: dict[str, Any],
+    choices: dict[str, Any],
 ) -> Digest:
     from lore_digest.digest import Digest, DigestSettings
 
@@ -510,10 +511,10 @@ def _open_digest(
         list_name,
         tz=tz,
         summarizer=overrides,
-        maintainers=trust.get("maintainers"),
-        trees=trust.get("trees") or (),
-        subsystems=trust.get("subsystems") or (),
-        people=trust.get("people") or (),
+        maintainers=choices.get("maintainers"),
+        trees=choices.get("trees") or (),
+        subsystems=choices.get("subsystems") or (),
+        people=choices.get("people") or (),
     )
     return Digest(store, list_name, settings)
 
@@ -522,9 +523,16 @@ def _subsystem_suffix(options: dict[str, Any]) -> str:
     """ "-vgic-pmu" for `--subsystem VGIC --subsystem PMU`: a filtered report never
     overwrites the list's whole one; "" without the option (a list's configured
     subsystems make its reports what they are, under their usual names)."""
-    names = [n for n in options.get("subsystems") or () if n.strip()]
-    slug = "-".join(re.sub(r"[^a-z0-9]+", "-", n.lower()).strip("-") for n in names)
-    return f"-{slug}" if slug else ""
+    names = [n.strip() for n in options.get("subsystems") or () if n.strip()]
+    if not names:
+        return ""
+    slug = "-".join(re.sub(r"[^a-z0-9]+", "-", n.lower()).strip("-") for n in names).strip("-")
+    if not slug or not all(re.search(r"[a-z0-9]", n.lower()) for n in names):
+        # A name without a letter a-z or digit ("虚拟化"): a short hash, never "".
+        slug = (slug + "-" if slug else "") + hashlib.sha1("\0".join(names).encode()).hexdigest()[
+            :8
+        ]
+    return f"-{slug}"
 
 
 def _check_batch(digest: Digest, resume: bool, *, quiet: bool) -> None:
@@ -783,6 +791,11 @@ def report(
                 label = f"{digest.list_name} {window.label} ({lang}): summarising"
                 with _progress(label, llm and not as_json) as progress:
                     built = digest.week(window, lang=lang, progress=progress)
+                if digest.settings.subsystems and not built.threads and digest.has_mail(window):
+                    _warn(
+                        f"{window.label}: no thread touches "
+                        f"{', '.join(digest.settings.subsystems)} (names: --help of --subsystem)"
+                    )
                 paths = write_report(built, target, chosen, suffix=_subsystem_suffix(options))
                 written.append(
                     {

@@ -13,7 +13,9 @@ in this order of preference, from
   "tools/testing/selftests"), the one with most files first.
 
 Computed from the files the series' patches touch (`SeriesFacts.files`), so it is a
-fact of the mail, like the status.
+fact of the mail, like the status; a thread that is no series (a pull request, a
+question) touches no file and so no subsystem. With a MAINTAINERS file, a file only
+THE REST covers names nothing (another project's: kvm-unit-tests, kvmtool).
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from lore_digest.facts.maintainers import Maintainers, Section
 __all__ = ["DIRECTORY_LEVELS", "MAX_SUBSYSTEMS", "Subsystems", "matches"]
 
 DIRECTORY_LEVELS: Final = 3
-MAX_SUBSYSTEMS: Final = 4  # names kept per thread: a tree-wide cleanup is not in all of them
+# Names shown per thread (a tree-wide cleanup touches dozens); filters and the JSON
+# see them all.
+MAX_SUBSYSTEMS: Final = 4
 
 
 class Subsystems:
@@ -48,13 +52,6 @@ class Subsystems:
         )
         self._maintainers = maintainers
 
-    @property
-    def rule(self) -> str:
-        """ "path groups", "maintainers" or "directories": where the names come from."""
-        if self._groups is not None:
-            return "path groups"
-        return "maintainers" if self._maintainers is not None else "directories"
-
     def of(self, files: Sequence[str]) -> tuple[str, ...]:
         """The names of what `files` touch, the one with most files first."""
         if not files:
@@ -68,8 +65,7 @@ class Subsystems:
             covering = table.sections_for_files([path], catch_all=False)
             if covering:  # the most specific only: KVM/arm64, not also ARM64 PORT
                 counts[covering[0].title] += 1
-        ranked = sorted(counts, key=lambda name: (-counts[name], name))
-        return tuple(ranked[:MAX_SUBSYSTEMS])
+        return tuple(sorted(counts, key=lambda name: (-counts[name], name)))
 
 
 def _directory(path: str) -> str:

@@ -6,6 +6,7 @@ Counts, links and local times are settled when a thread is built, so every rende
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -154,3 +155,35 @@ class Thread:
     def started(self) -> datetime:
         """Date of the thread's first known mail."""
         return self.messages[0].date
+
+
+def posted_order(thread: Thread) -> tuple[int, str]:
+    """Sort key: when the thread's series was posted (a thread that is none: its start)."""
+    series = thread.series
+    started = int(thread.started.timestamp())
+    return (series.posted_utc if series is not None else started, thread.id)
+
+
+def revision_lines(threads: Sequence[Thread]) -> list[list[Thread]]:
+    """Threads grouped by series: each group one line of revisions in posting order (the
+    newest last; version numbers restart, an RFC v2 comes before a PATCH v1), the groups
+    in the order their first thread comes in `threads`.
+
+    One chain id can hold two lines: a v1 split into two v2 series shares its chain with
+    both. A thread joins a line only when that line's newest revision is among its own
+    earlier revisions, so the two siblings stay apart.
+    """
+    first_seen = {t.id: n for n, t in enumerate(threads)}
+    by_chain: dict[str, list[list[Thread]]] = {}
+    for t in sorted(threads, key=posted_order):
+        earlier = {r.message_id for r in t.series.revisions} if t.series is not None else set()
+        lines = by_chain.setdefault(t.chain, [])
+        for line in lines:
+            newest = line[-1].series
+            if newest is not None and newest.first_message_id in earlier:
+                line.append(t)
+                break
+        else:
+            lines.append([t])
+    found = [line for lines in by_chain.values() for line in lines]
+    return sorted(found, key=lambda line: min(first_seen[t.id] for t in line))

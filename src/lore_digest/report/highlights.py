@@ -15,6 +15,7 @@ from lore_digest.facts.model import MailFacts
 from lore_digest.facts.status import APPLIED_STATES, is_thank_you
 from lore_digest.facts.week import Window
 from lore_digest.model import Thread
+from lore_digest.model.thread import revision_lines
 from lore_digest.report.model import HighlightItem, Highlights, Reviewer
 from lore_digest.vocabulary import REVIEW_TRAILERS, is_bot, plural
 
@@ -26,15 +27,10 @@ TOP = 5
 SHOWN_COMMITS = 3  # short commit ids named in an "applied" entry; the rest is "…"
 
 
-def _newest_per_chain(threads: Iterable[Thread]) -> list[list[Thread]]:
-    """Threads grouped by revision chain, each group oldest version first, the groups in
-    the order their first thread came."""
-    chains: dict[str, list[Thread]] = {}
-    for t in threads:
-        chains.setdefault(t.chain, []).append(t)
-    for members in chains.values():
-        members.sort(key=lambda t: (t.series.version if t.series else 0, t.id))
-    return list(chains.values())
+def _by_chain(threads: Iterable[Thread]) -> list[list[Thread]]:
+    """Threads grouped by series, each group in posting order, the newest last
+    (model.revision_lines)."""
+    return revision_lines(list(threads))
 
 
 def _versions(members: Sequence[Thread]) -> str:
@@ -44,7 +40,8 @@ def _versions(members: Sequence[Thread]) -> str:
 
 
 def applied_detail(branch: str | None, commits: Sequence[tuple[str, str]]) -> str:
-    """ "next (4 commits: 1a2b3c4 5d6e7f8 9a0b1c2 …)": where it went and what it made."""
+    """ "next (4 commits: 3cb8a091a701 e987a4c60f97 84d751a019a9 …)": where it went and
+    the commits it made (12-character ids, as the kernel's Fixes: tags cite them)."""
     detail = branch or ""
     if commits:
         shas = [sha[:12] for _, sha in commits[:SHOWN_COMMITS] if sha]
@@ -62,7 +59,7 @@ def _applied(threads: Sequence[Thread]) -> list[HighlightItem]:
         if t.status is not None and t.status.status in APPLIED_STATES and t.decided_in_window
     ]
     out = []
-    for members in _newest_per_chain(decided):
+    for members in _by_chain(decided):
         t = members[-1]
         assert t.status is not None
         applied = t.status.applied
@@ -89,7 +86,7 @@ def _posted_in_window(
     ]
     new: list[HighlightItem] = []
     revised: list[HighlightItem] = []
-    for members in _newest_per_chain(posted):
+    for members in _by_chain(posted):
         first, newest = members[0].series, members[-1].series
         assert first is not None and newest is not None
         item = HighlightItem(
@@ -107,7 +104,7 @@ def _posted_in_window(
 def _most_active(threads: Sequence[Thread]) -> list[HighlightItem]:
     """The chains with the most mail this week (every revision's mail counted once)."""
     ranked = sorted(
-        _newest_per_chain(threads),
+        _by_chain(threads),
         key=lambda members: (-sum(len(t.window_messages) for t in members), members[-1].id),
     )
     return [
@@ -126,7 +123,7 @@ def _most_active(threads: Sequence[Thread]) -> list[HighlightItem]:
 def _waiting(waiting: Sequence[Thread], window: Window) -> list[HighlightItem]:
     """Silent series, oldest first, one per chain (its newest revision)."""
     out = []
-    for members in _newest_per_chain(t for t in waiting if t.series is not None):
+    for members in _by_chain(t for t in waiting if t.series is not None):
         t = members[-1]
         assert t.series is not None
         days = (window.end_utc - t.series.posted_utc) // 86400

@@ -13,6 +13,7 @@ from functools import cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from lore_digest.facts.subsystems import MAX_SUBSYSTEMS
 from lore_digest.report.escape import md_code_fence, md_code_span, md_inline, md_url
 from lore_digest.report.labels import CATEGORY_LABELS, LABELS, STATUS_LABELS
 from lore_digest.report.model import Report
@@ -36,6 +37,7 @@ def _environment() -> Environment:
     )
     env.filters.update(md=md_inline, md_code=md_code_span, md_fence=md_code_fence, md_url=md_url)
     env.globals["review_kinds"] = VERDICT_TRAILERS
+    env.globals["subsystems_shown"] = MAX_SUBSYSTEMS
     env.filters["counted"] = format_counted
     env.filters["utcdate"] = lambda utc: datetime.fromtimestamp(utc, UTC).strftime("%Y-%m-%d")
     return env

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from lore_digest.facts.classify import Category
 from lore_digest.model import Thread
+from lore_digest.model.thread import revision_lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,19 +122,17 @@ class Report:
                 out.append((category, threads))
         return out
 
+    def folded_in(self, category: Category) -> int:
+        """How many threads of a category are folded under a newer revision (shown in its
+        "earlier revisions", counted in the statistics)."""
+        return sum(1 for ts in self.folded().values() for t in ts if t.category == category)
+
     def folded(self) -> dict[str, list[Thread]]:
         """Superseded revisions of the week, by the id of the newest revision of their
-        chain in this report (oldest version first): a series reads as one thread, its
+        series in this report (posting order): a series reads as one thread, its
         earlier postings' mail still counted and linked under it."""
-        chains: dict[str, list[Thread]] = {}
-        for t in self.threads:
-            if t.series is not None:
-                chains.setdefault(t.chain, []).append(t)
         out: dict[str, list[Thread]] = {}
-        for members in chains.values():
-            if len(members) < 2:
-                continue
-            members = sorted(members, key=lambda t: (t.series.version if t.series else 0, t.id))
+        for members in revision_lines([t for t in self.threads if t.series is not None]):
             lead = members[-1]
             earlier = [t for t in members[:-1] if t.series is not None and t.series.superseded_by]
             if earlier:

@@ -24,6 +24,7 @@ from typing import Final
 from lore_digest.facts.status import APPLIED_STATES, Status
 from lore_digest.facts.week import Window
 from lore_digest.model import Thread
+from lore_digest.model.thread import revision_lines
 from lore_digest.report.model import HighlightItem, PersonView
 from lore_digest.vocabulary import REVIEW_TRAILERS
 
@@ -64,16 +65,9 @@ def compute_people(
     return tuple(out)
 
 
-def _newest_per_chain(threads: Iterable[Thread]) -> list[Thread]:
-    """The newest revision of each chain among series threads (a thread once)."""
-    best: dict[str, Thread] = {}
-    for t in threads:
-        if t.series is None:
-            continue
-        held = best.get(t.chain)
-        if held is None or (held.series is not None and t.series.version > held.series.version):
-            best[t.chain] = t
-    return list(best.values())
+def _newest_per_chain(threads: Sequence[Thread]) -> list[Thread]:
+    """The newest posted revision of each series (model.revision_lines)."""
+    return [line[-1] for line in revision_lines([t for t in threads if t.series is not None])]
 
 
 def _own(email: str, candidates: Sequence[Thread]) -> list[HighlightItem]:

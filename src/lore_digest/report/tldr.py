@@ -15,6 +15,7 @@ from lore_digest.facts.status import APPLIED_STATES, Status
 from lore_digest.facts.week import Window
 from lore_digest.mail.subject import parse_subject
 from lore_digest.model import Thread
+from lore_digest.model.thread import posted_order
 from lore_digest.report.labels import LABELS, STATUS_LABELS
 from lore_digest.report.model import HighlightItem, Highlights, TldrLine
 from lore_digest.vocabulary import format_counted, is_stable_posting
@@ -66,18 +67,23 @@ def _notable(threads: Sequence[Thread], message_id: str) -> tuple[bool, int, int
 def _applied(threads: Sequence[Thread]) -> list[TldrLine]:
     """One line per branch, the branch with the most series first."""
     by_branch: dict[str, list[HighlightItem]] = {}
-    for t in threads:
+    decided = [
+        t
+        for t in threads
+        if t.status is not None and t.status.status in APPLIED_STATES and t.decided_in_window
+    ]
+    # A chain's entry is its newest applied revision, as in the highlights.
+    newest = {t.chain: t.id for t in sorted(decided, key=posted_order)}
+    for t in decided:
         status = t.status
-        if status is None or status.status not in APPLIED_STATES or not t.decided_in_window:
+        if status is None or newest[t.chain] != t.id:
             continue
         applied = status.applied
         branch = (applied.branch if applied is not None else "") or ""
         commits = len(applied.commits) if applied is not None else 0
         detail = f"{commits}" if commits else ""
         item = HighlightItem(t.subject, t.id, t.url, detail, commits, t.chain)
-        items = by_branch.setdefault(branch, [])
-        if all(i.chain != t.chain for i in items):
-            items.append(item)
+        by_branch.setdefault(branch, []).append(item)
     ordered = sorted(by_branch.items(), key=lambda kv: (-len(kv[1]), kv[0]))
     return [_line("applied", items, branch) for branch, items in ordered]
 

@@ -30,6 +30,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from markupsafe import Markup, escape
 
+from lore_digest.facts.subsystems import MAX_SUBSYSTEMS
 from lore_digest.model import Summary, SummaryItem
 from lore_digest.report.labels import CATEGORY_LABELS, LABELS, STATUS_LABELS
 from lore_digest.report.model import Report
@@ -232,6 +233,7 @@ def environment() -> Environment:
         counted=format_counted,
     )
     env.globals["review_kinds"] = VERDICT_TRAILERS
+    env.globals["subsystems_shown"] = MAX_SUBSYSTEMS
     return env
 
 
