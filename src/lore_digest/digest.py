@@ -66,6 +66,7 @@ class DigestSettings:
     path_groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     subsystems: tuple[str, ...] = ()  # only threads touching these (facts.subsystems.matches)
     people: tuple[str, ...] = ()  # addresses whose view of the week opens it (report.people)
+    other_projects: tuple[str, ...] | None = None  # the list's other-project prefixes
 
     @classmethod
     def for_list(
@@ -112,6 +113,11 @@ class DigestSettings:
             ),
             subsystems=given_subsystems or (tuple(listed.subsystems) if listed is not None else ()),
             people=given_people or (tuple(listed.people) if listed is not None else ()),
+            other_projects=(
+                tuple(listed.other_projects)
+                if listed is not None and listed.other_projects is not None
+                else None
+            ),
         )
 
 
@@ -134,6 +140,7 @@ class Digest:
             stable_waits=self.settings.stable_waits,
             grace_days=self.settings.tree_grace_days,
             path_groups=self.settings.path_groups,
+            other_projects=self.settings.other_projects,
         )
         self.warnings: list[str] = []  # said at the terminal: a tree that could not be fetched
         self._trees_ready = not self.settings.trees

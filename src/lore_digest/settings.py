@@ -233,6 +233,9 @@ class ListSettings(BaseModel):
     # Addresses whose view of the week opens the report (report.people): their series,
     # what waits for them, the reviews they gave.
     people: list[str] = Field(default_factory=list)
+    # Bracket prefixes of other projects' patches on this list ("[PATCH kvmtool]"); None:
+    # kvmarm's (kvm-unit-tests, kvmtool, qemu, ...). nvdimm would say ["ndctl"].
+    other_projects: list[str] | None = None
 
     @field_validator("mirror")
     @classmethod

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from enum import StrEnum
+from typing import Final
 
 from lore_digest.mail.subject import LoreSubject
 from lore_digest.vocabulary import is_pull_as_patches, is_stable_posting, is_syzbot
@@ -24,7 +26,8 @@ class Category(StrEnum):
 
 CATEGORY_ORDER = tuple(Category)
 
-# Bracket prefixes (case-insensitive) that mark patches for projects other than the kernel.
+# Bracket prefixes (case-insensitive) that mark patches for projects other than the kernel:
+# kvmarm's, the default; a list names its own (config `other_projects`, nvdimm: ndctl).
 OTHER_PROJECTS = frozenset(
     {
         "kvm-unit-tests",
@@ -41,7 +44,8 @@ OTHER_PROJECTS = frozenset(
         "selftests-tools",
     }
 )
-_OTHER_PROJECT_TITLE_RE = re.compile(r"^(kvmtool|kvm-unit-tests|qemu)\b", re.IGNORECASE)
+# ... or open the title ("kvmtool: arm64: ...").
+_OTHER_PROJECT_TITLES: Final = ("kvmtool", "kvm-unit-tests", "qemu")
 _BUG_RE = re.compile(
     r"\b(BUG|WARNING|KASAN|UBSAN|KCSAN|Oops|panic|regression|general protection fault)\b[:\s]",
     re.IGNORECASE,
@@ -51,9 +55,24 @@ _DISCUSSION_PREFIXES = frozenset({"question", "discussion", "discuss", "query", 
 _DISCUSSION_RE = re.compile(r"\b(question|discussion|how to|why)\b", re.IGNORECASE)
 
 
-def classify(subject: LoreSubject, from_email: str, *, has_replies: bool) -> Category:
-    """Category of a thread from its root message (first matching rule wins)."""
+def classify(
+    subject: LoreSubject,
+    from_email: str,
+    *,
+    has_replies: bool,
+    other_projects: Collection[str] | None = None,
+) -> Category:
+    """Category of a thread from its root message (first matching rule wins).
+
+    `other_projects`: the list's bracket prefixes of other projects' patches (None:
+    kvmarm's, OTHER_PROJECTS); a title opening with one of them counts too."""
     prefixes = {p.lower() for p in subject.extra_prefixes}
+    projects = (
+        OTHER_PROJECTS
+        if other_projects is None
+        else frozenset(p.strip().lower() for p in other_projects if p.strip())
+    )
+    titles = _OTHER_PROJECT_TITLES if other_projects is None else tuple(projects)
     if subject.is_pull or is_pull_as_patches(subject):
         return Category.PULL
     if is_syzbot(from_email) or prefixes & _BUG_PREFIXES:
@@ -61,7 +80,7 @@ def classify(subject: LoreSubject, from_email: str, *, has_replies: bool) -> Cat
     if subject.is_patch:
         if is_stable_posting(subject):
             return Category.STABLE
-        if prefixes & OTHER_PROJECTS or _OTHER_PROJECT_TITLE_RE.match(subject.title):
+        if prefixes & projects or _opens_with(subject.title, titles):
             return Category.OTHER_PROJECT
         return Category.RFC if subject.is_rfc else Category.PATCH
     if _BUG_RE.search(subject.title):
@@ -76,3 +95,8 @@ def classify(subject: LoreSubject, from_email: str, *, has_replies: bool) -> Cat
     ):
         return Category.DISCUSSION
     return Category.OTHER
+
+
+def _opens_with(title: str, names: Collection[str]) -> bool:
+    """Whether the title opens with one of the names as a word ("kvmtool: arm64: ...")."""
+    return any(re.match(rf"{re.escape(name)}\b", title, re.IGNORECASE) for name in names)

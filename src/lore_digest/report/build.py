@@ -144,6 +144,7 @@ class ReportBuilder:
         matcher: TreeMatcher | None = None,
         grace_days: int = 14,
         path_groups: Mapping[str, Sequence[str]] | None = None,
+        other_projects: Sequence[str] | None = None,
     ) -> None:
         info = store.get_list(list_name)
         if info is None:
@@ -165,6 +166,8 @@ class ReportBuilder:
         self.grace_days = grace_days
         # Names of what each series touches: path groups, else MAINTAINERS, else dirs.
         self.subsystems = Subsystems(path_groups, maintainers)
+        # The list's bracket prefixes of other projects' patches (None: kvmarm's).
+        self.other_projects = other_projects
 
     @property
     def revisions(self) -> RevisionIndex:
@@ -283,7 +286,12 @@ class ReportBuilder:
             url_base=url_base,
             category=Category.PULL
             if status is not None and status.pull is not None
-            else classify(root_subject, root.from_email, has_replies=len(messages) > 1),
+            else classify(
+                root_subject,
+                root.from_email,
+                has_replies=len(messages) > 1,
+                other_projects=self.other_projects,
+            ),
             series=series,
             messages=report_messages,
             status=status,
