@@ -166,3 +166,19 @@ def test_a_name_without_latin_letters_still_gets_a_file_of_its_own() -> None:
     first = _subsystem_suffix({"subsystems": ("虚拟化",)})
     assert first.startswith("-") and len(first) == 9
     assert first != _subsystem_suffix({"subsystems": ("中断",)})
+
+
+def test_a_filter_that_matches_nothing_says_so(synced_db: Path, tmp_path: Path) -> None:
+    db = tmp_path / "store.sqlite3"
+    db.write_bytes(synced_db.read_bytes())
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "lore_digest", "report", "--db", str(db), "--list", "kvmarm",
+            "--week", "2022-W19", "--lang", "en", "--format", "md", "--out", str(tmp_path),
+            "--subsystem", "nosuch",
+        ],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "2022-W19: no thread touches nosuch" in result.stderr
+    assert "Traceback" not in result.stderr
