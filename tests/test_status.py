@@ -1176,3 +1176,15 @@ def test_only_a_maintainers_apply_teaches_who_applies(body: str, learned: bool) 
     reply = make("ty", body, sender="pm@example.org", parent=ROOT, date=1)
     kinds = [event.kind for event in applier_events(reply, root())]
     assert kinds == ([BRANCH_APPLIED] if learned else [])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Should this break arm32, and we have applied it, we revert.\n",
+        "In case it matters, and we have applied it already, say so.\n",
+    ],
+)
+def test_a_clause_under_a_leading_condition_is_no_apply(body: str) -> None:
+    facts = series_status([root(), make("m", body, sender=MAINTAINER, date=1)], author_email=AUTHOR)
+    assert facts.status not in (Status.APPLIED, Status.PARTLY_APPLIED)

@@ -450,7 +450,7 @@ def _numbers(selection: str) -> tuple[int, ...]:
 # A clause that starts a maintainer's statement inside a sentence: ", so I've taken ...".
 _CLAUSE = re.compile(r"[,;]\s+(?:so|and)\s+(?=(?:i|we)(?:'ve|\s+have)\s)", re.IGNORECASE)
 # ... unless the sentence is a condition: "If this breaks arm32, and we have applied it".
-_CONDITION = re.compile(r"\s*(?:if|when|once|unless|should|in\s+case)\b", re.IGNORECASE)
+_LEADING_CONDITION = re.compile(r"\s*(?:if|when|once|unless|should|in\s+case)\b", re.IGNORECASE)
 
 
 def _applied_phrase(sentence: _Sentence) -> _AppliedPhrase | None:
@@ -461,7 +461,7 @@ def _applied_phrase(sentence: _Sentence) -> _AppliedPhrase | None:
         clause is not None
         and _APPLIED_RE.match(text) is None
         and _TAKEN.match(text) is None
-        and not _CONDITION.match(text)
+        and not _LEADING_CONDITION.match(text)
         and "?" not in text[: clause.start()]
     ):
         # "I'd prefer the 5.2 headers, so I've taken the first three patches for now"
