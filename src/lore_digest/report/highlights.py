@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from lore_digest.facts.model import MailFacts
 from lore_digest.facts.status import APPLIED_STATES, is_thank_you
@@ -25,12 +25,6 @@ TOP = 5
 
 
 SHOWN_COMMITS = 3  # short commit ids named in an "applied" entry; the rest is "…"
-
-
-def _by_chain(threads: Iterable[Thread]) -> list[list[Thread]]:
-    """Threads grouped by series, each group in posting order, the newest last
-    (model.revision_lines)."""
-    return revision_lines(list(threads))
 
 
 def _versions(members: Sequence[Thread]) -> str:
@@ -59,7 +53,7 @@ def _applied(threads: Sequence[Thread]) -> list[HighlightItem]:
         if t.status is not None and t.status.status in APPLIED_STATES and t.decided_in_window
     ]
     out = []
-    for members in _by_chain(decided):
+    for members in revision_lines(decided):
         t = members[-1]
         assert t.status is not None
         applied = t.status.applied
@@ -86,7 +80,7 @@ def _posted_in_window(
     ]
     new: list[HighlightItem] = []
     revised: list[HighlightItem] = []
-    for members in _by_chain(posted):
+    for members in revision_lines(posted):
         first, newest = members[0].series, members[-1].series
         assert first is not None and newest is not None
         item = HighlightItem(
@@ -104,7 +98,7 @@ def _posted_in_window(
 def _most_active(threads: Sequence[Thread]) -> list[HighlightItem]:
     """The chains with the most mail this week (every revision's mail counted once)."""
     ranked = sorted(
-        _by_chain(threads),
+        revision_lines(threads),
         key=lambda members: (-sum(len(t.window_messages) for t in members), members[-1].id),
     )
     return [
@@ -123,7 +117,7 @@ def _most_active(threads: Sequence[Thread]) -> list[HighlightItem]:
 def _waiting(waiting: Sequence[Thread], window: Window) -> list[HighlightItem]:
     """Silent series, oldest first, one per chain (its newest revision)."""
     out = []
-    for members in _by_chain(t for t in waiting if t.series is not None):
+    for members in revision_lines([t for t in waiting if t.series is not None]):
         t = members[-1]
         assert t.series is not None
         days = (window.end_utc - t.series.posted_utc) // 86400

@@ -15,7 +15,7 @@ from lore_digest.facts.status import APPLIED_STATES, Status
 from lore_digest.facts.week import Window
 from lore_digest.mail.subject import parse_subject
 from lore_digest.model import Thread
-from lore_digest.model.thread import posted_order
+from lore_digest.model.thread import revision_lines
 from lore_digest.report.labels import LABELS, STATUS_LABELS
 from lore_digest.report.model import HighlightItem, Highlights, TldrLine
 from lore_digest.vocabulary import format_counted, is_stable_posting
@@ -72,11 +72,11 @@ def _applied(threads: Sequence[Thread]) -> list[TldrLine]:
         for t in threads
         if t.status is not None and t.status.status in APPLIED_STATES and t.decided_in_window
     ]
-    # A chain's entry is its newest applied revision, as in the highlights.
-    newest = {t.chain: t.id for t in sorted(decided, key=posted_order)}
+    # A series' entry is its newest applied revision, as in the highlights.
+    newest = {line[-1].id for line in revision_lines(decided)}
     for t in decided:
         status = t.status
-        if status is None or newest[t.chain] != t.id:
+        if status is None or t.id not in newest:
             continue
         applied = status.applied
         branch = (applied.branch if applied is not None else "") or ""
