@@ -49,9 +49,17 @@ def compute_people(
 ) -> tuple[PersonView, ...]:
     """One view per address asked for, in the order given (repeats dropped)."""
     candidates = _newest_per_chain([*threads, *waiting])
+    known: dict[str, frozenset[str]] = {}
+
+    def deciders_of(thread: Thread) -> frozenset[str]:
+        # Once per series, not once per person: a MAINTAINERS lookup per file.
+        if thread.id not in known:
+            known[thread.id] = deciders(thread)
+        return known[thread.id]
+
     out = []
     for email in dict.fromkeys(e.strip().lower() for e in emails if e.strip()):
-        asked = _asked(email, candidates, deciders, window)
+        asked = _asked(email, candidates, deciders_of, window)
         out.append(
             PersonView(
                 email=email,
