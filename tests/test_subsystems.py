@@ -131,17 +131,23 @@ def test_a_report_of_one_subsystem(synced_db: Path) -> None:
     assert json.loads(render_json(report))["subsystems"] == ["vgic"]
 
 
-def test_the_report_command_filters_and_names_the_file(synced_db: Path, tmp_path: Path) -> None:
-    db = tmp_path / "store.sqlite3"
+def _report(synced_db: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """`lore-digest report` of 2022-W19 in English on a private copy of the store."""
+    db = out / "store.sqlite3"
     db.write_bytes(synced_db.read_bytes())
-    result = subprocess.run(
+    return subprocess.run(
         [
             sys.executable, "-m", "lore_digest", "report", "--db", str(db), "--list", "kvmarm",
-            "--week", "2022-W19", "--lang", "en", "--format", "json", "--out", str(tmp_path),
-            "--subsystem", "tools/testing/selftests", "--json",
+            "--week", "2022-W19", "--lang", "en", "--out", str(out), *extra,
         ],
         capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
+
+
+def test_the_report_command_filters_and_names_the_file(synced_db: Path, tmp_path: Path) -> None:
+    result = _report(
+        synced_db, tmp_path, "--format", "json", "--subsystem", "tools/testing/selftests", "--json"
+    )
     assert result.returncode == 0, result.stderr
     (written,) = json.loads(result.stdout)["files"]
     assert Path(written).name == "kvmarm-2022-W19-tools-testing-selftests.en.json"
@@ -169,16 +175,7 @@ def test_a_name_without_latin_letters_still_gets_a_file_of_its_own() -> None:
 
 
 def test_a_filter_that_matches_nothing_says_so(synced_db: Path, tmp_path: Path) -> None:
-    db = tmp_path / "store.sqlite3"
-    db.write_bytes(synced_db.read_bytes())
-    result = subprocess.run(
-        [
-            sys.executable, "-m", "lore_digest", "report", "--db", str(db), "--list", "kvmarm",
-            "--week", "2022-W19", "--lang", "en", "--format", "md", "--out", str(tmp_path),
-            "--subsystem", "nosuch",
-        ],
-        capture_output=True, text=True, check=False, timeout=120,
-    )  # fmt: skip
+    result = _report(synced_db, tmp_path, "--format", "md", "--subsystem", "nosuch")
     assert result.returncode == 0, result.stderr
     assert "2022-W19: no thread touches nosuch" in result.stderr
     assert "Traceback" not in result.stderr

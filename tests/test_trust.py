@@ -205,6 +205,14 @@ def test_the_site_renders_again_when_a_tree_moves(
     assert build() == [WEEK]
 
 
+def _synced(folder: Path, mails: list[Mail]) -> Path:
+    """A store in `folder` with `mails` synced as the list, through the real ingester."""
+    db = folder / "store.sqlite3"
+    with Store.open(db) as store:
+        sync_mbox(store, write_mbox(folder / "list.mbox", mails), LIST)
+    return db
+
+
 def _archive(folder: Path, start_days: int) -> Path:
     """A list whose archive starts `start_days` before the week (negative: after).
 
@@ -230,10 +238,7 @@ def _archive(folder: Path, start_days: int) -> Path:
     title = "[PATCH] KVM: arm64: claimed by mallory"
     mails.append(patch("claimed@x", title, BOB, 6, "arch/arm64/kvm/w.c"))
     mails.append(Mail("claimed-q@x", f"Re: {title}", MALLORY, "Queued, thanks.\n", 7, "claimed@x"))
-    db = folder / "store.sqlite3"
-    with Store.open(db) as store:
-        sync_mbox(store, write_mbox(folder / "list.mbox", mails), LIST)
-    return db
+    return _synced(folder, mails)
 
 
 @pytest.mark.parametrize(("start_days", "trusted"), [(30, True), (400, False)])
@@ -281,10 +286,7 @@ def _words_archive(folder: Path, earlier: int) -> Path:
     mails.append(patch("qemu@x", title, ALICE, 1, "target/arm/kvm.c"))
     body = "Applied to target-arm.next, thanks.\n\n-- PMM\n"
     mails.append(Mail("qemu-ty@x", f"Re: {title}", PETER, body, 2, "qemu@x"))
-    db = folder / "store.sqlite3"
-    with Store.open(db) as store:
-        sync_mbox(store, write_mbox(folder / "list.mbox", mails), LIST)
-    return db
+    return _synced(folder, mails)
 
 
 @pytest.mark.parametrize(("earlier", "trusted"), [(2, True), (1, False)])
