@@ -15,12 +15,15 @@ at a given moment, when before it
 
 Robots never are. Two threads, not one, so a single forged mail makes nobody a
 maintainer. A learned applier is trusted for the whole list (the list's history does
-not say which files are whose: that is what a MAINTAINERS file adds). An archive rarely starts with a list's first day: for a week in the archive's
-first months (BOOTSTRAP_S), when the history before it is too short to show who applies,
-the events of those first months count too, the week's own mail never (it cannot vouch
-for itself), and a person learned so needs three threads (BOOTSTRAP_MIN_THREADS): later
-mail vouching for an earlier week is harder to forge than history. This is weaker than a MAINTAINERS file (`--maintainers`) or a tree
-(`--tree`): the README says which rule a report used.
+not say which files are whose: that is what a MAINTAINERS file adds).
+
+An archive rarely starts with a list's first day: for a week in the archive's first
+months (BOOTSTRAP_S), when the history before it is too short to show who applies, the
+events of those first months count too, the week's own mail never (it cannot vouch for
+itself), and a person learned so needs three threads (BOOTSTRAP_MIN_THREADS): later mail
+vouching for an earlier week is harder to forge than history. This is weaker than a
+MAINTAINERS file (`--maintainers`) or a tree (`--tree`): the README says which rule a
+report used.
 """
 
 from __future__ import annotations
