@@ -260,8 +260,9 @@ class Mailbox:
 
         return load
 
-    def index(self) -> RevisionIndex:
-        return RevisionIndex(self.messages, self.load_raw)
+    def index(self, threads: dict[str, int] | None = None) -> RevisionIndex:
+        """The index; `threads` maps the Message-IDs of replies to their thread ids."""
+        return RevisionIndex(self.messages, self.load_raw, (threads or {}).get)
 
 
 def b4_cover(text: str, change_id: str) -> str:
@@ -574,6 +575,58 @@ def test_successor_that_links_the_old_posting_under_a_new_title() -> None:
     assert chain.newer.message_id == new.message_id
     assert chain.link_reason[new.message_id] == "link"
     assert index.chain(old, new.date_utc).newer is None  # not known before it was posted
+
+
+def test_successor_citing_a_reply_in_the_old_thread_under_a_new_title() -> None:
+    """Zenghui's "Drop the reporting of GICR_TYPER.Last for userspace": "Per discussion
+    on the list [1]", [1] being Marc's reply in the thread of the series it replaces."""
+    box = Mailbox()
+    old = box.post("[PATCH 0/2] KVM: arm64: vgic: Fix handling of userspace accesses", 0)
+    reply = "c20865a267e44d1e2c0d52ce4e012263@kernel.org"
+    footnote = (
+        f"Per discussion on the list [1], drop it.\n\n[1] https://lore.kernel.org/kvmarm/{reply}/\n"
+    )
+    new = box.post(
+        "[PATCH] KVM: arm64: vgic-v3: Drop the reporting of GICR_TYPER.Last", 4, footnote
+    )
+    chain = box.index({reply: old.thread_id or 0}).chain(old, FAR_FUTURE)
+    assert chain is not None and chain.newer is not None
+    assert (chain.newer.message_id, chain.link_reason[new.message_id]) == (new.message_id, "link")
+    # A reply in another thread, or by another author, names no successor.
+    for threads, author in (({reply: 999}, "ann@example.org"), ({reply: 1}, "bob@example.org")):
+        box = Mailbox()
+        old = box.post("[PATCH 0/2] KVM: arm64: vgic: Fix handling of userspace accesses", 0)
+        box.post("[PATCH] KVM: arm64: vgic-v3: Drop the Last bit", 4, footnote, author=author)
+        chain = box.index(threads).chain(old, FAR_FUTURE)
+        assert chain is not None and chain.newer is None, (threads, author)
+
+
+@pytest.mark.parametrize(
+    ("cover", "author_line", "carried"),
+    [
+        ("[PATCH 0/3] KVM: arm64: Fix PMU reset values (and more)", True, True),
+        ("[PATCH 0/3] KVM: arm64: Fix PMU reset values (and more)", False, False),
+        ("[PATCH 0/3] KVM/arm64 fixes for 5.14, take #2", True, False),  # a pull as patches
+    ],
+)
+def test_a_patch_carried_on_in_someone_elses_series(
+    cover: str, author_line: bool, carried: bool
+) -> None:
+    """Alexandre's PMU patch, reposted by Marc as 3/3 of his series ("From: Alexandre
+    Chartre" kept): superseded by that series. Without git's From: line it may be
+    another patch of the same name; a maintainer's pull sent as patches applies it."""
+    box = Mailbox()
+    title = "KVM: arm64: Disabling disabled PMU counters wastes a lot of time"
+    old = box.post(f"[PATCH v3] {title}", 0)
+    series = box.post(cover, 1, "Alexandre's patch is slapped on top.", author="maz@kernel.org")
+    body = ("From: Ann Author <ann@example.org>\n\n" if author_line else "") + "Only these."
+    box.post(
+        f"[PATCH 3/3] {title}", 1, body, author="maz@kernel.org", in_reply_to=series.message_id
+    )
+    chain = box.index().chain(old, FAR_FUTURE)
+    assert chain is not None
+    newer = chain.newer.message_id if chain.newer else None
+    assert newer == (series.message_id if carried else None)
 
 
 def test_dependency_link_is_no_successor() -> None:

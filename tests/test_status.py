@@ -917,6 +917,135 @@ def test_subset_thank_you_and_patches_named_are_partial() -> None:
     assert facts.applied is not None and facts.applied.partial == "patches 1-2 of 3"
 
 
+def test_a_b4_list_without_the_patch_the_tree_already_has_is_whole() -> None:
+    """Marc's b4 list of qperret's v4 lists 20 of 21: "Note that patch #4 has been used
+    as the base for this series, and is already part of the mapping level rework"."""
+    two = B4_LIST.format(words="Applied to next, thanks!").replace(
+        "[2/3] KVM: arm64: two\n      commit: 123456789abc\n", ""
+    )
+    ty = make("ty", two, sender=MAINTAINER, date=1)
+    assert series_status([root(), ty], author_email=AUTHOR, appliers=TRUSTED).status is (
+        Status.PARTLY_APPLIED
+    )
+    noted = make(
+        "ty",
+        two + "\nNote that patch #2 has been used as the base for this series, and is\n"
+        "already part of the mapping level rework.\n",
+        sender=MAINTAINER,
+        date=1,
+    )
+    facts = series_status([root(), noted], author_email=AUTHOR, appliers=TRUSTED)
+    assert facts.status is Status.APPLIED
+    not_in = make(
+        "ty", two + "\nPatch 2 is not applied: it still needs an ack.\n", sender=MAINTAINER
+    )
+    facts = series_status([root(), not_in], author_email=AUTHOR, appliers=TRUSTED)
+    assert facts.status is Status.PARTLY_APPLIED
+
+
+def test_patches_queued_on_one_branch_and_the_rest_on_another_is_whole() -> None:
+    """Catalin on Mark Brown's SME v14: "I queued patches 3-27 on the arm64
+    for-next/sme, the rest went on the for-next/kselftest branch"."""
+    words = (
+        "I queued patches 2-3 on the arm64 for-next/sme, the rest went on the\n"
+        "for-next/kselftest branch but b4 didn't handle this well.\n"
+    )
+    info = detect_applied(make("q", words, sender=MAINTAINER, date=1))
+    assert info is not None and (info.branch, info.partial) == ("arm64 for-next/sme", None)
+    facts = series_status(
+        [root(), make("q", words, sender=MAINTAINER, date=1)],
+        author_email=AUTHOR,
+        appliers=TRUSTED,
+    )
+    assert facts.status is Status.APPLIED
+    only = make("o", "I queued patches 2-3 on for-next/sme.\n", sender=MAINTAINER, date=1)
+    facts = series_status([root(), only], author_email=AUTHOR, appliers=TRUSTED)
+    assert facts.applied is not None and facts.applied.partial == "patches 2-3 of 3"
+
+
+def test_a_revision_continuing_an_applied_ones_numbering_is_whole() -> None:
+    """Fuad's v8 1-11 applied, then Marc's v9 posted in reply to 11/11 as 12-22 of 22
+    ("I won't be reposting the initial 11 patches") and applied: all 22 are in."""
+    v8 = root("[PATCH v8 0/2] KVM: arm64: fixed features")
+    v8_ty = make(
+        "ty8",
+        "Applied to next, thanks!\n\n[1/2] KVM: arm64: one\n      commit: 0123456789ab\n"
+        "[2/2] KVM: arm64: two\n      commit: 123456789abc\n",
+        sender=MAINTAINER,
+        subject="Re: [PATCH v8 0/2] KVM: arm64: fixed features",
+        date=5,
+    )
+    v9 = make("v9", "This is an update.\n", sender=MAINTAINER, subject="[PATCH v9 0/3] x", date=1)
+    v9_3 = make(
+        "v9-3", "A fix.\n", sender=MAINTAINER, parent="v9", subject="[PATCH v9 3/3] three", date=2
+    )
+    v9_ty = make(
+        "ty9",
+        "Applied to next, thanks!\n\n[3/3] three\n      commit: 23456789abcd\n",
+        sender=MAINTAINER,
+        parent="v9",
+        subject="Re: [PATCH v9 0/3] x",
+        date=6,
+    )
+    mails = [v8, v9, v9_3, v8_ty, v9_ty]
+    facts = series_status(
+        mails, author_email=MAINTAINER, appliers=TRUSTED, revision_ids={"v9", "v9-3"}, total=3
+    )
+    assert (facts.status, facts.evidence) == (Status.APPLIED, ("ty9", "ty8"))
+    # Without the earlier list, or with an untrusted one, patches 1-2 are not known.
+    facts = series_status(
+        [v8, v9, v9_3, v9_ty],
+        author_email=MAINTAINER,
+        appliers=TRUSTED,
+        revision_ids={"v9", "v9-3"},
+        total=3,
+    )
+    assert facts.status is Status.PARTLY_APPLIED
+    forged = replace(v8_ty, from_email="mallory@example.org")
+    facts = series_status(
+        [v8, v9, v9_3, forged, v9_ty],
+        author_email=MAINTAINER,
+        appliers=TRUSTED,
+        revision_ids={"v9", "v9-3"},
+        total=3,
+    )
+    assert facts.status is Status.PARTLY_APPLIED
+
+
+def test_a_reposted_patch_an_earlier_list_took_matches_by_title() -> None:
+    """v1's list took "KVM: arm64: one"; v2 (posted in the thread) repeats it as 1/2 and
+    its own list takes 2/2: both are in. Another title does not match."""
+    v1_ty = make(
+        "ty1",
+        "Applied to next, thanks!\n\n[1/3] KVM: arm64: One.\n      commit: 0123456789ab\n",
+        sender=MAINTAINER,
+        subject="Re: (subset) [PATCH 0/3] KVM: arm64: something",
+        date=1,
+    )
+    v2 = make("v2", "Rebased.\n", sender=AUTHOR, subject="[PATCH v2 0/2] x", date=2)
+
+    def status(first_title: str) -> Status:
+        v2_1 = make(
+            "v2-1", "-\n", sender=AUTHOR, parent="v2", subject=f"[PATCH v2 1/2] {first_title}"
+        )
+        v2_2 = make("v2-2", "-\n", sender=AUTHOR, parent="v2", subject="[PATCH v2 2/2] KVM: two")
+        v2_ty = make(
+            "ty2",
+            "Applied to next, thanks!\n\n[2/2] KVM: two\n      commit: 123456789abc\n",
+            sender=MAINTAINER,
+            parent="v2",
+            subject="Re: [PATCH v2 0/2] x",
+            date=3,
+        )
+        mails = [root(), v1_ty, v2, v2_1, v2_2, v2_ty]
+        ids = {"v2", "v2-1", "v2-2"}
+        facts = series_status(mails, author_email=AUTHOR, appliers=TRUSTED, revision_ids=ids)
+        return facts.status
+
+    assert status("KVM: arm64: one") is Status.APPLIED
+    assert status("KVM: arm64: another one") is Status.PARTLY_APPLIED
+
+
 def test_applied_in_reply_to_one_patch_took_that_patch() -> None:
     on_two = make(
         "a2", "Applied to next, thanks!\n", sender=MAINTAINER, subject="Re: [PATCH v2 2/3] KVM: two"
@@ -1041,6 +1170,32 @@ def test_changes_requested_needs_a_concrete_change_and_a_commitment(
     mails = [root(), make("r", review, date=1), make("a", reply, sender=AUTHOR, parent="r", date=2)]
     facts = series_status(mails, author_email=AUTHOR)
     assert (facts.status is Status.CHANGES_REQUESTED) is requested
+
+
+@pytest.mark.parametrize(
+    ("reply", "requested", "from_another_author"),
+    [
+        ("yeah. I'll fix that up, thanks for pointing this out.\n", False, True),
+        ("Absolutely. I'll fold that in.\n", False, True),
+        ("See below what I intend to fold in.\n", False, False),
+        ("I'll fix that up in v2.\n", True, True),
+        ("Will fix and respin.\n", True, True),
+    ],
+)
+def test_a_maintainer_folding_a_fix_into_his_own_series_is_no_respin(
+    reply: str, requested: bool, from_another_author: bool
+) -> None:
+    """Marc's own KVM-PTP v17: Will's "Maybe even test_bit()?", Marc "I'll fix that up":
+    he applies it himself, fixed. From an author who does not apply, it is a respin."""
+    review = make("r", "Please use test_bit() here.\n", sender="will@kernel.org", date=1)
+    answer = make("a", reply, sender=MAINTAINER, parent="r", date=2)
+    mails = [root(), review, answer]
+    own = [replace(mails[0], from_email=MAINTAINER), review, answer]
+    facts = series_status(own, author_email=MAINTAINER, appliers=TRUSTED)
+    assert (facts.status is Status.CHANGES_REQUESTED) is requested
+    someone = [mails[0], review, replace(answer, from_email=AUTHOR)]
+    facts = series_status(someone, author_email=AUTHOR, appliers=TRUSTED)
+    assert (facts.status is Status.CHANGES_REQUESTED) is from_another_author
 
 
 def test_a_revision_is_judged_on_its_own_mail() -> None:

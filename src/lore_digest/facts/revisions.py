@@ -37,7 +37,7 @@ from urllib.parse import unquote
 from lore_digest.mail.mime import message_text
 from lore_digest.mail.subject import LoreSubject, parse_subject
 from lore_digest.store.db import StoredMessage
-from lore_digest.vocabulary import same_posting
+from lore_digest.vocabulary import is_pull_as_patches, same_posting
 
 __all__ = ["Revision", "RevisionChain", "RevisionIndex"]
 
@@ -129,6 +129,7 @@ class _CoverFacts:
     change_id: str | None
     link_ids: tuple[str, ...]
     cited_ids: tuple[str, ...] = ()  # every message id it links, versions or not
+    footnote_ids: tuple[str, ...] = ()  # ... and those of "[1] URL" footnotes
 
 
 def _make_posting(msg: StoredMessage, subject: LoreSubject) -> _Posting:
@@ -229,7 +230,18 @@ def _cover_facts(raw: bytes) -> _CoverFacts:
         change_id,
         tuple(dict.fromkeys(_revision_links(text))),
         tuple(dict.fromkeys(_cited_links(text))),
+        tuple(dict.fromkeys(_footnote_links(text))),
     )
+
+
+def _footnote_links(text: str) -> Iterable[str]:
+    """Message-IDs of "[1] https://lore..." footnotes that name no dependency."""
+    for line in text.split("\n"):
+        if _FOOTNOTE_LINE.match(line) and not _DEPENDENCY_WORDS.search(line):
+            for match in _URL.finditer(line):
+                msgid = msgid_from_url(match.group(0))
+                if msgid:
+                    yield msgid
 
 
 def _cited_links(text: str) -> Iterable[str]:
@@ -363,8 +375,10 @@ class RevisionIndex:
         self,
         postings: Iterable[StoredMessage],
         load_raw: Callable[[list[int]], dict[int, bytes]],
+        thread_of: Callable[[str], int | None] | None = None,
     ) -> None:
         self._load_raw = load_raw
+        self._thread_of = thread_of  # Message-ID -> thread id, for links to replies
         self._by_mid: dict[str, _Posting] = {}
         self._by_pk: dict[int, _Posting] = {}
         self._patches: dict[str, StoredMessage] = {}  # later patches: links may name them
@@ -377,6 +391,7 @@ class RevisionIndex:
         self._back: dict[int, list[tuple[_Posting, str]]] = {}
         self._lower_mid: dict[str, str] | None = None
         self._titles_under: dict[str, set[str]] | None = None
+        self._carriers: dict[str, list[tuple[str, StoredMessage]]] = {}  # title -> patches
         self._index(postings)
 
     # -- building -------------------------------------------------------------------
@@ -618,8 +633,6 @@ class RevisionIndex:
         mine = self._by_author.get(current.msg.from_email, [])
         end = min(until_utc, current.date + SUCCESSOR_WINDOW_S)
         later = [p for p in _between(mine, current.date, end) if p.msg.pk not in chain_pks]
-        if not later:
-            return None
         self._ensure_facts(later)
         titles = self._patch_titles(current)
         for candidate in later:
@@ -634,6 +647,11 @@ class RevisionIndex:
             cited = self._facts[candidate.msg.pk].cited_ids
             if any(self._posting_for(msgid) is current for msgid in cited):
                 return candidate, REASON_LINK
+            facts = self._facts[candidate.msg.pk]
+            if self._cites_a_reply_to(current, (*cited, *facts.footnote_ids)) and all(
+                o.msg.pk in chain_pks for o, _ in self._back_edges(candidate)
+            ):
+                return candidate, REASON_LINK  # "as discussed in <Marc's reply to v1>"
             if current.total in (None, 1) and current.title in self._patch_titles(candidate):
                 return candidate, REASON_TITLE  # the patch, carried on in a larger series
             if candidate.version != current.version + 1 or not (
@@ -643,7 +661,40 @@ class RevisionIndex:
             if any(o.msg.pk not in chain_pks for o, _ in self._back_edges(candidate)):
                 continue
             return candidate, REASON_TITLE
+        return self._carried_by_another(current, end)
+
+    def _carried_by_another(self, current: _Posting, end: int) -> tuple[_Posting, str] | None:
+        """A single patch that someone else (a maintainer) carries on in their series:
+        a patch of it has the same title and keeps its author's "From:" line.
+
+        Marc reposting Alexandre's PMU patch as 3/3 of his series, "with a small
+        cosmetic change". Pull requests sent as patches carry applied patches: no.
+        """
+        if current.total not in (None, 1):
+            return None
+        self._patch_titles(current)  # builds the carriers
+        author = current.msg.from_email.lower()
+        for parent, patch in self._carriers.get(current.title, ()):
+            carrier = self._by_mid[parent]
+            if not (current.date < carrier.date < end) or carrier.key[1] != current.key[1]:
+                continue
+            if carrier.msg.from_email.lower() == author:
+                continue  # the author's own larger series: _successor's title rule
+            if is_pull_as_patches(parse_subject(carrier.msg.subject)):
+                continue
+            raw = self._load_raw([patch.pk]).get(patch.pk)
+            if raw is not None and _written_by(message_text(raw).text, author):
+                return carrier, REASON_TITLE
         return None
+
+    def _cites_a_reply_to(self, current: _Posting, cited: Sequence[str]) -> bool:
+        """Whether a link names a reply in current's thread (not a posting of a series)."""
+        thread = current.msg.thread_id
+        if self._thread_of is None or thread is None:
+            return False
+        return any(
+            self._posting_for(msgid) is None and self._thread_of(msgid) == thread for msgid in cited
+        )
 
     def _patch_titles(self, posting: _Posting) -> set[str]:
         """Normalized titles of a posting and of the patches sent under it."""
@@ -654,6 +705,7 @@ class RevisionIndex:
                     if ref in self._by_mid:
                         title = parse_subject(patch.subject).normalized_title()
                         self._titles_under.setdefault(ref, set()).add(title)
+                        self._carriers.setdefault(title, []).append((ref, patch))
                         break
         return {posting.title, *self._titles_under.get(posting.msg.message_id, ())}
 
@@ -679,6 +731,16 @@ class RevisionIndex:
                 if start < other.date < until_utc:
                     found[other.msg.pk] = other
         return sorted(found.values(), key=lambda p: (p.date, p.msg.pk))
+
+
+_FROM_LINE: Final = re.compile(r"^From:.*?<?([^<>\s]+@[^<>\s]+?)>?\s*$", re.MULTILINE)
+
+
+def _written_by(text: str, email: str) -> bool:
+    """Whether a patch's body opens with "From: <email>" (git's note of the author)."""
+    head = text.lstrip()[:400]
+    found = _FROM_LINE.match(head)
+    return found is not None and found.group(1).lower() == email
 
 
 def _succeeds(current: _Posting, candidate: _Posting, linked: _Posting) -> bool:

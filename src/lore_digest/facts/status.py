@@ -330,7 +330,7 @@ _BAD_DEST = re.compile(
 )
 _DEST_CUT = re.compile(
     r"[,;!?]|\.(?:\s|$)|\s--?\s|\s+(?:and|with|but|as|so|since|because|thanks|which|where|until"
-    r"|after|before|once|to|in|for)\b"
+    r"|after|before|once|to|in|for)\b(?![-/])"  # "for-next/sme" is a branch, not "for"
 )
 _BRANCH_PAREN = re.compile(r"\s*\(([\w./+-]+)\)")
 _URL_BRANCH = re.compile(r"/(?:-/)?(?:tree|commits|log|shortlog)/([\w./+-]+?)/?$")
@@ -392,6 +392,8 @@ def detect_applied(mail: MailFacts) -> AppliedInfo | None:
     named = _numbers(phrase.partial) if phrase.partial else ()
     if not named and commits:
         named = tuple(sorted({e[0] for entry, _ in commits if (e := _entry(entry))}))
+    if named:  # "Note that patch #4 ... is already part of the rework": in the tree too
+        named = tuple(sorted(set(named) | _already_in(lines)))
     replied_to = mail.subject.counter if (mail.subject.total or 0) > 1 else None
     if replied_to and (
         (commits and all(_entry(entry) == (1, 1) for entry, _ in commits))
@@ -419,6 +421,21 @@ _SUBSET: Final = "(subset)"  # b4 ty marks a thank-you for part of a series so
 _ENTRY = re.compile(r"^\[(\d+)/(\d+)\]")  # a b4 list entry: "[3/9] subject"
 _FIRST_N = re.compile(r"\bfirst(?:\s+(two|three|four|five|six))?\b", re.IGNORECASE)
 _RANGE = re.compile(r"(\d+)(?:\s*-\s*(\d+))?")
+
+
+# A b4 list leaves out a patch the tree already has; its maintainer says so in words.
+_ALREADY_IN = re.compile(
+    r"\bpatch(?:es)?\s+(?P<nums>\#?\d+(?:\s*(?:-|,|and|&)\s*\#?\d+)*)\b[^.?]*?"
+    r"\b(?:is|are|was|were|has\s+been|have\s+been)\s+already\s+"
+    r"(?:part\s+of|in|applied|queued|merged|upstream)\b",
+    re.IGNORECASE,
+)
+
+
+def _already_in(lines: Sequence[tuple[str, bool]]) -> set[int]:
+    """Patch numbers an applier's own words say are already in the tree."""
+    text = " ".join(line.strip() for line, _ in lines)
+    return {n for found in _ALREADY_IN.finditer(text) for n in _numbers(found["nums"])}
 
 
 def _entry(entry: str) -> tuple[int, int] | None:
@@ -501,7 +518,19 @@ def _applied_phrase(sentence: _Sentence) -> _AppliedPhrase | None:
     else:
         branch = _tail_url_branch(match.group("tail"))
     whole = bool(_WHOLE.search(match.group("object") or ""))
-    return _AppliedPhrase(sentence.line, branch, _partial(match), release, whole)
+    partial = _partial(match)
+    if partial is not None and _THE_REST.search(text):
+        partial, whole = None, True  # "patches 3-27 on for-next/sme, the rest went on ..."
+    return _AppliedPhrase(sentence.line, branch, partial, release, whole)
+
+
+# The selection's complement went elsewhere: together the whole series was taken.
+_THE_REST = re.compile(
+    r"[,;]\s*(?:and\s+)?the\s+(?:rest|remaining\s+(?:ones|patches)|others)\s+"
+    r"(?:went|go(?:es)?|is|are|were|(?:has|have)\s+been)\s+"
+    r"(?:on|to|into|in|through|via|applied|queued|picked)\b",
+    re.IGNORECASE,
+)
 
 
 def _partial(match: re.Match[str]) -> str | None:
@@ -813,7 +842,7 @@ _FIX_ON_APPLY = re.compile(
     r"\bno\s+need\s+to\s+(?:re-?send|re-?spin|re-?post|send\s+(?:a\s+)?(?:v\d+|new))"
     r"|\b(?:fix|fixed|fixup|tweak|tweaked|amend|amended)\s+(?:\w+\s+){0,3}?"
     r"(?:when|while|on|as\s+i'm)\s+(?:applying|queuing|queueing|picking)"
-    r"|\bi\s+(?:can|will|'ll)\s+(?:fix|fixup|tweak|amend)\s+(?:\w+\s+){0,3}?up\b",
+    r"|\bi(?:\s+can|\s+will|'ll)\s+(?:fix|fixup|tweak|amend)\s+(?:\w+\s+){0,3}?up\b",
     re.IGNORECASE,
 )
 
@@ -982,9 +1011,8 @@ def series_status(
     applied. An empty `author_email` means the author is unknown (the posting is not in the
     archive): every sender then counts as a reviewer.
     """
-    mails = [m for m in mails if until_utc is None or m.date_utc < until_utc]
-    if revision_ids:
-        mails = of_revision(mails, revision_ids)
+    thread = [m for m in mails if until_utc is None or m.date_utc < until_utc]
+    mails = of_revision(thread, revision_ids) if revision_ids else thread
     if not mails:
         return StatusFacts(Status.NEW, (), None, None, (), (), False)
     postings = [m for m in mails if m.message_id in revision_ids]
@@ -1013,9 +1041,14 @@ def series_status(
         return _pull_status(pull, others, humans, root, naks, reviewed, trust)
 
     applied = _applied_replies(mails, authors, trust) + _pulled_patches(pulled, trust)
+    if applied and len(thread) > len(mails):
+        applied += _applied_before(
+            thread, mails, postings, applied, trust, total or root.subject.total
+        )
     drops = trust.sort("dropped", [(m, None) for m in others if _is_drop(m)])
     by_id = {m.message_id: m for m in mails}
-    requested = _changes_requested(mails, by_id, authors)
+    author_applies = appliers is not None and bool(author_email) and trust.allows(author_email)
+    requested = _changes_requested(mails, by_id, authors, author_applies=author_applies)
     withdrawn = tuple(m.message_id for m in mails if authors.wrote(m) and _withdraws(m, by_id))
     promised = tuple(
         m.message_id
@@ -1071,6 +1104,49 @@ def series_status(
         evidence = _review_evidence(humans, trailer_mails)
         return replace(facts, status=Status.UNDER_REVIEW, evidence=evidence)
     return replace(facts, status=Status.NEW, evidence=(root.message_id,))
+
+
+def _applied_before(
+    thread: Sequence[MailFacts],
+    mails: Sequence[MailFacts],
+    postings: Sequence[MailFacts],
+    applied: Sequence[AppliedInfo],
+    trust: _Trust,
+    size: int | None,
+) -> list[AppliedInfo]:
+    """Patches of a partly applied revision that a trusted b4 list of an earlier one in
+    the thread already took: those are in the tree too.
+
+    A patch reposted in this revision matches by title; a number this revision never
+    posted matches by number, for a revision that continues another's numbering (v8
+    1-11 applied, then v9 posted in reply as 12-22 of 22 and applied).
+    """
+    named = {n for info in applied for n in info.patches}
+    if not size or not named:
+        return []
+    posted = {
+        p.subject.counter: p.subject.normalized_title() for p in postings if p.subject.counter
+    }
+    missing = set(range(1, size + 1)) - named
+    own = {m.message_id for m in mails}
+    found: list[AppliedInfo] = []
+    for mail in thread:
+        info = detect_applied(mail) if missing and mail.message_id not in own else None
+        if info is None or not info.commits or not trust.allows(mail.from_email):
+            continue
+        entries = [(_entry(entry), _ENTRY.sub("", entry).strip()) for entry, _ in info.commits]
+        titles = {_SPACES.sub(" ", title).lower().rstrip(_TITLE_END) for _, title in entries}
+        numbers = {n for n in missing if n in posted and posted[n] in titles} | {
+            e[0] for e, _ in entries if e and e[0] in missing and e[0] not in posted
+        }
+        if numbers:
+            kept = tuple(sorted(numbers))
+            found.append(replace(info, commits=(), partial=None, patches=kept, subset=True))
+            missing -= numbers
+    return found
+
+
+_TITLE_END: Final = " .,;:!?…"
 
 
 def _pulled_patches(pulled: Sequence[tuple[int, PullPatch]], trust: _Trust) -> list[AppliedInfo]:
@@ -1277,12 +1353,22 @@ def _pull_status(
 
 
 def _changes_requested(
-    mails: Sequence[MailFacts], by_id: Mapping[str, MailFacts], authors: _Authors
+    mails: Sequence[MailFacts],
+    by_id: Mapping[str, MailFacts],
+    authors: _Authors,
+    *,
+    author_applies: bool = False,
 ) -> tuple[str, ...]:
-    """(review, author's agreeing reply) pairs, flattened, in date order, no repeats."""
+    """(review, author's agreeing reply) pairs, flattened, in date order, no repeats.
+
+    An author who applies the series himself (a maintainer's own series) and answers
+    "I'll fix that up" / "what I intend to fold in" fixes it when applying: no respin.
+    """
     found: list[str] = []
     for mail in mails:
         if not authors.wrote(mail) or mail.parent_id is None:
+            continue
+        if author_applies and _folds_in_himself(mail):
             continue
         review = _reviewed_ancestor(mail, by_id, authors)
         if review is None:
@@ -1293,6 +1379,27 @@ def _changes_requested(
             if message_id not in found:
                 found.append(message_id)
     return tuple(found)
+
+
+# How a maintainer says he changes his own series as he applies it, and the words that
+# still promise a new posting ("I'll fix that up in v2").
+_FOLD_IN = re.compile(
+    r"\b(?:i(?:\s+can|\s+will|'ll)\s+(?:fix|fixup|tweak|amend)\s+(?:\w+\s+){0,3}?up\b"
+    r"|\b(?:i|we)\s+(?:intend|plan|want)\s+to\s+(?:fold|squash)\b"
+    r"|\b(?:i|we)(?:'ll|\s+will)\s+(?:fold|squash)\s+(?:\w+\s+){0,3}?in(?:to)?\b)",
+    re.IGNORECASE,
+)
+_RESPIN = re.compile(
+    r"\b(?:v\d+|respin|repost|resend|next\s+(?:version|revision|spin|round|posting)"
+    r"|new\s+version)\b",
+    re.IGNORECASE,
+)
+
+
+def _folds_in_himself(mail: MailFacts) -> bool:
+    """A maintainer-author's "I'll fix that up" with no new version promised."""
+    text = _paragraphs(mail)
+    return _FOLD_IN.search(text) is not None and _RESPIN.search(text) is None
 
 
 _FEEDBACK = re.compile(

@@ -173,7 +173,9 @@ class ReportBuilder:
     def revisions(self) -> RevisionIndex:
         """The list's revision index, built on first use."""
         if self._revisions is None:
-            self._revisions = RevisionIndex(self._series_postings(), self.store.raw_many)
+            self._revisions = RevisionIndex(
+                self._series_postings(), self.store.raw_many, self._thread_of
+            )
         return self._revisions
 
     @property
@@ -182,6 +184,11 @@ class ReportBuilder:
         if self._pulls is None:
             self._pulls = PullPatchIndex(self._series_postings(), self.store.raw_many)
         return self._pulls
+
+    def _thread_of(self, message_id: str) -> int | None:
+        """The thread of a stored Message-ID (None when it is not in the archive)."""
+        pk = self.store.known_ids(self.info.id, [message_id]).get(message_id)
+        return None if pk is None else self.store.thread_of(self.info.id, pk)
 
     def _series_postings(self) -> list[StoredMessage]:
         """Every mail of the list that may post a series (read once for both indexes)."""
