@@ -304,6 +304,49 @@ def test_applies_that_name_the_branch_teach_who_applies(
     assert _claims(report, "qemu@x") == ([] if trusted else [("applied", PETER[1], "qemu-ty@x")])
 
 
+OLD_MARC = ("Marc Zyngier", "marc.zyngier@arm.com")
+
+
+def test_a_maintainers_older_address_is_trusted_through_the_lists_history(
+    tmp_path: Path,
+) -> None:
+    """MAINTAINERS names maz@kernel.org; an archive of 2019 holds marc.zyngier@arm.com.
+    The old address, seen applying others' series in two threads and sending under the
+    same full name, may apply Marc's files; a stranger using the name may not, nor a
+    learned applier of other files (Peter, QEMU) on kernel files."""
+    mails = [patch("first@x", "[PATCH] KVM: arm64: first", BOB, -24 * 400, "a/a.c")]
+    for n in (1, 2):
+        title = f"[PATCH] KVM: arm64: old fix {n}"
+        mails.append(
+            patch(f"o{n}@x", title, (ALICE, BOB)[n % 2], -24 * 300 + n, "arch/arm64/kvm/o.c")
+        )
+        mails.append(b4_thanks(f"o{n}-ty@x", f"o{n}@x", title, OLD_MARC, -24 * 299 + n))
+        title = f"[PATCH] target/arm: old fix {n}"
+        mails.append(
+            patch(f"q{n}@x", title, (ALICE, BOB)[n % 2], -24 * 300 + n, "target/arm/kvm.c")
+        )
+        body = "Applied to target-arm.next, thanks.\n\n-- PMM\n"
+        mails.append(Mail(f"q{n}-ty@x", f"Re: {title}", PETER, body, -24 * 299 + n, f"q{n}@x"))
+    for mid, who in (
+        ("old", OLD_MARC),
+        ("fake", ("Marc Zyngier", "marc@evil.example")),
+        ("pmm", PETER),
+    ):
+        title = f"[PATCH] KVM: arm64: queued by {mid}"
+        mails.append(patch(f"{mid}@x", title, ALICE, 1, "arch/arm64/kvm/y.c"))
+        body = "Applied to kvmarm/next, thanks.\n"
+        mails.append(Mail(f"{mid}-q@x", f"Re: {title}", who, body, 2, f"{mid}@x"))
+    maintainers = write_maintainers(tmp_path / "MAINTAINERS")
+    with (
+        Store.open(_synced(tmp_path, mails)) as store,
+        Digest(store, LIST, DigestSettings(maintainers=maintainers)) as digest,
+    ):
+        report = digest.week(WEEK, lang="en")
+    assert (_status(report, "old@x"), _claims(report, "old@x")) == ("applied", [])
+    assert _claims(report, "fake@x") == [("applied", "marc@evil.example", "fake-q@x")]
+    assert _claims(report, "pmm@x") == [("applied", PETER[1], "pmm-q@x")]
+
+
 def test_a_store_of_schema_7_scans_its_history_again(tmp_path: Path) -> None:
     """Schema 8 learns from applies that name the branch: the events a schema-7 store
     kept (b4 lists only) are dropped and the history is scanned again on first use."""

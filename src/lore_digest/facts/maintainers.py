@@ -193,6 +193,13 @@ class _Index:
     lists: dict[str, list[int]] = field(default_factory=dict)
 
 
+def person_name(name: str) -> str:
+    """A display name to compare: casefolded, spaces collapsed, "" for no full name
+    (one word, as "Marc" or an address local part, names nobody for sure)."""
+    words = name.replace('"', " ").split()
+    return " ".join(words).casefold() if len(words) >= 2 else ""
+
+
 class Maintainers:
     """A parsed MAINTAINERS file and its matcher (rules: the module docstring).
 
@@ -276,6 +283,16 @@ class Maintainers:
             person.email
             for section in self._covering(paths, list_name)
             for person in section.maintainers
+        )
+
+    def names_of(self, emails: Iterable[str]) -> frozenset[str]:
+        """The names (casefolded, spaces collapsed) the file gives these addresses."""
+        wanted = {e.lower() for e in emails}
+        return frozenset(
+            person_name(person.name)
+            for section in self.sections
+            for person in (*section.maintainers, *section.reviewers)
+            if person.email in wanted and person_name(person.name)
         )
 
     def reviewers(self, paths: Iterable[str], list_name: str | None = None) -> frozenset[str]:

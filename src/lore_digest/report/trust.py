@@ -22,6 +22,7 @@ from lore_digest.facts.appliers import (
     learn_appliers,
 )
 from lore_digest.facts.build import mail_facts
+from lore_digest.facts.maintainers import person_name
 from lore_digest.facts.model import MailFacts
 from lore_digest.facts.status import Appliers
 from lore_digest.store.db import ListInfo, Store, StoredMessage
@@ -55,6 +56,7 @@ class TrustRules:
         self.maintainers = maintainers
         self._events: list[ApplierEvent] | None = None
         self._learned: dict[tuple[int, int | None], frozenset[str]] = {}
+        self._aliases: dict[tuple[frozenset[str], frozenset[str]], frozenset[str]] = {}
 
     @property
     def rule(self) -> str:
@@ -76,9 +78,29 @@ class TrustRules:
         if self.maintainers is None:
             return Appliers(learned, "learned", learned)
         emails = self.maintainers.appliers(files, self.info.name)
-        if files and not self.maintainers.covers(files):
-            emails = emails | learned
+        if not files or not self.maintainers.covers(files):
+            emails = emails | learned  # files unknown (a ghost thread) or no one's
+        else:
+            emails = emails | self._other_addresses(emails, learned)
         return Appliers(emails, "maintainers", learned)
+
+    def _other_addresses(self, emails: frozenset[str], learned: frozenset[str]) -> frozenset[str]:
+        """Learned appliers who are these maintainers under another address.
+
+        A MAINTAINERS file names today's address (maz@kernel.org); an archive holds the
+        older ones (marc.zyngier@arm.com) that the list's history shows applying under
+        the same full name. Only learned appliers, never any sender using the name.
+        """
+        key = (emails, learned)
+        if key not in self._aliases:
+            names = self.maintainers.names_of(emails) if self.maintainers else frozenset()
+            senders = self.store.sender_names(self.info.id, learned - emails) if names else {}
+            self._aliases[key] = frozenset(
+                email
+                for email, used in senders.items()
+                if any(person_name(name) in names for name in used)
+            )
+        return self._aliases[key]
 
     def learned(self, until_utc: int, window_end: int | None = None) -> frozenset[str]:
         """The appliers the list's history shows before `until_utc`.

@@ -473,6 +473,22 @@ class Store:
         )
         return [(int(a), str(b), c, str(d), e) for a, b, c, d, e in rows]
 
+    def sender_names(self, list_id: int, emails: Iterable[str]) -> dict[str, set[str]]:
+        """The display names each of these (lowercased) addresses sent mail under."""
+        wanted = sorted({e.lower() for e in emails})
+        found: dict[str, set[str]] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                f"SELECT DISTINCT lower(from_email), from_name FROM messages "
+                f"WHERE list_id=? AND lower(from_email) IN ({marks})",
+                (list_id, *chunk),
+            )
+            for email, name in rows:
+                found.setdefault(str(email), set()).add(str(name))
+        return found
+
     def thread_of(self, list_id: int, pk: int) -> int | None:
         """Thread id of one stored message (None if unknown or not threaded yet)."""
         row = self.conn.execute(
