@@ -592,13 +592,21 @@ def test_successor_citing_a_reply_in_the_old_thread_under_a_new_title() -> None:
     chain = box.index({reply: old.thread_id or 0}).chain(old, FAR_FUTURE)
     assert chain is not None and chain.newer is not None
     assert (chain.newer.message_id, chain.link_reason[new.message_id]) == (new.message_id, "link")
-    # A reply in another thread, or by another author, names no successor.
-    for threads, author in (({reply: 999}, "ann@example.org"), ({reply: 1}, "bob@example.org")):
+    # A reply in another thread, or by another author, names no successor; nor does a
+    # dependency cited through the footnote, or a trailer naming a report in the thread.
+    based = f"Based on the fixup Marc posted in [1].\n\n[1] https://lore.kernel.org/r/{reply}\n"
+    closes = f"Fix the crash.\n\nCloses: https://lore.kernel.org/r/{reply}\n"
+    for threads, author, body in (
+        ({reply: 999}, "ann@example.org", footnote),
+        ({reply: 1}, "bob@example.org", footnote),
+        ({reply: 1}, "ann@example.org", based),
+        ({reply: 1}, "ann@example.org", closes),
+    ):
         box = Mailbox()
         old = box.post("[PATCH 0/2] KVM: arm64: vgic: Fix handling of userspace accesses", 0)
-        box.post("[PATCH] KVM: arm64: vgic-v3: Drop the Last bit", 4, footnote, author=author)
+        box.post("[PATCH] KVM: arm64: vgic-v3: Drop the Last bit", 4, body, author=author)
         chain = box.index(threads).chain(old, FAR_FUTURE)
-        assert chain is not None and chain.newer is None, (threads, author)
+        assert chain is not None and chain.newer is None, (threads, author, body)
 
 
 @pytest.mark.parametrize(

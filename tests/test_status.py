@@ -936,11 +936,15 @@ def test_a_b4_list_without_the_patch_the_tree_already_has_is_whole() -> None:
     )
     facts = series_status([root(), noted], author_email=AUTHOR, appliers=TRUSTED)
     assert facts.status is Status.APPLIED
-    not_in = make(
-        "ty", two + "\nPatch 2 is not applied: it still needs an ack.\n", sender=MAINTAINER
-    )
-    facts = series_status([root(), not_in], author_email=AUTHOR, appliers=TRUSTED)
-    assert facts.status is Status.PARTLY_APPLIED
+    for words in (
+        "Patch 2 is not applied: it still needs an ack.",
+        "The fix for patch 2 is already queued in Will's tree.",
+        "Patch 2 of the other series is already in -next.",
+        "Note that patch 7 is already part of the rework.",  # no patch 7 in a 3-patch series
+    ):
+        not_in = make("ty", two + "\n" + words + "\n", sender=MAINTAINER)
+        facts = series_status([root(), not_in], author_email=AUTHOR, appliers=TRUSTED)
+        assert facts.status is Status.PARTLY_APPLIED, words
 
 
 def test_patches_queued_on_one_branch_and_the_rest_on_another_is_whole() -> None:
@@ -958,6 +962,14 @@ def test_patches_queued_on_one_branch_and_the_rest_on_another_is_whole() -> None
         appliers=TRUSTED,
     )
     assert facts.status is Status.APPLIED
+    for words in (
+        "Applied patches 2-3 to kvmarm/next, the rest are on hold for now.\n",
+        "Applied patches 2-3 to kvmarm/next, the others are in need of rework.\n",
+        "Applied patches 2-3 to kvmarm/next, the rest go through tip once acked.\n",
+    ):
+        said = make("h", words, sender=MAINTAINER, date=1)
+        facts = series_status([root(), said], author_email=AUTHOR, appliers=TRUSTED)
+        assert facts.status is Status.PARTLY_APPLIED, words
     only = make("o", "I queued patches 2-3 on for-next/sme.\n", sender=MAINTAINER, date=1)
     facts = series_status([root(), only], author_email=AUTHOR, appliers=TRUSTED)
     assert facts.applied is not None and facts.applied.partial == "patches 2-3 of 3"
@@ -975,7 +987,8 @@ def test_a_revision_continuing_an_applied_ones_numbering_is_whole() -> None:
         subject="Re: [PATCH v8 0/2] KVM: arm64: fixed features",
         date=5,
     )
-    v9 = make("v9", "This is an update.\n", sender=MAINTAINER, subject="[PATCH v9 0/3] x", date=1)
+    title = "KVM: arm64: fixed features"
+    v9 = make("v9", "An update.\n", sender=MAINTAINER, subject=f"[PATCH v9 0/3] {title}", date=1)
     v9_3 = make(
         "v9-3", "A fix.\n", sender=MAINTAINER, parent="v9", subject="[PATCH v9 3/3] three", date=2
     )
@@ -1001,6 +1014,15 @@ def test_a_revision_continuing_an_applied_ones_numbering_is_whole() -> None:
         total=3,
     )
     assert facts.status is Status.PARTLY_APPLIED
+    other = replace(v8, subject=parse_subject("[PATCH v8 0/2] tools: unrelated"))
+    facts = series_status(
+        [other, v9, v9_3, v8_ty, v9_ty],
+        author_email=MAINTAINER,
+        appliers=TRUSTED,
+        revision_ids={"v9", "v9-3"},
+        total=3,
+    )
+    assert facts.status is Status.PARTLY_APPLIED  # another series' list in the thread
     forged = replace(v8_ty, from_email="mallory@example.org")
     facts = series_status(
         [v8, v9, v9_3, forged, v9_ty],
@@ -1022,7 +1044,9 @@ def test_a_reposted_patch_an_earlier_list_took_matches_by_title() -> None:
         subject="Re: (subset) [PATCH 0/3] KVM: arm64: something",
         date=1,
     )
-    v2 = make("v2", "Rebased.\n", sender=AUTHOR, subject="[PATCH v2 0/2] x", date=2)
+    v2 = make(
+        "v2", "Rebased.\n", sender=AUTHOR, subject="[PATCH v2 0/2] KVM: arm64: something", date=2
+    )
 
     def status(first_title: str) -> Status:
         v2_1 = make(
@@ -1037,7 +1061,7 @@ def test_a_reposted_patch_an_earlier_list_took_matches_by_title() -> None:
             subject="Re: [PATCH v2 0/2] x",
             date=3,
         )
-        mails = [root(), v1_ty, v2, v2_1, v2_2, v2_ty]
+        mails = [root("[PATCH 0/3] KVM: arm64: something"), v1_ty, v2, v2_1, v2_2, v2_ty]
         ids = {"v2", "v2-1", "v2-2"}
         facts = series_status(mails, author_email=AUTHOR, appliers=TRUSTED, revision_ids=ids)
         return facts.status
@@ -1180,6 +1204,9 @@ def test_changes_requested_needs_a_concrete_change_and_a_commitment(
         ("See below what I intend to fold in.\n", False, False),
         ("I'll fix that up in v2.\n", True, True),
         ("Will fix and respin.\n", True, True),
+        ("I'll fix that up and re-send.\n", True, True),
+        ("I'll fix that up in the next iteration.\n", True, True),
+        ("I'll fold that in and post an updated series.\n", True, True),
     ],
 )
 def test_a_maintainer_folding_a_fix_into_his_own_series_is_no_respin(

@@ -307,14 +307,29 @@ def test_applies_that_name_the_branch_teach_who_applies(
 OLD_MARC = ("Marc Zyngier", "marc.zyngier@arm.com")
 
 
+@pytest.mark.parametrize(("new_address_since", "trusted"), [(None, True), (250, False)])
 def test_a_maintainers_older_address_is_trusted_through_the_lists_history(
-    tmp_path: Path,
+    tmp_path: Path, new_address_since: int | None, trusted: bool
 ) -> None:
     """MAINTAINERS names maz@kernel.org; an archive of 2019 holds marc.zyngier@arm.com.
     The old address, seen applying others' series in two threads and sending under the
     same full name, may apply Marc's files; a stranger using the name may not, nor a
-    learned applier of other files (Peter, QEMU) on kernel files."""
+    learned applier of other files (Peter, QEMU) on kernel files. An address of that
+    name still applying half a year after maz@kernel.org first wrote (250 days before
+    the week) is no older address of Marc's but someone else with his name."""
     mails = [patch("first@x", "[PATCH] KVM: arm64: first", BOB, -24 * 400, "a/a.c")]
+    if new_address_since is not None:
+        body = "Looks good.\n"
+        mails.append(
+            Mail(
+                "hi@x",
+                "Re: [PATCH] KVM: arm64: first",
+                MARC,
+                body,
+                -24 * new_address_since,
+                "first@x",
+            )
+        )
     for n in (1, 2):
         title = f"[PATCH] KVM: arm64: old fix {n}"
         mails.append(
@@ -336,13 +351,18 @@ def test_a_maintainers_older_address_is_trusted_through_the_lists_history(
         mails.append(patch(f"{mid}@x", title, ALICE, 1, "arch/arm64/kvm/y.c"))
         body = "Applied to kvmarm/next, thanks.\n"
         mails.append(Mail(f"{mid}-q@x", f"Re: {title}", who, body, 2, f"{mid}@x"))
+    # Peter's apply to a posting the archive lacks: files unknown, the learned count.
+    body = "Applied to target-arm.next, thanks.\n"
+    mails.append(Mail("ghost-ty@x", "Re: [PATCH] target/arm: lost", PETER, body, 3, "lost@x"))
     maintainers = write_maintainers(tmp_path / "MAINTAINERS")
     with (
         Store.open(_synced(tmp_path, mails)) as store,
         Digest(store, LIST, DigestSettings(maintainers=maintainers)) as digest,
     ):
         report = digest.week(WEEK, lang="en")
-    assert (_status(report, "old@x"), _claims(report, "old@x")) == ("applied", [])
+    assert (_status(report, "ghost-ty@x"), _claims(report, "ghost-ty@x")) == ("applied", [])
+    assert (_status(report, "old@x") == "applied") is trusted
+    assert _claims(report, "old@x") == ([] if trusted else [("applied", OLD_MARC[1], "old-q@x")])
     assert _claims(report, "fake@x") == [("applied", "marc@evil.example", "fake-q@x")]
     assert _claims(report, "pmm@x") == [("applied", PETER[1], "pmm-q@x")]
 

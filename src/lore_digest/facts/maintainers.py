@@ -286,12 +286,12 @@ class Maintainers:
         )
 
     def names_of(self, emails: Iterable[str]) -> frozenset[str]:
-        """The names (casefolded, spaces collapsed) the file gives these addresses."""
+        """The names (casefolded, spaces collapsed) the M: entries give these addresses."""
         wanted = {e.lower() for e in emails}
         return frozenset(
             person_name(person.name)
             for section in self.sections
-            for person in (*section.maintainers, *section.reviewers)
+            for person in section.maintainers
             if person.email in wanted and person_name(person.name)
         )
 

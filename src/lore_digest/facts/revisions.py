@@ -129,7 +129,7 @@ class _CoverFacts:
     change_id: str | None
     link_ids: tuple[str, ...]
     cited_ids: tuple[str, ...] = ()  # every message id it links, versions or not
-    footnote_ids: tuple[str, ...] = ()  # ... and those of "[1] URL" footnotes
+    reply_cites: tuple[str, ...] = ()  # links in prose and "[1] URL" footnotes, no trailers
 
 
 def _make_posting(msg: StoredMessage, subject: LoreSubject) -> _Posting:
@@ -230,18 +230,37 @@ def _cover_facts(raw: bytes) -> _CoverFacts:
         change_id,
         tuple(dict.fromkeys(_revision_links(text))),
         tuple(dict.fromkeys(_cited_links(text))),
-        tuple(dict.fromkeys(_footnote_links(text))),
+        tuple(dict.fromkeys(_prose_cited_links(text))),
     )
 
 
 def _footnote_links(text: str) -> Iterable[str]:
-    """Message-IDs of "[1] https://lore..." footnotes that name no dependency."""
-    for line in text.split("\n"):
-        if _FOOTNOTE_LINE.match(line) and not _DEPENDENCY_WORDS.search(line):
-            for match in _URL.finditer(line):
-                msgid = msgid_from_url(match.group(0))
-                if msgid:
-                    yield msgid
+    """Message-IDs of "[1] https://lore..." footnotes whose line, and every line that
+    cites the marker ("based on the fixup posted in [1]"), names no dependency."""
+    lines = text.split("\n")
+    for line in lines:
+        marker = _FOOTNOTE_LINE.match(line)
+        if marker is None or _DEPENDENCY_WORDS.search(line):
+            continue
+        mark = marker.group(0).strip()
+        citing = [o for o in lines if mark in o and not _FOOTNOTE_LINE.match(o)]
+        if any(_DEPENDENCY_WORDS.search(o) for o in citing):
+            continue
+        for match in _URL.finditer(line):
+            msgid = msgid_from_url(match.group(0))
+            if msgid:
+                yield msgid
+
+
+# Trailers cite reports and discussions ("Closes:", "Link:"), not the series replaced.
+_TRAILER_LINE: Final = re.compile(r"^\s*[A-Z][\w-]*(?:-by|-to)?:\s", re.MULTILINE)
+
+
+def _prose_cited_links(text: str) -> Iterable[str]:
+    """cited links of lines that are no trailer, for links to replies in a thread."""
+    kept = "\n".join(line for line in text.split("\n") if not _TRAILER_LINE.match(line))
+    yield from _cited_links(kept)
+    yield from _footnote_links(kept)
 
 
 def _cited_links(text: str) -> Iterable[str]:
@@ -619,11 +638,13 @@ class RevisionIndex:
     def _successor(
         self, current: _Posting, chain_pks: set[int], until_utc: int
     ) -> tuple[_Posting, str] | None:
-        """A later posting of the same author that replaces `current` under a new title.
+        """A later posting that replaces `current` under a new title: the same author's,
+        or (for a single patch) someone else's series carrying it (_carried_by_another).
 
         (heuristic) Authors retitle a series, carry on with one patch of it, or fold a
         single patch into a larger series: a later posting of theirs counts when it
-        links `current` (or one of its patches) in any words, when it carries the single
+        links `current` (or one of its patches, or a reply in its thread, outside
+        trailers) in any words, when it carries the single
         patch `current` is as one of its patches, or when it is the next version ("v2"
         after v1, within SUCCESSOR_WINDOW_S) titled like one of current's patches or
         sharing most words of its title. Another project's posting counts only as the
@@ -648,7 +669,7 @@ class RevisionIndex:
             if any(self._posting_for(msgid) is current for msgid in cited):
                 return candidate, REASON_LINK
             facts = self._facts[candidate.msg.pk]
-            if self._cites_a_reply_to(current, (*cited, *facts.footnote_ids)) and all(
+            if self._cites_a_reply_to(current, facts.reply_cites) and all(
                 o.msg.pk in chain_pks for o, _ in self._back_edges(candidate)
             ):
                 return candidate, REASON_LINK  # "as discussed in <Marc's reply to v1>"

@@ -65,6 +65,7 @@ from typing import Final
 
 from lore_digest.facts.landed import PullPatch
 from lore_digest.facts.model import MailFacts
+from lore_digest.mail.subject import LoreSubject
 from lore_digest.mail.trailers import parse_trailers_from_segments
 from lore_digest.vocabulary import (
     NAK_TRAILER,
@@ -393,7 +394,8 @@ def detect_applied(mail: MailFacts) -> AppliedInfo | None:
     if not named and commits:
         named = tuple(sorted({e[0] for entry, _ in commits if (e := _entry(entry))}))
     if named:  # "Note that patch #4 ... is already part of the rework": in the tree too
-        named = tuple(sorted(set(named) | _already_in(lines)))
+        size = mail.subject.total or 0
+        named = tuple(sorted(set(named) | {n for n in _already_in(lines) if n <= size}))
     replied_to = mail.subject.counter if (mail.subject.total or 0) > 1 else None
     if replied_to and (
         (commits and all(_entry(entry) == (1, 1) for entry, _ in commits))
@@ -425,8 +427,9 @@ _RANGE = re.compile(r"(\d+)(?:\s*-\s*(\d+))?")
 
 # A b4 list leaves out a patch the tree already has; its maintainer says so in words.
 _ALREADY_IN = re.compile(
-    r"\bpatch(?:es)?\s+(?P<nums>\#?\d+(?:\s*(?:-|,|and|&)\s*\#?\d+)*)\b[^.?]*?"
-    r"\b(?:is|are|was|were|has\s+been|have\s+been)\s+already\s+"
+    r"(?:^|[.!;:]\s+|\bthat\s+)patch(?:es)?\s+(?P<nums>\#?\d+(?:\s*(?:-|,|and|&)\s*\#?\d+)*)"
+    r"\b(?![^.?]*?\bof\s+(?:the\s+|an\s+|another\s+)?(?:other|another|previous|earlier)\b)"
+    r"[^.?]*?\b(?:is|are|was|were|has\s+been|have\s+been)\s+already\s+"
     r"(?:part\s+of|in|applied|queued|merged|upstream)\b",
     re.IGNORECASE,
 )
@@ -527,8 +530,8 @@ def _applied_phrase(sentence: _Sentence) -> _AppliedPhrase | None:
 # The selection's complement went elsewhere: together the whole series was taken.
 _THE_REST = re.compile(
     r"[,;]\s*(?:and\s+)?the\s+(?:rest|remaining\s+(?:ones|patches)|others)\s+"
-    r"(?:went|go(?:es)?|is|are|were|(?:has|have)\s+been)\s+"
-    r"(?:on|to|into|in|through|via|applied|queued|picked)\b",
+    r"(?:went\s+(?:on|to|into|in|through|via)\b(?!\s+hold)"
+    r"|(?:were|(?:has|have)\s+been)\s+(?:applied|queued|picked|merged|taken)\b)",
     re.IGNORECASE,
 )
 
@@ -1127,17 +1130,24 @@ def _applied_before(
     posted = {
         p.subject.counter: p.subject.normalized_title() for p in postings if p.subject.counter
     }
+    head = next((p for p in postings if not p.subject.counter), postings[0] if postings else None)
+    if head is None:
+        return []
     missing = set(range(1, size + 1)) - named
     own = {m.message_id for m in mails}
+    by_id = {m.message_id: m for m in thread}
     found: list[AppliedInfo] = []
     for mail in thread:
         info = detect_applied(mail) if missing and mail.message_id not in own else None
         if info is None or not info.commits or not trust.allows(mail.from_email):
             continue
+        answered = _posting_above(mail, by_id)
+        if answered is None or not _earlier_revision(answered.subject, head.subject):
+            continue  # another series posted in the thread, not this one's history
         entries = [(_entry(entry), _ENTRY.sub("", entry).strip()) for entry, _ in info.commits]
         titles = {_SPACES.sub(" ", title).lower().rstrip(_TITLE_END) for _, title in entries}
         numbers = {n for n in missing if n in posted and posted[n] in titles} | {
-            e[0] for e, _ in entries if e and e[0] in missing and e[0] not in posted
+            e[0] for e, _ in entries if e and e[0] in missing and e[0] not in posted and e[1] < size
         }
         if numbers:
             kept = tuple(sorted(numbers))
@@ -1147,6 +1157,25 @@ def _applied_before(
 
 
 _TITLE_END: Final = " .,;:!?…"
+
+
+def _posting_above(mail: MailFacts, by_id: Mapping[str, MailFacts]) -> MailFacts | None:
+    """The nearest patch or cover letter a reply hangs below."""
+    seen: set[str] = set()
+    current = by_id.get(mail.parent_id) if mail.parent_id else None
+    while current is not None and current.message_id not in seen:
+        if _is_posting(current):
+            return current
+        seen.add(current.message_id)
+        current = by_id.get(current.parent_id) if current.parent_id else None
+    return None
+
+
+def _earlier_revision(posting: LoreSubject, head: LoreSubject) -> bool:
+    """Whether a posting is an earlier version of the series `head` opens (same title)."""
+    if posting.counter:  # a patch: compare its series' version only
+        return posting.version < head.version
+    return posting.version < head.version and posting.normalized_title() == head.normalized_title()
 
 
 def _pulled_patches(pulled: Sequence[tuple[int, PullPatch]], trust: _Trust) -> list[AppliedInfo]:
@@ -1390,8 +1419,9 @@ _FOLD_IN = re.compile(
     re.IGNORECASE,
 )
 _RESPIN = re.compile(
-    r"\b(?:v\d+|respin|repost|resend|next\s+(?:version|revision|spin|round|posting)"
-    r"|new\s+version)\b",
+    r"\b(?:v\d+|re-?spin|re-?send|re-?post|iteration"
+    r"|next\s+(?:version|revision|spin|round|posting)"
+    r"|(?:new|updated|another)\s+(?:version|revision|series|set|patch(?:set)?))\b",
     re.IGNORECASE,
 )
 

@@ -154,6 +154,7 @@ class ReportBuilder:
         self.info: ListInfo = info
         self._revisions: RevisionIndex | None = None
         self._pulls: PullPatchIndex | None = None
+        self._threads_of: dict[str, int | None] = {}  # Message-ID -> thread, as looked up
         self._postings: list[StoredMessage] | None = None
         self.trust = TrustRules(store, info, maintainers)
         self._files: dict[int, tuple[str, ...]] = {}  # patch pk → files, not stored yet
@@ -187,8 +188,11 @@ class ReportBuilder:
 
     def _thread_of(self, message_id: str) -> int | None:
         """The thread of a stored Message-ID (None when it is not in the archive)."""
-        pk = self.store.known_ids(self.info.id, [message_id]).get(message_id)
-        return None if pk is None else self.store.thread_of(self.info.id, pk)
+        if message_id not in self._threads_of:
+            pk = self.store.known_ids(self.info.id, [message_id]).get(message_id)
+            found = None if pk is None else self.store.thread_of(self.info.id, pk)
+            self._threads_of[message_id] = found
+        return self._threads_of[message_id]
 
     def _series_postings(self) -> list[StoredMessage]:
         """Every mail of the list that may post a series (read once for both indexes)."""

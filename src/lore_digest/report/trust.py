@@ -39,6 +39,9 @@ __all__ = ["TrustRules", "may_decide"]
 # Plain substring tests: a regex over every raw mail is slower.
 _DECISION_WORDS: Final = (b"pplied", b"ueued", b"PPLIED", b"UEUED", b"ulled", b"erged")
 _CHUNK: Final = 2000
+# How long an old address may still send after the new one's first mail (a move takes
+# a while: replies to old threads, a second machine).
+ALIAS_OVERLAP_S: Final = 180 * 86400
 _FOREVER: Final = 2**62
 
 
@@ -89,16 +92,22 @@ class TrustRules:
 
         A MAINTAINERS file names today's address (maz@kernel.org); an archive holds the
         older ones (marc.zyngier@arm.com) that the list's history shows applying under
-        the same full name. Only learned appliers, never any sender using the name.
+        the same full name. Only learned appliers, never any sender using the name, and
+        only an address the person had left by the time the file's address first wrote
+        to the list (ALIAS_OVERLAP_S): a handover, not a second person of that name.
         """
         key = (emails, learned)
         if key not in self._aliases:
             names = self.maintainers.names_of(emails) if self.maintainers else frozenset()
-            senders = self.store.sender_names(self.info.id, learned - emails) if names else {}
+            spans = self.store.sender_names(self.info.id, learned | emails) if names else {}
+            current = [spans[e][1] for e in emails if e in spans]
+            handover = min(current, default=_FOREVER)
             self._aliases[key] = frozenset(
                 email
-                for email, used in senders.items()
-                if any(person_name(name) in names for name in used)
+                for email, (used, _, last) in spans.items()
+                if email not in emails
+                and last <= handover + ALIAS_OVERLAP_S
+                and any(person_name(name) in names for name in used)
             )
         return self._aliases[key]
 

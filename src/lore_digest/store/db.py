@@ -473,20 +473,25 @@ class Store:
         )
         return [(int(a), str(b), c, str(d), e) for a, b, c, d, e in rows]
 
-    def sender_names(self, list_id: int, emails: Iterable[str]) -> dict[str, set[str]]:
-        """The display names each of these (lowercased) addresses sent mail under."""
+    def sender_names(
+        self, list_id: int, emails: Iterable[str]
+    ) -> dict[str, tuple[set[str], int, int]]:
+        """For each of these (lowercased, as stored) addresses: the display names it sent
+        mail under, and the dates of its first and last mail."""
         wanted = sorted({e.lower() for e in emails})
-        found: dict[str, set[str]] = {}
+        found: dict[str, tuple[set[str], int, int]] = {}
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self.conn.execute(
-                f"SELECT DISTINCT lower(from_email), from_name FROM messages "
-                f"WHERE list_id=? AND lower(from_email) IN ({marks})",
+                f"SELECT from_email, from_name, min(date_utc), max(date_utc) FROM messages "
+                f"WHERE list_id=? AND from_email IN ({marks}) GROUP BY from_email, from_name",
                 (list_id, *chunk),
             )
-            for email, name in rows:
-                found.setdefault(str(email), set()).add(str(name))
+            for email, name, first, last in rows:
+                names, low, high = found.get(str(email), (set(), first, last))
+                names.add(str(name))
+                found[str(email)] = (names, min(low, first), max(high, last))
         return found
 
     def thread_of(self, list_id: int, pk: int) -> int | None:
