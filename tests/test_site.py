@@ -320,6 +320,51 @@ def test_series_page_spans_weeks(site: Path) -> None:
         assert f"series/{slug.group(1)}.html" in (site / f"kvmarm-{label}.html").read_text("utf-8")
 
 
+def test_subsystem_pages_list_the_threads_touching_them(site: Path) -> None:
+    """Each subsystem a thread shows links to its page; the page lists, week by week,
+    the threads touching it, each linking back to its place on the week page."""
+    week = (site / "kvmarm-2022-W19.en.html").read_text("utf-8")
+    links = set(re.findall(r'<a class="subsystem" href="(subsystems/[^"]+\.en\.html)"', week))
+    assert links
+    index = (site / "subsystems" / "index.en.html").read_text("utf-8")
+    for rel in links:
+        page = (site / rel).read_text("utf-8")
+        assert Path(rel).name in index
+        anchors = re.findall(r'href="\.\./kvmarm-(2022-W\d\d)\.en\.html#(t-[0-9a-f]{12})"', page)
+        assert anchors
+        for label, anchor in anchors:
+            assert f'id="{anchor}"' in (site / f"kvmarm-{label}.en.html").read_text("utf-8")
+    # Newest week first.
+    busiest = max(links, key=lambda rel: (site / rel).read_text("utf-8").count("<h2>"))
+    weeks = re.findall(
+        r"<h2><a href=\"\.\./kvmarm-(2022-W\d\d)", (site / busiest).read_text("utf-8")
+    )
+    assert weeks == sorted(weeks, reverse=True) and len(weeks) >= 2
+
+
+def test_person_pages_show_the_queue_and_the_weeks(synced_db: Path, tmp_path: Path) -> None:
+    """With `people` configured, the week page links each person's block to their page:
+    the latest week's reviews asked of them (days waiting), their series, the trailers
+    they gave, and every week they appear in."""
+    store_path = copy_store(synced_db, tmp_path / "copy.sqlite3")
+    out = tmp_path / "site"
+    with Store.open(store_path) as store:
+        settings = DigestSettings(now=NOW, people=("maz@kernel.org",))
+        build_site(Digest(store, "kvmarm", settings), out, langs=("en",), weeks=WEEKS)
+    week = (out / "kvmarm-2022-W19.en.html").read_text("utf-8")
+    link = re.search(r'<a class="person-link" href="(people/[0-9a-f]{12}\.en\.html)"', week)
+    assert link is not None
+    page = (out / link.group(1)).read_text("utf-8")
+    assert "Latest week: 2022-W20" in page and "&lt;maz@kernel.org&gt;" in page
+    for label in WEEKS:
+        assert f'href="../kvmarm-{label}.en.html#person-maz-kernel-org"' in page
+    asked = re.search(r"Waiting for a word from you \(your files\) \((\d+)\)", page)
+    assert asked is not None and int(asked.group(1)) >= 1
+    assert re.search(r"</span> — \d+ days? <a class=\"lore\"", page)  # how long each waits
+    assert "Reviews you gave this week (" in page
+    assert broken_links(out) == []
+
+
 def test_pages_are_phone_and_print_ready(site: Path) -> None:
     css = (site / "site.css").read_text("utf-8")
     assert "overflow-wrap: anywhere" in css and "@media print" in css
@@ -392,7 +437,10 @@ def test_incremental_rebuild(synced_db: Path, tmp_path: Path) -> None:
         "search-index.json",
         "search-index.js",
     }
-    assert all(w in allowed or w in week_pages or w.startswith("series/") for w in written)
+    # The thread's series page and its subsystems' pages show its mail count too.
+    assert all(
+        w in allowed or w in week_pages or w.startswith(("series/", "subsystems/")) for w in written
+    )
     assert 'class="n-messages">112<' in (out / "kvmarm-2022-W19.html").read_text("utf-8")
     untouched = [
         p for p in before if p.relative_to(out).as_posix() not in written and p.name != MANIFEST

@@ -67,9 +67,8 @@ def _serve(root: Path) -> Iterator[str]:
 def site_dir(synced_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("browser-site")
     with Store.open(synced_db) as store:
-        build_site(
-            Digest(store, "kvmarm", DigestSettings(now=NOW)), out, langs=("zh", "en"), weeks=WEEKS
-        )
+        settings = DigestSettings(now=NOW, people=("maz@kernel.org",))
+        build_site(Digest(store, "kvmarm", settings), out, langs=("zh", "en"), weeks=WEEKS)
     return out
 
 
@@ -210,6 +209,39 @@ def test_phone_width_has_no_horizontal_scroll(phone: Watched, site_url: str, pat
     if path == "kvmarm-2022-W19.html":
         ARTIFACTS.mkdir(exist_ok=True)
         phone.page.screenshot(path=str(ARTIFACTS / "site-week-2022-W19-phone.png"))
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, {"width": 390, "height": 844}], ids=["1280", "390"])
+def test_person_subsystem_and_week_pages_at_desktop_and_phone_width(
+    browser: Any, site_url: str, viewport: dict[str, int]
+) -> None:
+    """Reached by clicking from the week page, as a reader would; each fits the screen,
+    loads without errors, and is photographed for a person to look at."""
+    watched = Watched(browser, viewport)
+    width = viewport["width"]
+    try:
+        page = watched.page
+        page.goto(site_url + "kvmarm-2022-W19.en.html")
+        assert watched.fits()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"site-week-2022-W19-{width}.png"))
+        page.locator("a.person-link").first.click()
+        page.wait_for_url("**/people/*.en.html")
+        assert page.locator("#queue ul.cards li").count() >= 1
+        assert watched.fits(), f"person page scrolls sideways at {width} px"
+        page.screenshot(path=str(ARTIFACTS / f"site-person-{width}.png"), full_page=True)
+        page.go_back()
+        page.locator("article.thread a.subsystem").first.click()
+        page.wait_for_url("**/subsystems/*.en.html")
+        assert page.locator(".subsystem-week").count() >= 1
+        assert watched.fits(), f"subsystem page scrolls sideways at {width} px"
+        page.screenshot(path=str(ARTIFACTS / f"site-subsystem-{width}.png"), full_page=True)
+        page.locator("nav.top a", has_text="Subsystems").click()
+        page.wait_for_url("**/subsystems/index.en.html")
+        assert page.locator("ul.cards li").count() >= 1
+        assert watched.errors == []
+    finally:
+        watched.close()
 
 
 def _pages(root: Path) -> list[str]:

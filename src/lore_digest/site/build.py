@@ -27,7 +27,7 @@ from lore_digest.errors import UsageError
 from lore_digest.fsutil import write_atomic
 from lore_digest.report.jsonout import render_json
 from lore_digest.report.model import Report
-from lore_digest.site.digest import content_hash, week_digest
+from lore_digest.site.digest import content_hash, subsystem_slug, week_digest
 from lore_digest.site.feed import render_feed
 from lore_digest.site.render import SiteRenderer, WeekLink, WeekNav
 from lore_digest.site.search import index_json, index_script, search_index
@@ -267,6 +267,8 @@ class _SiteBuild:
             )
             self._index(lang, site_weeks, digests)
         self._series_pages(site_weeks, digests)
+        self._subsystem_pages(site_weeks, digests)
+        self._person_pages(site_weeks, digests)
 
     def _index(
         self, lang: str, site_weeks: Sequence[str], digests: Mapping[str, Mapping[str, Any]]
@@ -307,6 +309,45 @@ class _SiteBuild:
                 rel = f"series/{slug}{lang_suffix(lang)}.html"
                 if not self._fresh(rel, key):
                     self._write(rel, self.renderer.series(lang, slug, seen), key)
+
+    def _subsystem_pages(
+        self, site_weeks: Sequence[str], digests: Mapping[str, Mapping[str, Any]]
+    ) -> None:
+        """A page per subsystem with the threads touching it, and their list."""
+        appearances: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+        for label in site_weeks:
+            for entry in digests[label]["thread_list"]:
+                for name in entry.get("subsystems", ()):
+                    appearances.setdefault(name, []).append((label, entry))
+        figures = [
+            (name, len({label for label, _ in seen}), len(seen))
+            for name, seen in appearances.items()
+        ]
+        for lang in self.langs:
+            self._write(
+                f"subsystems/index{lang_suffix(lang)}.html", self.renderer.subsystems(lang, figures)
+            )
+        for name, seen in appearances.items():
+            key = _sha(_json([name, seen]))
+            for lang in self.langs:
+                rel = f"subsystems/{subsystem_slug(name)}{lang_suffix(lang)}.html"
+                if not self._fresh(rel, key):
+                    self._write(rel, self.renderer.subsystem(lang, name, seen), key)
+
+    def _person_pages(
+        self, site_weeks: Sequence[str], digests: Mapping[str, Mapping[str, Any]]
+    ) -> None:
+        """A page per configured person (`people`): their queue and their weeks."""
+        appearances: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+        for label in site_weeks:
+            for entry in digests[label].get("people", ()):
+                appearances.setdefault(entry["slug"], []).append((label, entry))
+        for slug, seen in appearances.items():
+            key = _sha(_json(seen))
+            for lang in self.langs:
+                rel = f"people/{slug}{lang_suffix(lang)}.html"
+                if not self._fresh(rel, key):
+                    self._write(rel, self.renderer.person(lang, slug, seen), key)
 
     def remove_leftovers(self, previous_files: Iterable[str]) -> None:
         """Delete files an earlier build wrote that are no longer part of the site."""

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from lore_digest.model import Thread
 from lore_digest.report.jsonout import report_dict
-from lore_digest.report.model import Report
+from lore_digest.report.model import HighlightItem, PersonView, Report
 from lore_digest.vocabulary import VERDICT_TRAILERS
 
 
@@ -26,6 +27,18 @@ def short_hash(text: str) -> str:
 def thread_anchor(message_id: str) -> str:
     """HTML id of a thread on its week page (never the raw Message-ID)."""
     return "t-" + short_hash(message_id)
+
+
+def subsystem_slug(name: str) -> str:
+    """File name of a subsystem's page: readable, with a hash against collisions
+    ("KVM/arm64" and "KVM arm64" are two names)."""
+    readable = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "x"
+    return f"{readable}-{short_hash(name)[:6]}"
+
+
+def person_slug(email: str) -> str:
+    """File name of a person's page: a hash, so no address is spelled in a URL."""
+    return short_hash(email.strip().lower())
 
 
 def series_slug(thread: Thread) -> str | None:
@@ -87,10 +100,32 @@ def _series_entry(thread: Thread) -> dict[str, Any] | None:
     }
 
 
+def _person_entry(view: PersonView, anchors: dict[str, str]) -> dict[str, Any]:
+    """One --person block of the week, Message-IDs as thread anchors only."""
+
+    def item(i: HighlightItem, **more: Any) -> dict[str, Any]:
+        return {"subject": i.subject, "url": i.url, "anchor": anchors.get(i.message_id), **more}
+
+    return {
+        "slug": person_slug(view.email),
+        "email": view.email,
+        "name": view.name,
+        "series": [item(i, status=i.detail, mails=i.count) for i in view.series],
+        "asked": [item(i, status=i.detail, days=i.count) for i in view.asked],
+        "more_asked": view.more_asked,
+        "given": [item(i, detail=i.detail) for i in view.given],
+    }
+
+
 def week_digest(report: Report) -> dict[str, Any]:
     """The part of a week the cross-week pages need (language-independent)."""
     threads = []
     series = []
+    anchors: dict[str, str] = {}
+    for t in report.threads:
+        anchors[t.id] = thread_anchor(t.id)
+        if t.series is not None:
+            anchors.setdefault(t.series.first_message_id, anchors[t.id])
     for t in report.threads:
         names = [t.series.author_name] if t.series and t.series.author_name else []
         names += [m.from_name or m.from_email for m in t.window_messages]
@@ -103,6 +138,7 @@ def week_digest(report: Report) -> dict[str, Any]:
                 "slug": entry["slug"] if entry else None,
                 "status": entry["status"] if entry else None,
                 "mails": len(t.window_messages),
+                "subsystems": list(t.subsystems),
             }
         )
         if entry is not None:
@@ -116,4 +152,5 @@ def week_digest(report: Report) -> dict[str, Any]:
         "participants": report.stats.participants,
         "thread_list": threads,
         "series": series,
+        "people": [_person_entry(view, anchors) for view in report.people],
     }

@@ -35,7 +35,7 @@ from lore_digest.model import Summary, SummaryItem
 from lore_digest.report.labels import CATEGORY_LABELS, LABELS, STATUS_LABELS
 from lore_digest.report.model import Report
 from lore_digest.report.tldr import entry_detail, line_title, more_text
-from lore_digest.site.digest import series_slug, thread_anchor
+from lore_digest.site.digest import person_slug, series_slug, subsystem_slug, thread_anchor
 from lore_digest.summarize.i18n import PHRASES, claim_reason, claim_text, sent_by
 from lore_digest.vocabulary import (
     LANGUAGE_NAMES,
@@ -70,6 +70,14 @@ SITE_LABELS: dict[str, dict[str, str]] = {
         "legend_report": "有周报",
         "legend_current": "最新一周",
         "legend_empty": "无周报",
+        "subsystems_title": "子系统",
+        "subsystem_intro": "涉及该子系统文件的 thread，按周排列（最新在前）。",
+        "subsystems_intro": "各子系统及其出现的周数和 thread 数。",
+        "subsystem_figures": "{weeks} 周，{threads} 个 thread",
+        "person_page": "个人页面",
+        "person_latest": "最新一周：{label}",
+        "person_weeks": "各周",
+        "person_figures": "系列 {series}，待评审 {asked}，给出 {given}",
     },
     "en": {
         "site_nav": "Site",
@@ -94,6 +102,14 @@ SITE_LABELS: dict[str, dict[str, str]] = {
         "legend_report": "report",
         "legend_current": "latest week",
         "legend_empty": "no report",
+        "subsystems_title": "Subsystems",
+        "subsystem_intro": "Threads touching this subsystem's files, week by week (newest first).",
+        "subsystems_intro": "Each subsystem, with the weeks and threads it appears in.",
+        "subsystem_figures": "{weeks} week(s), {threads} thread(s)",
+        "person_page": "personal page",
+        "person_latest": "Latest week: {label}",
+        "person_weeks": "Week by week",
+        "person_figures": "series {series}, asked {asked}, given {given}",
     },
 }
 
@@ -230,6 +246,8 @@ def environment() -> Environment:
         utcdate=utcdate,
         anchor=thread_anchor,
         series_slug=series_slug,
+        subsystem_slug=subsystem_slug,
+        person_slug=person_slug,
         counted=format_counted,
     )
     env.globals["review_kinds"] = VERDICT_TRAILERS
@@ -474,5 +492,92 @@ class SiteRenderer:
             revisions=sorted(revisions.values(), key=lambda r: (r["date_utc"], r["version"])),
             weeks=weeks,
             reviewers=people,
+            **self._labels(lang),
+        )
+
+    def subsystem(
+        self, lang: str, name: str, appearances: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> str:
+        """One subsystem across weeks: the threads touching it, newest week first.
+
+        `appearances` are (week label, thread entry of that week's digest).
+        """
+        by_week: dict[str, list[dict[str, Any]]] = {}
+        for label, entry in appearances:
+            slug = entry.get("slug")
+            by_week.setdefault(label, []).append(
+                {
+                    "subject": entry["subject"],
+                    "href": f"../{self.week_file(label, lang)}#{entry['anchor']}",
+                    "status": entry.get("status"),
+                    "mails": entry["mails"],
+                    "series_href": f"../series/{slug}{lang_suffix(lang)}.html" if slug else None,
+                }
+            )
+        weeks = [
+            {"label": label, "href": f"../{self.week_file(label, lang)}", "threads": threads}
+            for label, threads in sorted(by_week.items(), reverse=True)
+        ]
+        slug = subsystem_slug(name)
+        page = self._page("subsystem", lang, name, "../", f"{slug}{{suffix}}.html")
+        return self._env.get_template("subsystem.html.j2").render(
+            page=page, name=name, weeks=weeks, **self._labels(lang)
+        )
+
+    def subsystems(self, lang: str, figures: Sequence[tuple[str, int, int]]) -> str:
+        """The list of subsystems: (name, weeks, threads), most threads first."""
+        labels = SITE_LABELS[lang]
+        title = f"{self.list_name} · {labels['subsystems_title']}"
+        page = self._page("subsystems", lang, title, "../", "index{suffix}.html")
+        rows = [
+            {"name": n, "slug": subsystem_slug(n), "weeks": w, "threads": t}
+            for n, w, t in sorted(figures, key=lambda f: (-f[2], f[0].lower()))
+        ]
+        return self._env.get_template("subsystems.html.j2").render(
+            page=page, rows=rows, **self._labels(lang)
+        )
+
+    def person(
+        self, lang: str, slug: str, appearances: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> str:
+        """One person's queue (the latest week they appear in) and their weeks.
+
+        `appearances` are (week label, person entry of that week's digest), oldest first.
+        """
+        label, latest = appearances[-1]
+        week_href = f"../{self.week_file(label, lang)}"
+
+        def linked(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+            return [
+                {
+                    **i,
+                    "href": f"{week_href}#{i['anchor']}"
+                    if i.get("anchor")
+                    else safe_href(i["url"]),
+                }
+                for i in items
+            ]
+
+        weeks = [
+            {
+                "label": week,
+                "href": f"../{self.week_file(week, lang)}#person-{css_id(entry['email'])}",
+                "series": len(entry["series"]),
+                "asked": len(entry["asked"]) + int(entry["more_asked"]),
+                "given": len(entry["given"]),
+            }
+            for week, entry in reversed(appearances)
+        ]
+        title = LABELS[lang]["person"].format(name=latest["name"])
+        page = self._page("person", lang, title, "../", f"{slug}{{suffix}}.html")
+        return self._env.get_template("person.html.j2").render(
+            page=page,
+            p=latest,
+            label=label,
+            week_href=week_href,
+            series=linked(latest["series"]),
+            asked=linked(latest["asked"]),
+            given=linked(latest["given"]),
+            weeks=weeks,
             **self._labels(lang),
         )
