@@ -363,6 +363,13 @@ def test_person_pages_show_the_queue_and_the_weeks(synced_db: Path, tmp_path: Pa
     assert re.search(r"</span> — \d+ days? <a class=\"lore\"", page)  # how long each waits
     assert "Reviews you gave this week (" in page
     assert broken_links(out) == []
+    # Nobody configured any more: the next build drops the blocks and the pages.
+    with Store.open(store_path) as store:
+        build_site(
+            Digest(store, "kvmarm", DigestSettings(now=NOW)), out, langs=("en",), weeks=WEEKS
+        )
+    assert 'class="person-link"' not in (out / "kvmarm-2022-W19.en.html").read_text("utf-8")
+    assert not (out / link.group(1)).exists()
 
 
 def test_pages_are_phone_and_print_ready(site: Path) -> None:

@@ -115,7 +115,8 @@ class _SiteBuild:
         self.renderer = SiteRenderer(list_name, langs, link_prefixes=_tree_urls(trees))
         self.result = SiteResult(index=out_dir / "index.html")
         # A new time zone moves every week's boundaries, other trust rules, other trees or
-        # new commits in them change statuses: nothing of the old site stays.
+        # new commits in them change statuses, other people or subsystems change what a
+        # page shows: nothing of the old site stays.
         maintainers = digest.settings.maintainers
         self.key = _sha(
             _json(
@@ -130,6 +131,11 @@ class _SiteBuild:
                     _file_sha(maintainers),
                     list(trees),
                     digest.tree_tips(),
+                    # What each page shows: the people with a block, the subsystem filter
+                    # and the names of subsystems.
+                    list(digest.settings.people),
+                    list(digest.settings.subsystems),
+                    {k: list(v) for k, v in sorted(digest.settings.path_groups.items())},
                 ]
             )
         )
