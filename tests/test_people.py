@@ -10,8 +10,12 @@ import pytest
 
 from lore_digest.digest import DigestSettings
 from lore_digest.facts.maintainers import Maintainers
+from lore_digest.facts.model import MailFacts
+from lore_digest.facts.questions import names_person, questions_in
 from lore_digest.facts.status import Status
 from lore_digest.facts.week import iso_week_window
+from lore_digest.mail.body import split_body
+from lore_digest.mail.subject import parse_subject
 from lore_digest.report.build import ReportBuilder
 from lore_digest.report.jsonout import render_json
 from lore_digest.report.markdown import render_markdown
@@ -145,3 +149,56 @@ def test_the_week_page_shows_each_person_and_the_subsystems(w19: Report) -> None
     checker = Tags()
     checker.feed(page)
     assert checker.open == []
+
+
+# -- named in a question ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("OK, Will, can you review those?", True),
+        ("Marc, any thoughts on this?", True),
+        ("Any thoughts, Marc?", True),
+        ("@Marc do you want this in fixes?", True),
+        ("Does Marc Zyngier agree with the ABI?", True),
+        ("Will this break 32-bit guests?", False),  # a verb, not a name
+        ("Could you explain why Marcus needs it?", False),
+        ("Do we need this?", False),
+    ],
+)
+def test_a_question_names_a_person(question: str, named: bool) -> None:
+    who = "Will Deacon" if "Will" in question else "Marc Zyngier"
+    assert names_person(question, who) is named
+
+
+def test_questions_come_from_the_senders_own_text() -> None:
+    body = (
+        "On Mon, Marc wrote:\n> Marc, is this quoted?\n\n"
+        "Thanks. Will, can you review those? I think it is fine.\n-- \nF. Fainelli? sig\n"
+    )
+    mail = MailFacts(
+        "q@x", None, 5, "Florian", "F@X.org", parse_subject("Re: [PATCH] x"),
+        tuple(split_body(body)), True,
+    )  # fmt: skip
+    assert [(q.from_email, q.text) for q in questions_in([mail])] == [
+        ("f@x.org", "Will, can you review those?")
+    ]
+
+
+def test_a_person_named_in_a_question_is_asked(synced_db: Path) -> None:
+    """Alexandru on his own series (2020-W26): "Mark, would you mind explaining why
+    keeping it 32 bit wide makes more sense?" — asked of Mark Rutland, whom neither the
+    list's appliers nor a MAINTAINERS section would ask; not of Catalin, whom it does
+    not name."""
+    with Store.open(synced_db) as store:
+        report = ReportBuilder(store, "kvmarm", None).build(
+            iso_week_window("2020-W26"),
+            lang="en",
+            now=NOW,
+            people=["mark.rutland@arm.com", "catalin.marinas@arm.com"],
+        )
+    mark, catalin = report.people
+    series = "20200625150026.867727-1-alexandru.elisei@arm.com"
+    assert series in {item.message_id for item in mark.asked}
+    assert series not in {item.message_id for item in catalin.asked}

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from lore_digest.facts.classify import Category
 from lore_digest.facts.links import message_url
+from lore_digest.facts.questions import Question
 from lore_digest.facts.series_facts import SeriesFacts
 from lore_digest.facts.status import StatusFacts
 from lore_digest.model.summary import Summary
@@ -64,6 +65,7 @@ class Thread:
     status: StatusFacts | None = None
     summary: Summary | None = None
     subsystems: tuple[str, ...] = ()  # what the series touches, by name (facts.subsystems)
+    questions: tuple[Question, ...] = ()  # asked in the mail up to the window's end
 
     def url_of(self, message_id: str) -> str:
         """Archive link of a mail of this thread (or of any mail, by the same rule)."""

@@ -21,6 +21,7 @@ from lore_digest.facts.classify import Category, classify
 from lore_digest.facts.landed import PullPatch, PullPatchIndex
 from lore_digest.facts.links import message_url
 from lore_digest.facts.model import MailFacts
+from lore_digest.facts.questions import questions_in
 from lore_digest.facts.revisions import RevisionIndex
 from lore_digest.facts.series_facts import build_series_facts, mail_files, thread_status
 from lore_digest.facts.status import APPLIED_STATES, Appliers, Status
@@ -307,6 +308,7 @@ class ReportBuilder:
             messages=report_messages,
             status=status,
             subsystems=self.subsystems.of(series.files) if series is not None else (),
+            questions=questions_in(mails) if series is not None else (),
         )
         return thread, mails
 

@@ -10,8 +10,10 @@ they gave (to check they were picked up). All three come from the facts:
   superseded, and not waiting for its author's new version after changes were
   requested) written by someone else whose files make them an M: (may apply) or R:
   (reviewer) of the MAINTAINERS file (`--maintainers`) — without a file, one of the
-  appliers learned from the list — and in whose thread they have not written yet;
-  oldest posting first (the longest wait first), at most MAX_ASKED named;
+  appliers learned from the list — and in whose thread they have not written yet, or
+  whose mail names them in a question they have not answered since ("Marc, any
+  thoughts?", "OK, Will, can you review those?"); oldest posting first (the longest
+  wait first), at most MAX_ASKED named;
 - **given**: Reviewed-by / Acked-by / Tested-by they sent in this week's replies, per
   series, with the patches they cover.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
+from lore_digest.facts.questions import names_person
 from lore_digest.facts.status import APPLIED_STATES, Status
 from lore_digest.facts.week import Window
 from lore_digest.model import Thread
@@ -59,11 +62,12 @@ def compute_people(
 
     out = []
     for email in dict.fromkeys(e.strip().lower() for e in emails if e.strip()):
-        asked = _asked(email, candidates, deciders_of, window)
+        name = _name(email, [*threads, *waiting]) or names(email) or email
+        asked = _asked(email, name, candidates, deciders_of, window)
         out.append(
             PersonView(
                 email=email,
-                name=_name(email, [*threads, *waiting]) or names(email) or email,
+                name=name,
                 series=tuple(_own(email, candidates)),
                 asked=tuple(asked[:MAX_ASKED]),
                 given=tuple(_given(email, threads)),
@@ -91,7 +95,7 @@ def _own(email: str, candidates: Sequence[Thread]) -> list[HighlightItem]:
 
 
 def _asked(
-    email: str, candidates: Sequence[Thread], deciders: Deciders, window: Window
+    email: str, name: str, candidates: Sequence[Thread], deciders: Deciders, window: Window
 ) -> list[HighlightItem]:
     found = []
     for t in candidates:
@@ -102,14 +106,24 @@ def _asked(
             or series.superseded_by is not None
             or series.status.status in CLOSED
             or series.status.status == Status.CHANGES_REQUESTED  # the author's turn
-            or email not in deciders(t)
-            or any(m.from_email.lower() == email for m in t.messages)
         ):
+            continue
+        wrote = [m.date.timestamp() for m in t.messages if m.from_email.lower() == email]
+        owed = email in deciders(t) and not wrote
+        if not owed and not _named_in_a_question(email, name, t, max(wrote, default=0)):
             continue
         days = max(0, (window.end_utc - series.posted_utc) // 86400)
         item = HighlightItem(t.subject, t.id, t.url, str(series.status.status), days, t.chain)
         found.append((series.posted_utc, t.id, item))
     return [item for _, _, item in sorted(found, key=lambda f: (f[0], f[1]))]
+
+
+def _named_in_a_question(email: str, name: str, thread: Thread, answered_utc: float) -> bool:
+    """Someone else's question in the thread names them, and they have not written since."""
+    return any(
+        q.from_email != email and q.date_utc > answered_utc and names_person(q.text, name)
+        for q in thread.questions
+    )
 
 
 def _given(email: str, threads: Sequence[Thread]) -> list[HighlightItem]:
