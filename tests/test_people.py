@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -184,6 +185,21 @@ def test_questions_come_from_the_senders_own_text() -> None:
     assert [(q.from_email, q.text) for q in questions_in([mail])] == [
         ("f@x.org", "Will, can you review those?")
     ]
+
+
+def test_questions_of_a_long_log_are_read_in_linear_time() -> None:
+    """2020-W38 holds a pasted log with no sentence end: a pattern searched from every
+    position took 20 s there. The split is linear: a 200 kB line ends in well under a
+    second (the deadline only catches a return of the quadratic search)."""
+    body = "mov x0, x1 " * 20_000 + "\n"  # 220 kB, no sentence end, no question mark
+    mail = MailFacts(
+        "l@x", None, 5, "Log", "log@x.org", parse_subject("Re: [PATCH] x"),
+        tuple(split_body(body)), True,
+    )  # fmt: skip
+    started = time.perf_counter()
+    found = questions_in([mail])
+    assert time.perf_counter() - started < 5
+    assert found == ()
 
 
 def test_a_person_named_in_a_question_is_asked(synced_db: Path) -> None:

@@ -20,7 +20,8 @@ __all__ = ["MAX_QUESTIONS", "Question", "names_person", "questions_in"]
 
 MAX_QUESTIONS: Final = 20  # per thread, the newest kept
 MAX_CHARS: Final = 300  # a longer "sentence" is a paragraph without full stops
-_SENTENCE: Final = re.compile(r"[^.!?\n]*\?")
+MAX_PROSE: Final = 20_000  # characters of a mail read: a pasted log is no question
+_BOUNDARY: Final = re.compile(r"(?<=[.!?])\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +39,12 @@ def questions_in(mails: Sequence[MailFacts]) -> tuple[Question, ...]:
     for mail in mails:
         if is_bot(mail.from_email):
             continue
-        prose = " ".join(s.text for s in mail.segments if s.kind == "prose")
-        for match in _SENTENCE.finditer(prose.replace("\n", " ")):
-            text = " ".join(match.group(0).split())
-            if 3 < len(text) <= MAX_CHARS:
-                found.append(Question(mail.date_utc, mail.from_email.lower(), text))
+        prose = " ".join(s.text for s in mail.segments if s.kind == "prose")[:MAX_PROSE]
+        # Split first, then look at each sentence's end: linear in the text, whatever
+        # it holds (a pattern searched from every position is not, on a long log).
+        for sentence in _BOUNDARY.split(" ".join(prose.split())):
+            if sentence.endswith("?") and 3 < len(sentence) <= MAX_CHARS:
+                found.append(Question(mail.date_utc, mail.from_email.lower(), sentence))
     found.sort(key=lambda q: q.date_utc)
     return tuple(found[-MAX_QUESTIONS:])
 
