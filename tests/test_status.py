@@ -17,6 +17,7 @@ from lore_digest.facts.model import MailFacts
 from lore_digest.facts.status import (
     Appliers,
     Status,
+    StatusFacts,
     detect_applied,
     detect_pull,
     series_status,
@@ -1000,38 +1001,21 @@ def test_a_revision_continuing_an_applied_ones_numbering_is_whole() -> None:
         subject="Re: [PATCH v9 0/3] x",
         date=6,
     )
-    mails = [v8, v9, v9_3, v8_ty, v9_ty]
-    facts = series_status(
-        mails, author_email=MAINTAINER, appliers=TRUSTED, revision_ids={"v9", "v9-3"}, total=3
-    )
+
+    def v9_status(*mails: MailFacts) -> StatusFacts:
+        return series_status(
+            mails, author_email=MAINTAINER, appliers=TRUSTED, revision_ids={"v9", "v9-3"}, total=3
+        )
+
+    facts = v9_status(v8, v9, v9_3, v8_ty, v9_ty)
     assert (facts.status, facts.evidence) == (Status.APPLIED, ("ty9", "ty8"))
-    # Without the earlier list, or with an untrusted one, patches 1-2 are not known.
-    facts = series_status(
-        [v8, v9, v9_3, v9_ty],
-        author_email=MAINTAINER,
-        appliers=TRUSTED,
-        revision_ids={"v9", "v9-3"},
-        total=3,
-    )
-    assert facts.status is Status.PARTLY_APPLIED
+    # Without the earlier list, with an untrusted one, or with another series' list in
+    # the thread, patches 1-2 are not known.
+    assert v9_status(v8, v9, v9_3, v9_ty).status is Status.PARTLY_APPLIED
     other = replace(v8, subject=parse_subject("[PATCH v8 0/2] tools: unrelated"))
-    facts = series_status(
-        [other, v9, v9_3, v8_ty, v9_ty],
-        author_email=MAINTAINER,
-        appliers=TRUSTED,
-        revision_ids={"v9", "v9-3"},
-        total=3,
-    )
-    assert facts.status is Status.PARTLY_APPLIED  # another series' list in the thread
+    assert v9_status(other, v9, v9_3, v8_ty, v9_ty).status is Status.PARTLY_APPLIED
     forged = replace(v8_ty, from_email="mallory@example.org")
-    facts = series_status(
-        [v8, v9, v9_3, forged, v9_ty],
-        author_email=MAINTAINER,
-        appliers=TRUSTED,
-        revision_ids={"v9", "v9-3"},
-        total=3,
-    )
-    assert facts.status is Status.PARTLY_APPLIED
+    assert v9_status(v8, v9, v9_3, forged, v9_ty).status is Status.PARTLY_APPLIED
 
 
 def test_a_reposted_patch_an_earlier_list_took_matches_by_title() -> None:

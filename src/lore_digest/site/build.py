@@ -310,11 +310,21 @@ class _SiteBuild:
             for entry in digests[label]["series"]:
                 appearances.setdefault(entry["slug"], []).append((label, entry))
         for slug, seen in appearances.items():
-            key = _sha(_json(seen))
-            for lang in self.langs:
-                rel = f"series/{slug}{lang_suffix(lang)}.html"
-                if not self._fresh(rel, key):
-                    self._write(rel, self.renderer.series(lang, slug, seen), key)
+            self._pages_of(f"series/{slug}", _sha(_json(seen)), self.renderer.series, slug, seen)
+
+    def _pages_of(
+        self,
+        stem: str,
+        key: str,
+        render: Callable[[str, str, Sequence[tuple[str, Mapping[str, Any]]]], str],
+        name: str,
+        seen: Sequence[tuple[str, Mapping[str, Any]]],
+    ) -> None:
+        """One cross-week page in each language, rendered only when its input changed."""
+        for lang in self.langs:
+            rel = f"{stem}{lang_suffix(lang)}.html"
+            if not self._fresh(rel, key):
+                self._write(rel, render(lang, name, seen), key)
 
     def _subsystem_pages(
         self, site_weeks: Sequence[str], digests: Mapping[str, Mapping[str, Any]]
@@ -334,11 +344,8 @@ class _SiteBuild:
                 f"subsystems/index{lang_suffix(lang)}.html", self.renderer.subsystems(lang, figures)
             )
         for name, seen in appearances.items():
-            key = _sha(_json([name, seen]))
-            for lang in self.langs:
-                rel = f"subsystems/{subsystem_slug(name)}{lang_suffix(lang)}.html"
-                if not self._fresh(rel, key):
-                    self._write(rel, self.renderer.subsystem(lang, name, seen), key)
+            stem = f"subsystems/{subsystem_slug(name)}"
+            self._pages_of(stem, _sha(_json([name, seen])), self.renderer.subsystem, name, seen)
 
     def _person_pages(
         self, site_weeks: Sequence[str], digests: Mapping[str, Mapping[str, Any]]
@@ -349,11 +356,7 @@ class _SiteBuild:
             for entry in digests[label].get("people", ()):
                 appearances.setdefault(entry["slug"], []).append((label, entry))
         for slug, seen in appearances.items():
-            key = _sha(_json(seen))
-            for lang in self.langs:
-                rel = f"people/{slug}{lang_suffix(lang)}.html"
-                if not self._fresh(rel, key):
-                    self._write(rel, self.renderer.person(lang, slug, seen), key)
+            self._pages_of(f"people/{slug}", _sha(_json(seen)), self.renderer.person, slug, seen)
 
     def remove_leftovers(self, previous_files: Iterable[str]) -> None:
         """Delete files an earlier build wrote that are no longer part of the site."""
