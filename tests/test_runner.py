@@ -230,6 +230,28 @@ def test_failed_mail_is_retried_and_deleted_reports_rebuilt(
     assert sent.message["Subject"].startswith("[kvmarm digest] 2021-W06: ")  # first language
 
 
+def test_changed_report_settings_write_every_week_again(tmp_path: Path, kvmarm_mbox: Path) -> None:
+    """Reports of finished weeks are kept from run to run, unless what shapes them
+    changed: a person added to `people` gets their block in every week."""
+    store = tmp_path / "s.sqlite3"
+    plain = _config(tmp_path, {"kvmarm": _kvmarm(kvmarm_mbox, recipients=[])}, None)
+    first, _ = _run(plain, store, NOW)
+    [run] = first.lists
+    reports = tmp_path / "out/kvmarm/reports"
+    assert first.ok and run.reported_weeks
+    assert "👤 For Marc Zyngier" not in (reports / "kvmarm-2021-W06.en.md").read_text("utf-8")
+    again, _ = _run(plain, store, NOW)
+    assert again.lists[0].reported_weeks == []
+    people = _kvmarm(kvmarm_mbox, recipients=[], people=["maz@kernel.org"])
+    changed, lines = _run(_config(tmp_path, {"kvmarm": people}, None), store, NOW)
+    [run] = changed.lists
+    assert changed.ok and run.reported_weeks == first.lists[0].reported_weeks
+    assert any("report settings changed" in line for line in lines)
+    assert "👤 For Marc Zyngier" in (reports / "kvmarm-2021-W06.en.md").read_text("utf-8")
+    same, _ = _run(_config(tmp_path, {"kvmarm": people}, None), store, NOW)
+    assert same.lists[0].reported_weeks == []
+
+
 def test_open_store_and_selected_lists(tmp_path: Path, kvmarm_mbox: Path) -> None:
     lists = {
         "kvmarm": {"mbox": str(kvmarm_mbox), "output": "a"},

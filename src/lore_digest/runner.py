@@ -6,7 +6,8 @@ yet, and refresh the report of the week in progress → update the HTML site →
 newly completed week's digest to the list's recipients, once.
 
 What has been done is read from the output directory, not from the store: a week is
-reported when its report files exist (delete them to have it rebuilt), and the weeks
+reported when its report files exist (delete them to have it rebuilt; a change of the
+settings that shape reports rewrites them all, see `report_key`), and the weeks
 already mailed are kept in a small JSON state file there. So the store stays a pure
 cache of the mail, one store can feed several output trees, and a CI job that restores
 only the output directory still never mails a week twice.
@@ -17,6 +18,7 @@ in the summary and the next list still runs; nothing is printed here (the CLI do
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
 
 
 STATE_FILE = ".lore-digest-state.json"
+REPORTS_KEY_FILE = ".lore-digest-reports.json"  # report_key of the reports written
 STATE_FORMAT = 1
 IN_PROGRESS = ".in-progress"
 FORMATS = ("md", "json")
@@ -148,6 +151,43 @@ def save_state(output: Path, state: dict[str, Any]) -> None:
     write_atomic(output / STATE_FILE, json.dumps(state, ensure_ascii=False, indent=2) + "\n")
 
 
+def report_key(settings: DigestSettings) -> str:
+    """A hash of what shapes a finished week's report besides the mail: a change makes
+    `run` write every week again (the code's own changes do not: delete the files)."""
+    maintainers = settings.maintainers
+    data = [
+        settings.tz,
+        str(maintainers) if maintainers else None,
+        _file_hash(maintainers),
+        list(settings.trees),
+        list(settings.people),
+        list(settings.subsystems),
+        {name: list(paths) for name, paths in sorted(settings.path_groups.items())},
+        None if settings.other_projects is None else list(settings.other_projects),
+        settings.stable_waits,
+    ]
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _read_key(output: Path) -> str | None:
+    """The report key of the last run that wrote every week (None: none recorded; an
+    unreadable file counts as a change, so the reports are written again)."""
+    try:
+        data = json.loads((output / REPORTS_KEY_FILE).read_text("utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return ""
+    return str(data.get("key", "")) if isinstance(data, dict) else ""
+
+
+def _file_hash(path: Path | None) -> str | None:
+    if path is None or not path.is_file():
+        return None
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def write_in_progress(report: Report, reports_dir: Path, now: datetime) -> list[Path]:
     """The report of an unfinished week, marked as such in both formats."""
     stem = report_file_stem(report.list_name, report.label, report.lang, in_progress=True)
@@ -218,14 +258,21 @@ class _ListJob:
         ]
 
     def write_complete(self, result: ListRun) -> None:
-        """Report every finished week (and language) that has no report file yet."""
+        """Report every finished week (and language) that has no report file yet; every
+        one of them again when the settings that shape a report changed since the last
+        run (`report_key`: people, subsystems, trust rules, time zone...)."""
         reports = self.conf.reports_dir
         last = self.digest.last_complete_week().label
+        key = report_key(self.digest.settings)
+        known = _read_key(self.conf.output)
+        again = known not in (None, key)
+        if again:
+            self.log(f"{self.name}: report settings changed: every week is written again")
         for label in self.complete_weeks():
             todo = [
                 lang
                 for lang in self.conf.languages
-                if not is_reported(reports, self.name, label, lang)
+                if again or not is_reported(reports, self.name, label, lang)
             ]
             for lang in todo:
                 report = self.digest.week(label, lang=lang)
@@ -235,6 +282,8 @@ class _ListJob:
             if todo:
                 result.reported_weeks.append(label)
                 self.log(f"{self.name}: reported {label} ({', '.join(todo)})")
+        if known != key:  # only once every week is written
+            write_atomic(self.conf.output / REPORTS_KEY_FILE, json.dumps({"key": key}) + "\n")
 
     def write_current(self, result: ListRun) -> None:
         """Refresh the week in progress under its own name; drop older in-progress files."""
