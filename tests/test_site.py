@@ -293,6 +293,13 @@ def test_feed_has_one_entry_per_week(site: Path) -> None:
     for entry in entries:
         for link in entry.findall("a:link", ns):
             assert (site / link.attrib["href"]).is_file()
+    # Each entry is as new as its week's last mail (the JSON beside the page has them).
+    for entry in entries:
+        label = entry.findtext("a:title", namespaces=ns, default="")[-8:]
+        data = json.loads((site / f"kvmarm-{label}.json").read_text("utf-8"))
+        dates = [m["date"] for t in data["threads"] for m in t["messages"] if m["in_window"]]
+        updated = datetime.fromisoformat(entry.findtext("a:updated", namespaces=ns, default=""))
+        assert updated == max(datetime.fromisoformat(d) for d in dates), label
 
 
 def test_archive_calendar(site: Path) -> None:

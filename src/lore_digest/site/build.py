@@ -255,11 +255,10 @@ class _SiteBuild:
         index = search_index(self.list_name, digests)
         self._write("search-index.json", index_json(index))
         self._write("search-index.js", index_script(index))
+        # An entry is as new as the week's last mail: a rebuild for a code change does
+        # not make every week "updated", a late reply inside the week does.
         updated = {
-            label: datetime.fromisoformat(
-                self.weeks[label]["pages"].get(self.langs[0], {}).get("generated_at")
-                or digests[label]["end"]
-            )
+            label: datetime.fromisoformat(digests[label].get("last_mail") or digests[label]["end"])
             for label in site_weeks
         }
         self._write(

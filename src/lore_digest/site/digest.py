@@ -143,8 +143,10 @@ def week_digest(report: Report) -> dict[str, Any]:
         )
         if entry is not None:
             series.append(entry)
+    dates = [m.date for t in report.threads for m in t.window_messages]
     return {
         "label": report.label,
+        "last_mail": max(dates).isoformat() if dates else None,
         "start": report.start.isoformat(),
         "end": report.end.isoformat(),
         "messages": report.stats.messages,

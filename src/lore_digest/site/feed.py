@@ -2,8 +2,8 @@
 
 Links are relative (resolved against the feed's own URL, as Atom allows), so the feed
 works wherever the site is published. Ids are URNs of list and week, stable across
-rebuilds; an entry's `updated` is when its content last changed, so feed readers show a
-week again only when its report did change.
+rebuilds; an entry's `updated` is the date of the week's last mail, so feed readers show
+a week again when new mail of that week arrived, not when the site was rebuilt.
 """
 
 from __future__ import annotations
