@@ -244,6 +244,35 @@ def test_person_subsystem_and_week_pages_at_desktop_and_phone_width(
         watched.close()
 
 
+def test_series_history_and_trailers_are_cards_on_a_phone(browser: Any, site_url: str) -> None:
+    """At 390 px the "status by week" table and the trailers table are one card per row:
+    a week label such as "2022-W19" or a reviewer's name is never broken over lines."""
+    watched = Watched(browser, {"width": 390, "height": 844})
+    try:
+        page = watched.page
+        page.goto(site_url + "kvmarm-2022-W19.en.html")
+        thread = page.locator("article.thread", has=page.locator("h3", has_text=ITS))
+        names = thread.locator("table.trailers ul.given a")
+        assert names.count() >= 1
+        for link in names.all():
+            assert link.evaluate("a => a.getClientRects().length") == 1, link.inner_text()
+        thread.locator("a.series-link").click()
+        page.wait_for_url("**/series/*.en.html")
+        weeks = page.locator("table.history a.nowrap")
+        assert weeks.count() >= 3
+        for link in weeks.all():
+            assert link.evaluate("a => a.getClientRects().length") == 1, link.inner_text()
+        assert (
+            page.locator("table.history thead").evaluate("e => getComputedStyle(e).display")
+            == "none"
+        )
+        assert watched.fits() and watched.errors == []
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "site-series-390.png"), full_page=True)
+    finally:
+        watched.close()
+
+
 def _pages(root: Path) -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*.html"))
 
