@@ -165,6 +165,26 @@ def test_write_report_files(w19: Report, tmp_path: Path) -> None:
     assert json.loads(paths[1].read_text(encoding="utf-8"))["stats"]["messages"] == 111
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_week_without_mail_says_so_and_shows_no_empty_headings(
+    synced_store: Store, lang: str
+) -> None:
+    """2019-W10 lies before the archive: no highlights, statistics or category headings
+    over nothing, one line that there was no mail (the text format follows)."""
+    report = ReportBuilder(synced_store, "kvmarm").build(
+        iso_week_window("2019-W10"), lang=lang, now=datetime(2026, 11, 23, tzinfo=UTC)
+    )
+    text = render_markdown(report)
+    assert text.count("\n## ") == 0 and "###" not in text
+    assert ("No mail in this window." if lang == "en" else "本周期内没有邮件。") in text
+    busy = render_markdown(
+        ReportBuilder(synced_store, "kvmarm").build(
+            iso_week_window("2022-W19"), lang=lang, now=datetime(2026, 11, 23, tzinfo=UTC)
+        )
+    )
+    assert busy.count("\n## ") >= 3
+
+
 def test_unknown_list_is_a_usage_error(synced_store: Store) -> None:
     with pytest.raises(UsageError, match="unknown list"):
         Digest(synced_store, "nope")
