@@ -515,6 +515,7 @@ def _open_digest(
         trees=choices.get("trees") or (),
         subsystems=choices.get("subsystems") or (),
         people=choices.get("people") or (),
+        detail=choices.get("detail"),
     )
     return Digest(store, list_name, settings)
 
@@ -716,6 +717,13 @@ def sync(
     "and each one's state, open series of others touching their files (M:/R: of "
     "--maintainers, else the list's learned appliers) without a word from them yet, "
     "and the review trailers they gave [default: the list's people in the config].",
+)
+@click.option(
+    "--detail",
+    type=click.Choice(["auto", "full", "brief"]),
+    help="How much each thread shows in md/txt: brief is one line and its summary, full "
+    "adds trailers, revisions and the reply tree; auto is brief for weeks of more than "
+    "the list's brief_over mails (500) [default: the list's detail in the config, auto].",
 )
 @_summarizer_options
 @_batch_options

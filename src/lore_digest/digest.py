@@ -67,6 +67,8 @@ class DigestSettings:
     subsystems: tuple[str, ...] = ()  # only threads touching these (facts.subsystems.matches)
     people: tuple[str, ...] = ()  # addresses whose view of the week opens it (report.people)
     other_projects: tuple[str, ...] | None = None  # the list's other-project prefixes
+    detail: str = "auto"  # "full" | "brief" | "auto": brief above brief_over mails a week
+    brief_over: int = 500
 
     @classmethod
     def for_list(
@@ -81,6 +83,7 @@ class DigestSettings:
         trees: Iterable[str] = (),
         subsystems: Iterable[str] = (),
         people: Iterable[str] = (),
+        detail: str | None = None,
     ) -> DigestSettings:
         """The list's settings from the config file, with command-line overrides.
 
@@ -118,6 +121,8 @@ class DigestSettings:
                 if listed is not None and listed.other_projects is not None
                 else None
             ),
+            detail=detail or (listed.detail if listed is not None else "auto"),
+            brief_over=listed.brief_over if listed is not None else 500,
         )
 
 
@@ -319,6 +324,10 @@ class Digest:
             subsystems=self.settings.subsystems,
             people=self.settings.people,
         )
+        detail = self.settings.detail
+        if detail == "auto":
+            detail = "brief" if report.stats.messages > self.settings.brief_over else "full"
+        report.detail = detail
         for thread in report.threads:
             if thread.summary is not None and thread.summary.note:
                 self.fallbacks[thread.summary.note] += 1

@@ -225,6 +225,10 @@ class ListSettings(BaseModel):
     trees: list[str] = Field(default_factory=list)  # "URL_OR_PATH[@BRANCH]" of maintainer trees
     tree_grace_days: int = Field(default=14, ge=0)  # "applied" in mail, not in a tree after this
     stable_waits: bool = False  # stable/AUTOSEL postings listed as waiting for review
+    # How much each thread shows in Markdown, text and mail: "brief" is one line and the
+    # summary, "full" everything; "auto" is brief for weeks of more than brief_over mails.
+    detail: Literal["auto", "full", "brief"] = "auto"
+    brief_over: int = Field(default=500, ge=0)
     # Subsystem names by MAINTAINERS-style path patterns: {VGIC = ["arch/arm64/kvm/vgic/"]}
     path_groups: dict[str, list[str]] = Field(default_factory=dict)
     # Only threads touching these subsystems (names as facts.subsystems gives them;

@@ -25,6 +25,11 @@ from lore_digest.vocabulary import VERDICT_TRAILERS, format_counted
 md_escape = md_inline
 
 
+# Entries of one highlight list a Markdown or text report names (the JSON and the site
+# have them all): with the TL;DR, the first screen of a busy week stays under 60 lines.
+HIGHLIGHTS_SHOWN = 5
+
+
 @cache
 def _environment() -> Environment:
     env = Environment(
@@ -38,6 +43,7 @@ def _environment() -> Environment:
     env.filters.update(md=md_inline, md_code=md_code_span, md_fence=md_code_fence, md_url=md_url)
     env.globals["review_kinds"] = VERDICT_TRAILERS
     env.globals["subsystems_shown"] = MAX_SUBSYSTEMS
+    env.globals["highlights_shown"] = HIGHLIGHTS_SHOWN
     env.filters["counted"] = format_counted
     env.filters["utcdate"] = lambda utc: datetime.fromtimestamp(utc, UTC).strftime("%Y-%m-%d")
     return env

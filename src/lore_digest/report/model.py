@@ -109,6 +109,7 @@ class Report:
     tldr: tuple[TldrLine, ...] = ()  # report.tldr: the first block, at most eight lines
     subsystems: tuple[str, ...] = ()  # the report holds only threads touching these
     people: tuple[PersonView, ...] = ()  # report.people: one block per --person
+    detail: str = "full"  # "brief": each thread one line and its summary (busy weeks)
 
     def by_category(self) -> list[tuple[Category, list[Thread]]]:
         """Threads grouped by category, in the report's category order, empty ones left
