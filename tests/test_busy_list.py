@@ -88,3 +88,20 @@ def test_full_detail_still_opens_with_a_short_first_screen(store_path: Path, bus
     assert _first_screen(markdown) <= FIRST_SCREEN
     assert f"#### {LABELS['en']['mail_list']}" in markdown  # every thread in full
     assert len(markdown) > 3 * len(render_markdown(_report(store_path, busiest)))
+
+
+def test_a_persons_block_is_capped_too(store_path: Path, busiest: str) -> None:
+    """A --person block opens the report after the TL;DR: at most five entries per
+    list, so it adds at most 22 lines to the first screen."""
+    top = _report(store_path, busiest).highlights
+    assert top is not None and top.top_reviewers
+    email = top.top_reviewers[0].email
+    report = _report(store_path, busiest, people=(email,))
+    markdown = render_markdown(report)
+    (view,) = report.people
+    heading = f"## {LABELS['en']['person'].format(name=view.name)}"
+    lines = markdown.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(heading))
+    end = next(i for i, line in enumerate(lines) if i > start and line.startswith("## "))
+    assert end - start <= 22
+    assert _first_screen(markdown) <= FIRST_SCREEN + 22

@@ -218,3 +218,14 @@ def test_a_person_named_in_a_question_is_asked(synced_db: Path) -> None:
     series = "20200625150026.867727-1-alexandru.elisei@arm.com"
     assert series in {item.message_id for item in mark.asked}
     assert series not in {item.message_id for item in catalin.asked}
+
+
+def test_a_person_silent_this_week_keeps_their_name(synced_db: Path) -> None:
+    """Mark Rutland wrote nothing in 2020-W28: his name comes from his mail on the list
+    (no MAINTAINERS file here), so questions that name him still find him."""
+    with Store.open(synced_db) as store:
+        report = ReportBuilder(store, "kvmarm", None).build(
+            iso_week_window("2020-W28"), lang="en", now=NOW, people=["mark.rutland@arm.com"]
+        )
+    (mark,) = report.people
+    assert mark.name == "Mark Rutland"

@@ -165,6 +165,9 @@ def report_key(settings: DigestSettings) -> str:
         {name: list(paths) for name, paths in sorted(settings.path_groups.items())},
         None if settings.other_projects is None else list(settings.other_projects),
         settings.stable_waits,
+        settings.tree_grace_days,
+        settings.detail,
+        settings.brief_over,
     ]
     text = json.dumps(data, ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]

@@ -430,14 +430,16 @@ class ReportBuilder:
         return deciders
 
     def _person_name(self, email: str) -> str | None:
-        """A name for an address that wrote nothing this week: MAINTAINERS', if any."""
-        if self.trust.maintainers is None:
-            return None
-        for section in self.trust.maintainers.sections:
-            for person in (*section.maintainers, *section.reviewers):
-                if person.email.lower() == email:
-                    return person.name
-        return None
+        """A name for an address that wrote nothing this week: MAINTAINERS', else the
+        one it signed its mail on the list with (questions name people by it)."""
+        if self.trust.maintainers is not None:
+            for section in self.trust.maintainers.sections:
+                for person in (*section.maintainers, *section.reviewers):
+                    if person.email.lower() == email:
+                        return person.name
+        used = self.store.sender_names(self.info.id, [email]).get(email)
+        names = sorted(n for n in used[0] if n.strip() and "@" not in n) if used else []
+        return max(names, key=len) if names else None
 
     def _waiting(self, window: Window) -> list[Thread]:
         """Series posted 14–90 days before the window's end that only their author touched."""

@@ -4,9 +4,10 @@ A manifest (`.lore-digest-site.json` in the output directory) remembers, per wee
 hash of its report's content and a small digest, plus the thread id and date of every
 mail seen. The next build compares the store with it: `weeks_touched` names the weeks new
 or re-threaded mail can change, only those reports are rebuilt, and only pages whose
-inputs differ are written. Pages spanning weeks (index, archive, feed, search, series)
-are made from the digests, so they never need every report. Any change to the code that
-shapes a report (or to the languages, list or archive URL) starts over from scratch.
+inputs differ are written. Pages spanning weeks (index, archive, feed, search, series,
+subsystems, people) are made from the digests, so they never need every report. Any
+change to the code that shapes a report (or to the languages, list or archive URL)
+starts over from scratch.
 Every file is written atomically: a reader never sees a half-written page.
 """
 
@@ -136,6 +137,9 @@ class _SiteBuild:
                     list(digest.settings.people),
                     list(digest.settings.subsystems),
                     {k: list(v) for k, v in sorted(digest.settings.path_groups.items())},
+                    digest.settings.other_projects,
+                    digest.settings.stable_waits,
+                    digest.settings.tree_grace_days,
                 ]
             )
         )
