@@ -78,6 +78,9 @@ SITE_LABELS: dict[str, dict[str, str]] = {
         "person_latest": "最新一周：{label}",
         "person_weeks": "各周",
         "person_figures": "系列 {series}，待评审 {asked}，给出 {given}",
+        "their_asked": "等待其回应（其负责的文件）",
+        "their_series": "其系列",
+        "their_given": "本周给出的评审",
     },
     "en": {
         "site_nav": "Site",
@@ -110,6 +113,9 @@ SITE_LABELS: dict[str, dict[str, str]] = {
         "person_latest": "Latest week: {label}",
         "person_weeks": "Week by week",
         "person_figures": "series {series}, asked {asked}, given {given}",
+        "their_asked": "Waiting for a word from them (their files)",
+        "their_series": "Their series",
+        "their_given": "Reviews they gave that week",
     },
 }
 
