@@ -37,7 +37,7 @@ from lore_digest.settings import Settings, effective_db_path, load_settings
 from lore_digest.store.db import Store, check_store_path
 from lore_digest.store.lock import store_lock
 from lore_digest.version import __version__
-from lore_digest.vocabulary import DEFAULT_LANGUAGE, parse_languages, plural
+from lore_digest.vocabulary import DEFAULT_LANGUAGE, parse_languages, plural, slugify
 
 RUN_LOCK_WAIT_S = 60.0
 WRITER_LOCK_WAIT_S = 30.0
@@ -527,13 +527,12 @@ def _subsystem_suffix(options: dict[str, Any]) -> str:
     names = [n.strip() for n in options.get("subsystems") or () if n.strip()]
     if not names:
         return ""
-    slug = "-".join(re.sub(r"[^a-z0-9]+", "-", n.lower()).strip("-") for n in names).strip("-")
-    if not slug or not all(re.search(r"[a-z0-9]", n.lower()) for n in names):
+    joined = "-".join(slugify(n) for n in names).strip("-")
+    if not joined or not all(re.search(r"[a-z0-9]", n.lower()) for n in names):
         # A name without a letter a-z or digit ("虚拟化"): a short hash, never "".
-        slug = (slug + "-" if slug else "") + hashlib.sha1("\0".join(names).encode()).hexdigest()[
-            :8
-        ]
-    return f"-{slug}"
+        short = hashlib.sha1("\0".join(names).encode()).hexdigest()[:8]
+        joined = (joined + "-" if joined else "") + short
+    return f"-{joined}"
 
 
 def _check_batch(digest: Digest, resume: bool, *, quiet: bool) -> None:

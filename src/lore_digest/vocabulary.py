@@ -53,6 +53,7 @@ __all__ = [
     "retry_after_seconds",
     "same_posting",
     "series_key",
+    "slugify",
 ]
 
 # -- lists ----------------------------------------------------------------------------------
@@ -236,6 +237,15 @@ def parse_languages(spec: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
 def lang_suffix(lang: str) -> str:
     """File-name suffix of a language: none for the default, ".en" for English."""
     return "" if lang == DEFAULT_LANGUAGE else f".{lang}"
+
+
+_NOT_SLUG: Final = re.compile(r"[^a-z0-9]+")
+
+
+def slugify(text: str) -> str:
+    """`text` as a file-name and id fragment: lower case, runs of anything but a-z and
+    0-9 one "-", none at the ends ("KVM/arm64" -> "kvm-arm64"; "" for "虚拟化")."""
+    return _NOT_SLUG.sub("-", text.lower()).strip("-")
 
 
 def report_stem(list_name: str, label: str, lang: str) -> str:

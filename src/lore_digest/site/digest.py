@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from typing import Any
 
 from lore_digest.model import Thread
 from lore_digest.report.jsonout import report_dict
 from lore_digest.report.model import HighlightItem, PersonView, Report
-from lore_digest.vocabulary import VERDICT_TRAILERS
+from lore_digest.vocabulary import VERDICT_TRAILERS, slugify
 
 
 def short_hash(text: str) -> str:
@@ -32,7 +31,7 @@ def thread_anchor(message_id: str) -> str:
 def subsystem_slug(name: str) -> str:
     """File name of a subsystem's page: readable, with a hash against collisions
     ("KVM/arm64" and "KVM arm64" are two names)."""
-    readable = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "x"
+    readable = slugify(name)[:40] or "x"
     return f"{readable}-{short_hash(name)[:6]}"
 
 

@@ -16,7 +16,6 @@ the `href` filter, which lets only http(s) URLs through.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -44,6 +43,7 @@ from lore_digest.vocabulary import (
     format_counted,
     lang_suffix,
     report_stem,
+    slugify,
 )
 
 SITE_LABELS: dict[str, dict[str, str]] = {
@@ -227,7 +227,7 @@ def status_class(status: object) -> str:
 
 def css_id(value: object) -> str:
     """A lower-case id fragment made of [a-z0-9-] only."""
-    return re.sub(r"[^a-z0-9]+", "-", str(value).lower()).strip("-") or "x"
+    return slugify(str(value)) or "x"
 
 
 def utcdate(utc: int) -> str:
