@@ -65,7 +65,7 @@ from typing import Final
 
 from lore_digest.facts.landed import PullPatch
 from lore_digest.facts.model import MailFacts
-from lore_digest.mail.subject import LoreSubject
+from lore_digest.mail.subject import LoreSubject, normalize_title
 from lore_digest.mail.trailers import parse_trailers_from_segments
 from lore_digest.vocabulary import (
     NAK_TRAILER,
@@ -1145,7 +1145,7 @@ def _applied_before(
         if answered is None or not _earlier_revision(answered.subject, head.subject):
             continue  # another series posted in the thread, not this one's history
         entries = [(_entry(entry), _ENTRY.sub("", entry).strip()) for entry, _ in info.commits]
-        titles = {_SPACES.sub(" ", title).lower().rstrip(_TITLE_END) for _, title in entries}
+        titles = {normalize_title(title) for _, title in entries}
         numbers = {n for n in missing if n in posted and posted[n] in titles} | {
             e[0] for e, _ in entries if e and e[0] in missing and e[0] not in posted and e[1] < size
         }
@@ -1154,9 +1154,6 @@ def _applied_before(
             found.append(replace(info, commits=(), partial=None, patches=kept, subset=True))
             missing -= numbers
     return found
-
-
-_TITLE_END: Final = " .,;:!?…"
 
 
 def _posting_above(mail: MailFacts, by_id: Mapping[str, MailFacts]) -> MailFacts | None:

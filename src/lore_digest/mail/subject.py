@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-__all__ = ["LoreSubject", "parse_subject"]
+__all__ = ["LoreSubject", "normalize_title", "parse_subject"]
 
 # Mail clients in many languages prefix replies and forwards; some add a count
 # ("Re[2]:", "Re^2:", "Re(2):").  The full-width colon comes from CJK clients.
@@ -75,7 +75,7 @@ class LoreSubject:
 
         Authors fix case and trailing full stops between revisions, so both are ignored.
         """
-        return _SPACE_RE.sub(" ", self.title).lower().strip().rstrip(_TRAILING_PUNCT)
+        return normalize_title(self.title)
 
 
 @dataclass(slots=True)
@@ -90,6 +90,13 @@ class _Flags:
     counter: int | None = None
     total: int | None = None
     extras: list[str] = field(default_factory=list)
+
+
+def normalize_title(title: str) -> str:
+    """A title as revisions compare it (`LoreSubject.normalized_title`): one space
+    between words, lower case, no trailing full stop; also for titles met elsewhere
+    (a b4 list's "[3/9] title" entries)."""
+    return _SPACE_RE.sub(" ", title).lower().strip().rstrip(_TRAILING_PUNCT)
 
 
 def parse_subject(subject: str) -> LoreSubject:
