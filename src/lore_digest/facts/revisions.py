@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import unquote
 
+from lore_digest.mail.headers import in_body_headers, parse_from
 from lore_digest.mail.mime import message_text
 from lore_digest.mail.subject import LoreSubject, parse_subject
 from lore_digest.store.db import StoredMessage
@@ -754,14 +755,11 @@ class RevisionIndex:
         return sorted(found.values(), key=lambda p: (p.date, p.msg.pk))
 
 
-_FROM_LINE: Final = re.compile(r"^From:.*?<?([^<>\s]+@[^<>\s]+?)>?\s*$", re.MULTILINE)
-
-
 def _written_by(text: str, email: str) -> bool:
     """Whether a patch's body opens with "From: <email>" (git's note of the author)."""
-    head = text.lstrip()[:400]
-    found = _FROM_LINE.match(head)
-    return found is not None and found.group(1).lower() == email
+    return any(
+        field == "from" and parse_from(value)[1] == email for field, value in in_body_headers(text)
+    )
 
 
 def _succeeds(current: _Posting, candidate: _Posting, linked: _Posting) -> bool:

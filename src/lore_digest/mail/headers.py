@@ -122,6 +122,18 @@ def parse_from(value: str) -> tuple[str, str]:
     return (name or addr, addr)
 
 
+def in_body_headers(text: str) -> list[tuple[str, str]]:
+    """`From:`/`Subject:`/`Date:` lines opening a mail's body (a patch sent on behalf of
+    its author), as git am reads them: (field in lower case, unfolded value)."""
+    found: list[tuple[str, str]] = []
+    for line in text.lstrip("\n").splitlines():
+        field, colon, value = line.partition(":")
+        if not colon or field.lower() not in ("from", "subject", "date"):
+            break
+        found.append((field.lower(), unfold(value)))
+    return found
+
+
 def synthetic_msgid(raw: bytes) -> str:
     """Deterministic id for a mail without Message-ID, so re-ingesting it dedupes."""
     return f"{hashlib.sha1(raw).hexdigest()}@lore-digest.invalid"

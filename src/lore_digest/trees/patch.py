@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lore_digest.mail.body import split_body
-from lore_digest.mail.headers import parse_from, parse_headers, unfold
+from lore_digest.mail.headers import in_body_headers, parse_from, parse_headers
 from lore_digest.mail.mime import message_text
 from lore_digest.mail.subject import parse_subject
 
@@ -33,7 +33,7 @@ def patch_from_mail(raw: bytes) -> PatchToMatch:
     headers = parse_headers(raw)
     text = message_text(raw).text
     name, email, subject = headers.from_name, headers.from_email, headers.subject
-    for field, value in _in_body_headers(text):
+    for field, value in in_body_headers(text):
         if field == "from":
             name, email = parse_from(value)
         elif field == "subject":
@@ -46,14 +46,3 @@ def patch_from_mail(raw: bytes) -> PatchToMatch:
         subject=parse_subject(subject).title,
         diff="\n".join(diffs) + "\n" if diffs else "",
     )
-
-
-def _in_body_headers(text: str) -> list[tuple[str, str]]:
-    """`From:`/`Subject:`/`Date:` lines opening the body, as git am reads them."""
-    found: list[tuple[str, str]] = []
-    for line in text.lstrip("\n").splitlines():
-        field, colon, value = line.partition(":")
-        if not colon or field.lower() not in ("from", "subject", "date"):
-            break
-        found.append((field.lower(), unfold(value)))
-    return found
