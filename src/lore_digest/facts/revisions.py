@@ -666,10 +666,9 @@ class RevisionIndex:
                 ):
                     return candidate, REASON_TITLE  # sent again with the prefix corrected
                 continue  # another project ("kvmtool", "stable 5.10")
-            cited = self._facts[candidate.msg.pk].cited_ids
-            if any(self._posting_for(msgid) is current for msgid in cited):
-                return candidate, REASON_LINK
             facts = self._facts[candidate.msg.pk]
+            if any(self._posting_for(msgid) is current for msgid in facts.cited_ids):
+                return candidate, REASON_LINK
             if self._cites_a_reply_to(current, facts.reply_cites) and all(
                 o.msg.pk in chain_pks for o, _ in self._back_edges(candidate)
             ):

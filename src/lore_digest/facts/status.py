@@ -841,11 +841,13 @@ _LATER_WORK = re.compile(
 # Optional comments ("feel free to ignore them"): a bare "OK" to them commits to nothing
 # (a concrete "will fix the locking in v3" still does).
 _OPTIONAL = re.compile(r"\bfeel\s+free\s+to\s+ignore\b", re.IGNORECASE)
+# "I'll fix that up": said by a maintainer reviewing, or by a maintainer-author.
+_FIX_UP: Final = r"\bi(?:\s+can|\s+will|'ll)\s+(?:fix|fixup|tweak|amend)\s+(?:\w+\s+){0,3}?up\b"
 _FIX_ON_APPLY = re.compile(
     r"\bno\s+need\s+to\s+(?:re-?send|re-?spin|re-?post|send\s+(?:a\s+)?(?:v\d+|new))"
     r"|\b(?:fix|fixed|fixup|tweak|tweaked|amend|amended)\s+(?:\w+\s+){0,3}?"
     r"(?:when|while|on|as\s+i'm)\s+(?:applying|queuing|queueing|picking)"
-    r"|\bi(?:\s+can|\s+will|'ll)\s+(?:fix|fixup|tweak|amend)\s+(?:\w+\s+){0,3}?up\b",
+    rf"|{_FIX_UP}",
     re.IGNORECASE,
 )
 
@@ -1410,7 +1412,7 @@ def _changes_requested(
 # How a maintainer says he changes his own series as he applies it, and the words that
 # still promise a new posting ("I'll fix that up in v2").
 _FOLD_IN = re.compile(
-    r"\b(?:i(?:\s+can|\s+will|'ll)\s+(?:fix|fixup|tweak|amend)\s+(?:\w+\s+){0,3}?up\b"
+    rf"(?:{_FIX_UP}"
     r"|\b(?:i|we)\s+(?:intend|plan|want)\s+to\s+(?:fold|squash)\b"
     r"|\b(?:i|we)(?:'ll|\s+will)\s+(?:fold|squash)\s+(?:\w+\s+){0,3}?in(?:to)?\b)",
     re.IGNORECASE,
