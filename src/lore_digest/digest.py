@@ -17,6 +17,7 @@ each command wired the pipeline itself:
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from lore_digest.facts.week import (
 )
 from lore_digest.report.build import ReportBuilder
 from lore_digest.report.model import Report
-from lore_digest.settings import Settings, SummarizerSettings
+from lore_digest.settings import BRIEF_OVER, Settings, SummarizerSettings
 from lore_digest.store.db import ListInfo, Store
 from lore_digest.summarize.base import BatchWait, Summarizer
 from lore_digest.summarize.factory import make_summarizer
@@ -68,7 +69,26 @@ class DigestSettings:
     people: tuple[str, ...] = ()  # addresses whose view of the week opens it (report.people)
     other_projects: tuple[str, ...] | None = None  # the list's other-project prefixes
     detail: str = "auto"  # "full" | "brief" | "auto": brief above brief_over mails a week
-    brief_over: int = 500
+    brief_over: int = BRIEF_OVER
+
+    def fact_inputs(self) -> list[Any]:
+        """What, besides the mail and the code, decides what a week shows, as JSON
+        values: a change of any of them makes the site and `run` render every week
+        again (the MAINTAINERS file by its content too: an edit changes who may apply)."""
+        maintainers = self.maintainers
+        content = maintainers.read_bytes() if maintainers and maintainers.is_file() else None
+        return [
+            self.tz,
+            str(maintainers) if maintainers else None,
+            hashlib.sha256(content).hexdigest() if content is not None else None,
+            list(self.trees),
+            self.tree_grace_days,
+            self.stable_waits,
+            list(self.people),
+            list(self.subsystems),
+            {name: list(paths) for name, paths in sorted(self.path_groups.items())},
+            None if self.other_projects is None else list(self.other_projects),
+        ]
 
     @classmethod
     def for_list(
@@ -122,7 +142,7 @@ class DigestSettings:
                 else None
             ),
             detail=detail or (listed.detail if listed is not None else "auto"),
-            brief_over=listed.brief_over if listed is not None else 500,
+            brief_over=listed.brief_over if listed is not None else BRIEF_OVER,
         )
 
 

@@ -152,23 +152,10 @@ def save_state(output: Path, state: dict[str, Any]) -> None:
 
 
 def report_key(settings: DigestSettings) -> str:
-    """A hash of what shapes a finished week's report besides the mail: a change makes
-    `run` write every week again (the code's own changes do not: delete the files)."""
-    maintainers = settings.maintainers
-    data = [
-        settings.tz,
-        str(maintainers) if maintainers else None,
-        _file_hash(maintainers),
-        list(settings.trees),
-        list(settings.people),
-        list(settings.subsystems),
-        {name: list(paths) for name, paths in sorted(settings.path_groups.items())},
-        None if settings.other_projects is None else list(settings.other_projects),
-        settings.stable_waits,
-        settings.tree_grace_days,
-        settings.detail,
-        settings.brief_over,
-    ]
+    """A hash of what shapes a finished week's report besides the mail (the facts'
+    inputs, and how much each thread shows): a change makes `run` write every week
+    again (the code's own changes do not: delete the files)."""
+    data = [settings.fact_inputs(), settings.detail, settings.brief_over]
     text = json.dumps(data, ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
@@ -183,12 +170,6 @@ def _read_key(output: Path) -> str | None:
     except (OSError, ValueError):
         return ""
     return str(data.get("key", "")) if isinstance(data, dict) else ""
-
-
-def _file_hash(path: Path | None) -> str | None:
-    if path is None or not path.is_file():
-        return None
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def write_in_progress(report: Report, reports_dir: Path, now: datetime) -> list[Path]:

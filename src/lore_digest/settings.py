@@ -206,6 +206,10 @@ def _default_languages() -> list[Language]:
     return ["zh"]
 
 
+# A week with more mail than this is "busy": its threads are listed brief (detail "auto").
+BRIEF_OVER = 500
+
+
 class ListSettings(BaseModel):
     """One [lists.NAME] table: where its mail comes from and where its digests go."""
 
@@ -228,7 +232,7 @@ class ListSettings(BaseModel):
     # How much each thread shows in Markdown, text and mail: "brief" is one line and the
     # summary, "full" everything; "auto" is brief for weeks of more than brief_over mails.
     detail: Literal["auto", "full", "brief"] = "auto"
-    brief_over: int = Field(default=500, ge=0)
+    brief_over: int = Field(default=BRIEF_OVER, ge=0)
     # Subsystem names by MAINTAINERS-style path patterns: {VGIC = ["arch/arm64/kvm/vgic/"]}
     path_groups: dict[str, list[str]] = Field(default_factory=dict)
     # Only threads touching these subsystems (names as facts.subsystems gives them;

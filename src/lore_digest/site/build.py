@@ -96,13 +96,6 @@ def _tree_urls(trees: Sequence[str]) -> list[str]:
     return urls
 
 
-def _file_sha(path: Path | None) -> str | None:
-    """A MAINTAINERS file's content hash: an edited file changes who may apply."""
-    if path is None or not path.is_file():
-        return None
-    return _sha(path.read_text("utf-8", errors="replace"))
-
-
 class _SiteBuild:
     """One run of `build_site`: state shared by its steps."""
 
@@ -117,8 +110,7 @@ class _SiteBuild:
         self.result = SiteResult(index=out_dir / "index.html")
         # A new time zone moves every week's boundaries, other trust rules, other trees or
         # new commits in them change statuses, other people or subsystems change what a
-        # page shows: nothing of the old site stays.
-        maintainers = digest.settings.maintainers
+        # page shows (DigestSettings.fact_inputs): nothing of the old site stays.
         self.key = _sha(
             _json(
                 [
@@ -127,19 +119,8 @@ class _SiteBuild:
                     list_name,
                     digest.info.url_base,
                     langs,
-                    digest.tz,
-                    str(maintainers) if maintainers else None,
-                    _file_sha(maintainers),
-                    list(trees),
+                    digest.settings.fact_inputs(),
                     digest.tree_tips(),
-                    # What each page shows: the people with a block, the subsystem filter
-                    # and the names of subsystems.
-                    list(digest.settings.people),
-                    list(digest.settings.subsystems),
-                    {k: list(v) for k, v in sorted(digest.settings.path_groups.items())},
-                    digest.settings.other_projects,
-                    digest.settings.stable_waits,
-                    digest.settings.tree_grace_days,
                 ]
             )
         )
