@@ -551,6 +551,11 @@ def test_author_nak_of_own_series_does_not_count() -> None:
         "Agreed, will change it.",
         "Fixed in v3.",
         "Makes sense, will update the commit message.",
+        # the author owns up to the flaw (corpus: Rob Herring, Eric Auger, Zenghui Yu)
+        "Indeed, I fixed the kconfig text, but missed this.",
+        "My mistake.",
+        "I obviously missed these two points when writing this patch.",
+        "Ah, true, I missed that file.",
     ],
 )
 def test_changes_requested_phrases(answer: str) -> None:
@@ -576,6 +581,12 @@ def test_changes_requested_phrases(answer: str) -> None:
         "I will do some debugging and report back.",
         "Hmm, the second hunk\nwill fix the race, the first one will not.",  # wrapped line
         "No, this is intended.",
+        # conceding a point is no commitment when the argument goes on, and "forgot
+        # that" opening a clause says the reviewer's reading of the patch was right
+        "Ah, I missed that.  I don't think we want userspace to pick the value, though.",
+        "You are right, I forgot that PMBIDR_EL1.P can also be 1 if EL3 owns it.",
+        "Sorry, I completely overlooked this until now...",
+        "I don't think I missed anything.",
     ],
 )
 def test_not_changes_requested(answer: str) -> None:

@@ -837,12 +837,32 @@ _LATER_WORK = re.compile(
     r"|another\s+(?:patch|series))\b",
     re.IGNORECASE,
 )
-# The maintainer fixes it up himself: the series can go on to be applied as it is.
+# The author owns up to the flaw the review found ("Indeed, I fixed the Kconfig text,
+# but missed this."; "My bad."): the posting as it is will not go in (a heuristic; a
+# maintainer who fixes it up himself says so in the review, see _FIX_ON_APPLY).
+_CONCESSION = re.compile(
+    r"\b(?:i\s+(?:\w+\s+)?|but\s+)(?:missed|overlooked|forgot(?:\s+about)?)"
+    r"\s+(?:this|that|it|these|those|them)"
+    # "missed that file", "these two points", not "forgot that PMBIDR_EL1.P can be 1"
+    # (the reviewer was right that the patch is) nor "overlooked this until now"
+    r"(?:\s+(?:one|two|three|\d+))?(?:\s+(?:bits?|parts?|files?|cases?|hunks?|checks?"
+    r"|points?|details?|places?|lines?|ones))?"
+    r"(?=\s*(?:[.!,;:(]|$)|\s+(?:when|while|in\s+(?:this|the|my|v\d)))"
+    r"|\bmy\s+(?:bad|mistake)\b",
+    re.IGNORECASE,
+)
 # Optional comments ("feel free to ignore them"): a bare "OK" to them commits to nothing
 # (a concrete "will fix the locking in v3" still does).
 _OPTIONAL = re.compile(r"\bfeel\s+free\s+to\s+ignore\b", re.IGNORECASE)
 # "I'll fix that up": said by a maintainer reviewing, or by a maintainer-author.
 _FIX_UP: Final = r"\bi(?:\s+can|\s+will|'ll)\s+(?:fix|fixup|tweak|amend)\s+(?:\w+\s+){0,3}?up\b"
+# ... unless the next sentence argues on ("I don't think we want to allow that, though").
+_DISSENT = re.compile(
+    r"(?:i\s+(?:still\s+)?(?:don't|do\s+not)\s+(?:think|believe|see)|but\b|however\b"
+    r"|that\s+said\b|(?:i'm\s+|i\s+am\s+)?not\s+(?:sure|convinced))",
+    re.IGNORECASE,
+)
+# The maintainer fixes it up himself: the series can go on to be applied as it is.
 _FIX_ON_APPLY = re.compile(
     r"\bno\s+need\s+to\s+(?:re-?send|re-?spin|re-?post|send\s+(?:a\s+)?(?:v\d+|new))"
     r"|\b(?:fix|fixed|fixup|tweak|tweaked|amend|amended)\s+(?:\w+\s+){0,3}?"
@@ -1494,6 +1514,13 @@ def _agrees(reply: MailFacts, review: MailFacts) -> bool:
         ):
             continue  # "I will respin" answering a Tested-by: no change was asked for
         return True
+    for concession in _CONCESSION.finditer(text):
+        sentence = _sentence_around(text, concession.start(), concession.end())
+        if "?" in sentence or _NEGATION.search(sentence):
+            continue
+        following = text[concession.end() :].split("\n", 1)[0]
+        if not _DISSENT.match(following.lstrip(" .!")):
+            return True  # not "Ah, I missed that.  I don't think we want to ..."
     return bool(
         _WEAK_AGREEMENT.search(text) and _REQUEST.search(asked) and not _OPTIONAL.search(asked)
     )
