@@ -7,7 +7,11 @@ No model is called: both sides are counted with `prompt.estimate_tokens`, the es
 the run budget uses. Per thread:
 
 - ours: the single prompt, or every map part plus the reduce prompt with one partial
-  answer of ~PARTIAL_TOKENS tokens per part;
+  answer of ~PARTIAL_TOKENS tokens per part, as a first report in a fresh store asks
+  it: a thread with much earlier mail (prompt.history_plan) costs the summary of its
+  earlier mail on its own plus the week's prompt refining it (the earlier summary a
+  ~300-token placeholder, as below); that summary is cached, so later weeks and a
+  re-run of the week after new mail do not pay it again;
 - old: what the previous tool sent: every in-window mail's decoded text in full (diffs
   included), 500 characters of each earlier mail, and the same system prompt;
 - "w/ prev": ours in the steady state of weekly runs, where a thread that had mail
@@ -43,6 +47,7 @@ from lore_digest.summarize.prompt import (
     PromptPlan,
     build_plan,
     estimate_tokens,
+    history_plan,
     retry_prompt,
     system_prompt,
 )
@@ -79,6 +84,7 @@ class WeekCost:
     ours: int = 0
     with_previous: int = 0
     map_reduce: int = 0
+    histories: int = 0  # threads whose earlier mail is summarised on its own first
     checked: int = 0
     largest: int = 0  # characters of the longest request, a worst-case retry included
 
@@ -163,12 +169,22 @@ def measure_week(
         if not any(window.start_utc <= m.date_utc < window.end_utc for m in messages):
             continue
         thread, mails = builder.build_thread(messages, raws, window)
-        plan = build_plan(thread, mails, lang=lang, budget_tokens=budget)
-        for part in plan.parts:
+        previous = placeholder_previous(thread, lang)
+        past = history_plan(thread, mails, lang=lang, budget_tokens=budget)
+        if past is not None and previous is not None:
+            # A fresh store: the earlier mail is summarised on its own (cached), then
+            # the week's prompt refines that summary as it would last week's.
+            plan = build_plan(thread, mails, lang=lang, previous=previous, budget_tokens=budget)
+            asks = [past, plan]
+            cost.histories += 1
+        else:
+            plan = build_plan(thread, mails, lang=lang, budget_tokens=budget)
+            asks = [plan]
+        for part in (p for ask in asks for p in ask.parts):
             if part.input_tokens > budget:
                 sys.exit(f"part over budget in {thread.subject!r}: {part.input_tokens} > {budget}")
-        ours, user = our_tokens(plan)
-        previous = placeholder_previous(thread, lang)
+        ours = sum(our_tokens(ask)[0] for ask in asks)
+        user = our_tokens(plan)[1]
         if previous is not None:
             steady = build_plan(thread, mails, lang=lang, previous=previous, budget_tokens=budget)
             cost.with_previous += our_tokens(steady)[0]
@@ -183,7 +199,7 @@ def measure_week(
         cost.old += system + estimate_tokens("\n\n".join(old_text))
         cost.ours += ours
         cost.map_reduce += plan.single is None
-        cost.largest = max(cost.largest, largest_request(plan))
+        cost.largest = max(cost.largest, *(largest_request(ask) for ask in asks))
         cost.checked += check_facts(thread, plan, user)
     return cost
 
@@ -225,6 +241,10 @@ def main() -> None:
         f" {ours / old:>6.1%} {steady:>8} {steady / old:>6.1%}"
     )
     largest = max(r.largest for r in rows)
+    print(
+        f"earlier mail summarised on its own first (fresh store): "
+        f"{sum(r.histories for r in rows)} of {threads} threads"
+    )
     print(f"largest request: {largest:,} characters (retry included; cap {MAX_REQUEST_CHARS:,})")
     checked = sum(r.checked for r in rows)
     print(f"no fact lost: {checked} fact ids checked in {threads} threads, all present as labels")

@@ -32,6 +32,8 @@ WEEK = iso_week_window("2022-W19")
 KEY = "sk-test-batch-0123456789abcdef"
 RETRY = "Your previous answer could not be used:"
 REDUCE = "too long for one request, so it was summarised in"
+HISTORY = "this request summarises only the mail before this week"
+REFINE = "Summary from last week's report"
 
 
 def _summarizer(
@@ -66,11 +68,17 @@ def test_a_batched_report_equals_the_direct_one_and_a_rerun_asks_nothing(
     store = writable_store
     with FakeBatchServer(flavour, api_key=KEY, polls_to_end=2) as server:
         batched = _report(store, _summarizer(store, server.url, flavour))
-        # Two rounds: every thread's first ask (a big thread's map parts together), then
-        # the reduce prompts of the big threads.
+        # Two rounds: every thread's first ask (a big thread's map parts together, and
+        # the summary of a long thread's earlier mail), then the reduce prompts of the
+        # big threads and the week's prompts that refine those earlier summaries.
         first, second = server.submitted
-        assert second and all(REDUCE in user_text(body) for body in second)
-        assert not any(REDUCE in user_text(body) for body in first)
+        later = [user_text(body) for body in second]
+        assert any(REDUCE in text for text in later) and any(REFINE in text for text in later)
+        assert all(REDUCE in text or REFINE in text for text in later)
+        assert not any(REDUCE in user_text(body) or REFINE in user_text(body) for body in first)
+        assert sum(HISTORY in user_text(body) for body in first) == sum(
+            REFINE in text for text in later
+        )
         assert len(first) > len(batched.threads)  # the map parts
         assert server.polls == 3 * 2  # running, running, ended; for each batch
         again = _report(store, _summarizer(store, server.url, flavour))
@@ -214,7 +222,12 @@ def test_cli_batch_stops_with_exit_75_and_resume_collects(synced_db: Path, tmp_p
         assert resumed.returncode == 0, resumed.stderr
         first = server.submitted[0]
         assert not any(REDUCE in user_text(body) for body in first)
-        assert all(REDUCE in user_text(b) for batch in server.submitted[1:] for b in batch)
+        later = [user_text(b) for batch in server.submitted[1:] for b in batch]
+        # After the first asks: reduces, and the week's prompts (or their map parts)
+        # that come after a long thread's earlier mail was summarised on its own.
+        assert any(HISTORY in user_text(body) for body in first)
+        assert any(REDUCE in text for text in later)
+        assert not any(HISTORY in text for text in later)
     data = json.loads((out / "kvmarm-2022-W19.en.json").read_text(encoding="utf-8"))
     assert {t["summary"]["source"] for t in data["threads"]} == {"llm"}
     assert KEY not in stopped.stderr + resumed.stdout + resumed.stderr

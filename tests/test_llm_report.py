@@ -114,6 +114,61 @@ def test_one_new_mail_resummarises_one_thread(store: Store, tmp_path: Path) -> N
         assert server.count - before == 1
 
 
+HISTORY = "this request summarises only the mail before this week"
+REFINE = "Summary from last week's report"
+
+
+def _new_reply(store: Store, tmp_path: Path, root: str, parent: str, subject: str) -> None:
+    """Sync one new in-window review reply to `parent` (thread `root`)."""
+    mbox_path = tmp_path / "reply.mbox"
+    box = mailbox.mbox(mbox_path)
+    box.add(
+        (
+            "From: New Reviewer <new@example.org>\n"
+            f"Subject: Re: {subject}\n"
+            "Date: Fri, 13 May 2022 11:00:00 +0000\n"
+            "Message-ID: <new-reply-2@example.org>\n"
+            f"In-Reply-To: <{parent}>\n"
+            f"References: <{root}> <{parent}>\n\n"
+            "One more question on this.\n"
+        ).encode()
+    )
+    box.close()
+    assert sync_mbox(store, mbox_path, "kvmarm").new == 1
+
+
+def test_long_earlier_mail_is_summarised_once_then_refined(store: Store, tmp_path: Path) -> None:
+    """A fresh store has no last week's summary: a thread with much earlier mail gets
+    it summarised on its own first (from the earlier mail only), and the week's prompt
+    refines that summary with the earlier mail as header lines; the earlier summary is
+    cached, so a later report of the thread asks only the week's prompt."""
+    with FakeLLMServer("openai") as server:
+        report, _ = _report(store, server)
+        texts = [user_text(body) for body in server.requests]
+        histories = [t for t in texts if HISTORY in t]
+        assert histories, "2022-W19 has a thread with a long history"
+        history = histories[0]
+        thread = next(t for t in report.threads if t.subject in history)
+        earlier = [m for m in thread.messages if not m.in_window]
+        this_week = [m for m in thread.messages if m.in_window]
+        # The history prompt: the earlier mail, no status facts, nothing of this week.
+        facts = history.split("\n")[1]
+        assert '"status"' not in facts and '"series"' not in facts  # the week's end's
+        assert f'"total":{len(earlier)},"this_week":0,"earlier":{len(earlier)}' in facts
+        assert "their trailers are in the facts" not in history
+        refined = [t for t in texts if REFINE in t and thread.subject in t]
+        assert len(refined) == 1
+        assert texts.index(refined[0]) > texts.index(history)
+        summary = thread.summary
+        assert summary is not None and summary.source == "llm"
+
+        _new_reply(store, tmp_path, thread.id, this_week[-1].message_id, this_week[-1].subject)
+        before = server.count
+        _report(store, server)
+        again = [user_text(body) for body in server.requests[before:]]
+        assert len(again) == 1 and REFINE in again[0] and HISTORY not in again[0]
+
+
 def test_invalid_json_is_retried_once(store: Store) -> None:
     with FakeLLMServer("openai") as server:
         server.script("invalid_json")

@@ -18,8 +18,10 @@ from lore_digest.model import Thread as ReportThread
 from lore_digest.report.build import ReportBuilder
 from lore_digest.store.db import Store
 from lore_digest.summarize.prompt import (
+    HISTORY_MIN_CHARS,
     Prompt,
     build_plan,
+    history_plan,
     retry_prompt,
     system_prompt,
 )
@@ -246,6 +248,33 @@ def test_previous_summary_replaces_earlier_bodies(w19: list[Thread]) -> None:
     without = _single((thread, mails))
     assert "Can you please explain what the rationale is" in without.user
     assert prompt.input_tokens < without.input_tokens
+
+
+EAGER_SPLIT = "[PATCH v4 00/20] KVM: Extend Eager Page Splitting to the shadow MMU"
+
+
+def test_long_earlier_mail_has_a_prompt_of_its_own(w19: list[Thread]) -> None:
+    """history_plan: the earlier mail only, without the week-end facts, so every week
+    that asks about the same earlier mail asks the same prompt (one cache entry)."""
+    thread, mails = _thread(w19, EAGER_SPLIT)
+    earlier = [m for m in mails if not m.in_window]
+    plan = history_plan(thread, mails, lang="en")
+    assert plan is not None
+    prompts = [plan.single] if plan.single is not None else list(plan.parts)
+    text = "\n".join(p.user for p in prompts)
+    assert "this request summarises only the mail before this week" in text
+    assert set(prompts[0].labels.values()) == {m.message_id for m in earlier}
+    assert all(p.history_required for p in prompts)
+    other_week = dataclasses.replace(thread, status=None, series=None, questions=())
+    again = history_plan(other_week, mails, lang="en")
+    assert again is not None and again.single == plan.single and again.parts == plan.parts
+    # A thread with little earlier mail sends it with the week, as before.
+    small, small_mails = _thread(w19, MEMSTATS)
+    assert sum(len(m.unquoted_text()) for m in small_mails if not m.in_window) < HISTORY_MIN_CHARS
+    assert history_plan(small, small_mails, lang="en") is None
+    # Nothing earlier at all: nothing to ask.
+    fresh = [dataclasses.replace(m, in_window=True) for m in small_mails]
+    assert history_plan(small, fresh, lang="en") is None
 
 
 def test_reviewer_hunk_is_sent_quoted_prose_is_not(w19: list[Thread]) -> None:

@@ -17,12 +17,13 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from typing import Self
 
 from lore_digest.errors import LoreDigestError
+from lore_digest.facts.model import MailFacts
 from lore_digest.model import Summary, Thread
 from lore_digest.store.db import Store
 from lore_digest.summarize.base import BatchWait, Progress, ThreadMail
@@ -35,6 +36,7 @@ from lore_digest.summarize.prompt import (
     Prompt,
     PromptPlan,
     build_plan,
+    history_plan,
     retry_prompt,
 )
 from lore_digest.summarize.schema import (
@@ -93,6 +95,29 @@ class LLMSettings:
     max_tokens_run: int | None = None
     fallback: bool = False  # a service that cannot work: offline summaries, not an error
     batch: BatchWait | None = None  # ask through the provider's batch API (summarize.batch)
+
+
+@dataclass(frozen=True, slots=True)
+class _History:
+    """A thread's earlier mail, to be summarised on its own first (prompt.history_plan):
+    its plan, its cache key, and the week's plan that refines the answer."""
+
+    plan: PromptPlan
+    key: str
+    week: Callable[[Summary], PromptPlan]
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """One thread still to ask: its plan (sent as is when there is no history step),
+    the cache key of its summary, the offline fallback and the guard's facts."""
+
+    thread: Thread
+    plan: PromptPlan
+    key: str
+    fallback: Summary
+    guard: GuardFacts
+    history: _History | None = None
 
 
 class LLMUnavailable(LoreDigestError):
@@ -195,26 +220,16 @@ class LLMSummarizer:
         progress: Progress | None = None,
     ) -> dict[str, Summary]:
         """LLM summary (or the offline one with a note) per thread id."""
-        jobs: list[tuple[Thread, PromptPlan, str, Summary, GuardFacts]] = []
+        jobs: list[_Job] = []
         results: dict[str, Summary] = {}
         for thread, mails in threads:
-            fallback = summarize_thread(thread, mails, lang)
-            guard = guard_facts(thread, mails)
-            previous = self._previous(thread.id, lang, window_start_utc)
-            plan = build_plan(
-                thread,
-                mails,
-                lang=lang,
-                previous=previous,
-                budget_tokens=self.settings.budget_tokens,
-            )
-            key = cache_key(plan, self.settings.model, self.client.name, lang)
-            cached = self.store.cached_summary(key)
+            job = self._job(thread, mails, lang, window_start_utc)
+            cached = self.store.cached_summary(job.key)
             if cached is not None:
                 self.cache_hits += 1
                 results[thread.id] = summary_from_dict(json.loads(cached))
             else:
-                jobs.append((thread, plan, key, fallback, guard))
+                jobs.append(job)
         done = len(results)
         total = len(threads)
         if progress:
@@ -226,17 +241,14 @@ class LLMSummarizer:
         if jobs and self.unusable is None:
             # The first request goes alone: a service that cannot work is known in the
             # time of one call, not after every worker has waited out its own.
-            thread, plan, key, fallback, guard = jobs.pop(0)
-            results[thread.id] = self._summarize_one(plan, key, lang, fallback, guard)
+            job = jobs.pop(0)
+            results[job.thread.id] = self._summarize_one(job, lang)
             done += 1
             if progress:
                 progress(done, total)
         self._check_usable()
         with ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency)) as pool:
-            futures = {
-                pool.submit(self._summarize_one, plan, key, lang, fallback, guard): t
-                for t, plan, key, fallback, guard in jobs
-            }
+            futures = {pool.submit(self._summarize_one, job, lang): job.thread for job in jobs}
             try:
                 for future in as_completed(futures):
                     thread = futures[future]
@@ -278,17 +290,62 @@ class LLMSummarizer:
         text = self.store.previous_summary(self.list_id, root, lang, before_utc)
         return summary_from_dict(json.loads(text)) if text else None
 
-    def _summarize_one(
-        self, plan: PromptPlan, key: str, lang: str, fallback: Summary, guard: GuardFacts
-    ) -> Summary:
+    def _job(
+        self, thread: Thread, mails: Sequence[MailFacts], lang: str, window_start_utc: int
+    ) -> _Job:
+        """What one thread's summary takes: with last week's summary, one plan that
+        refines it; without one, and with much earlier mail, a summary of the earlier
+        mail first (cached on its own, so it is asked once), which the week's plan then
+        refines the same way. The summary's cache key is that of the plan carrying the
+        earlier mail itself: a deterministic function of the input either way."""
+        fallback = summarize_thread(thread, mails, lang)
+        guard = guard_facts(thread, mails)
+        budget = self.settings.budget_tokens
+        previous = self._previous(thread.id, lang, window_start_utc)
+        plan = build_plan(thread, mails, lang=lang, previous=previous, budget_tokens=budget)
+        key = cache_key(plan, self.settings.model, self.client.name, lang)
+        past = (
+            history_plan(thread, mails, lang=lang, budget_tokens=budget)
+            if previous is None
+            else None
+        )
+        if past is None:
+            return _Job(thread, plan, key, fallback, guard)
+
+        def week(earlier: Summary) -> PromptPlan:
+            return build_plan(thread, mails, lang=lang, previous=earlier, budget_tokens=budget)
+
+        history_key = cache_key(past, self.settings.model, self.client.name, lang)
+        cached = self.store.cached_summary(history_key)
+        if cached is not None:
+            return _Job(thread, week(summary_from_dict(json.loads(cached))), key, fallback, guard)
+        return _Job(thread, plan, key, fallback, guard, _History(past, history_key, week))
+
+    def _job_conversation(self, job: _Job, lang: str) -> Conversation:
+        """The job's requests: the earlier mail's summary first when it has one to ask
+        (cached as soon as it is checked), then the week's plan refining it. An earlier
+        summary that cannot be had (invalid twice, every sentence dropped) leaves the
+        earlier mail in the week's prompt, as without this step."""
+        plan = job.plan
+        if job.history is not None:
+            try:
+                earlier = yield from self.conversation(job.history.plan, lang, job.guard)
+            except OutputError:
+                earlier = None
+            if earlier is not None and (earlier.original or earlier.history or earlier.this_week):
+                self._cache(job.history.key, earlier)
+                plan = job.history.week(earlier)
+        return (yield from self.conversation(plan, lang, job.guard))
+
+    def _summarize_one(self, job: _Job, lang: str) -> Summary:
         broken = self.unusable
         if broken is not None:  # no request can succeed: do not make one
-            return replace(fallback, note=NOTES[lang].get(broken.kind, NOTES[lang]["server"]))
+            return replace(job.fallback, note=NOTES[lang].get(broken.kind, NOTES[lang]["server"]))
         try:
-            summary = self._run_plan(plan, lang, guard)
+            summary = self._run(self._job_conversation(job, lang))
         except (_BudgetSpent, OutputError, LLMError) as exc:
-            return self._fell_back(exc, lang, fallback)
-        return self._accept(summary, key, lang, fallback)
+            return self._fell_back(exc, lang, job.fallback)
+        return self._accept(summary, job.key, lang, job.fallback)
 
     def _fell_back(self, exc: Exception, lang: str, fallback: Summary) -> Summary:
         """The offline summary, with the note that says why the model's is missing."""
@@ -304,6 +361,10 @@ class LLMSummarizer:
         """A checked summary, cached at once; one the guard emptied is the offline one."""
         if not (summary.original or summary.history or summary.this_week):
             return replace(fallback, note=NOTES[lang]["guard"], checks=summary.checks)
+        self._cache(key, summary)
+        return summary
+
+    def _cache(self, key: str, summary: Summary) -> None:
         with self._store_lock:
             self.store.cache_summary(
                 key,
@@ -311,11 +372,10 @@ class LLMSummarizer:
                 int(time.time()),
                 json.dumps(summary_to_dict(summary), ensure_ascii=False),
             )
-        return summary
 
     def _summarize_batch(
         self,
-        jobs: Sequence[tuple[Thread, PromptPlan, str, Summary, GuardFacts]],
+        jobs: Sequence[_Job],
         lang: str,
         wait: BatchWait,
         progress: Progress | None,
@@ -332,10 +392,10 @@ class LLMSummarizer:
         )
         started = total - len(jobs)
         active: dict[str, tuple[Conversation, list[Prompt]]] = {}
-        finish = {thread.id: (key, fallback) for thread, _plan, key, fallback, _guard in jobs}
-        for thread, plan, _key, _fallback, guard in jobs:
-            conversation = self.conversation(plan, lang, guard)
-            active[thread.id] = (conversation, next(conversation))
+        finish = {job.thread.id: (job.key, job.fallback) for job in jobs}
+        for job in jobs:
+            conversation = self._job_conversation(job, lang)
+            active[job.thread.id] = (conversation, next(conversation))
         while active:
             asked: dict[str, ChatRequest] = {}
             for thread_id in list(active):
@@ -410,9 +470,8 @@ class LLMSummarizer:
             conversation.close()
             return exc
 
-    def _run_plan(self, plan: PromptPlan, lang: str, guard: GuardFacts) -> Summary:
-        """Answer the plan's conversation one synchronous call at a time."""
-        conversation = self.conversation(plan, lang, guard)
+    def _run(self, conversation: Conversation) -> Summary:
+        """Answer a conversation one synchronous call at a time."""
         try:
             prompts = next(conversation)
             while True:
@@ -428,7 +487,7 @@ class LLMSummarizer:
         of one step (those that do not wait for each other: a big thread's map parts) and
         is sent the model's texts back in order, and returns the checked summary.
 
-        One conversation serves both ways of asking: `_run_plan` answers each prompt at
+        One conversation serves both ways of asking: `_run` answers each prompt at
         once, `summarize.batch` collects the steps of every thread into one batch per
         round. Map parts, the reduce, the retry of an invalid answer and the fact guard's
         re-ask are its steps.

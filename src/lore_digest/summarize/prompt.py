@@ -46,11 +46,13 @@ from lore_digest.vocabulary import LANGUAGES, estimate_tokens
 
 __all__ = [
     "EARLIER_PROSE_CHARS",
+    "HISTORY_MIN_CHARS",
     "PARTIAL_TOKENS",
     "PROMPT_VERSION",
     "Prompt",
     "PromptPlan",
     "build_plan",
+    "history_plan",
     "retry_prompt",
     "system_prompt",
 ]
@@ -60,6 +62,9 @@ PROMPT_VERSION = "v2"
 BIG_SERIES_PATCHES = 6
 UNANSWERED_PATCH = "(commit message not sent: nobody else answered this patch)"
 EARLIER_PROSE_CHARS = 600  # earlier mail without a previous summary: prose cut to this
+# Earlier prose (cut as above) from which it is summarised once on its own (history_plan):
+# about ten earlier mails; below, sending it with the week costs less than a request.
+HISTORY_MIN_CHARS = 6_000
 QUOTE_CONTEXT_LINES = 12  # lines kept of a quoted hunk a reviewer answers
 DIFFSTAT_LINES = 20  # diffstat lines kept before "[… N more lines]"
 RETRY_ANSWER_CHARS = 1500  # of an invalid answer quoted back in the retry prompt
@@ -557,9 +562,11 @@ class _ThreadPrompt:
         mails: Sequence[MailFacts],
         lang: str,
         previous: Summary | None,
+        history_only: bool = False,
     ) -> None:
         self.system = system_prompt(lang)
         self.thread = thread
+        self.history_only = history_only
         self.max_chars = MAX_PROMPT_CHARS  # the reduce prompt's cap (build_plan sets it)
         unique = {m.message_id: m for m in mails}
         ordered = sorted(unique.values(), key=lambda m: (m.date_utc, m.message_id))
@@ -768,7 +775,9 @@ class _ThreadPrompt:
             earlier=earlier,
             previous=self.previous if not part else "",
             this_week=this_week,
-            trailer_only=self.trailer_only(mails),
+            history_only=self.history_only,
+            # (the facts of an earlier-mail summary carry no trailers: see history_plan)
+            trailer_only="" if self.history_only else self.trailer_only(mails),
             history_required=history_required,
         )
         return _prompt(self.system, user, self.labels, history_required)
@@ -798,8 +807,9 @@ class _ThreadPrompt:
             earlier=[m.header for m in self.mails if m.listed and m.earlier and m.label in named],
             left_out=sum(1 for m in self.mails if m.listed and m.earlier and m.label not in named),
             this_week=[m.header for m in self.mails if m.listed and not m.earlier],
-            trailer_only=self.trailer_only(self.mails),
+            trailer_only="" if self.history_only else self.trailer_only(self.mails),
             previous=self.previous,
+            history_only=self.history_only,
             partials=answers,
             history_required=self.history_required,
         )
@@ -949,8 +959,45 @@ def build_plan(
 ) -> PromptPlan:
     """The prompt(s) for one thread: a single prompt, or map parts when over budget
     (`budget_tokens` input tokens, `max_chars` characters: see MAX_REQUEST_CHARS)."""
+    return _plan(_ThreadPrompt(thread, mails, lang, previous), budget_tokens, max_chars)
+
+
+def history_plan(
+    thread: Thread,
+    mails: Sequence[MailFacts],
+    *,
+    lang: str,
+    budget_tokens: int = 12000,
+    max_chars: int = MAX_PROMPT_CHARS,
+) -> PromptPlan | None:
+    """The prompt(s) that summarise a thread's earlier mail on its own, or None when it
+    has too little of it (HISTORY_MIN_CHARS) to be worth a request.
+
+    For a thread that comes with no summary from an earlier report (a first report in a
+    fresh store, a thread seen for the first time), the week's prompt would carry every
+    earlier mail's prose; this summary of them is asked once, cached, and refined by the
+    week's prompt like last week's summary. Its input is the earlier mail only, with
+    neither status nor series facts (they describe the week's end), so the same earlier
+    mail gives the same prompt, and cache key, whichever week asks.
+    """
+    earlier = [m for m in mails if not m.in_window]
+    if sum(len(_earlier_text(m)) for m in earlier) < HISTORY_MIN_CHARS:
+        return None
+    past = replace(
+        thread,
+        messages=[m for m in thread.messages if not m.in_window],
+        series=None,
+        status=None,
+        summary=None,
+        subsystems=(),
+        questions=(),
+    )
+    context = _ThreadPrompt(past, earlier, lang, None, history_only=True)
+    return _plan(context, budget_tokens, max_chars)
+
+
+def _plan(context: _ThreadPrompt, budget_tokens: int, max_chars: int) -> PromptPlan:
     budget = Budget(budget_tokens, max_chars)
-    context = _ThreadPrompt(thread, mails, lang, previous)
     context.max_chars = max_chars
     single = context.render(context.mails)
     if single.over(budget) <= 0:
