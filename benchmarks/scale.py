@@ -131,12 +131,14 @@ def main() -> None:
         week, mails = busiest_week(db)
         out = tmp / "reports"
         report_args = ["--db", str(db), "report", "--list", "scale", "--week", week]
+        report_args += ["--format", "md,json,txt"]  # every format a report writes
         report = min(
             run([*report_args, "--out", str(out), "--json"]) for _ in range(max(3, opts.runs))
         )
         verdict = "ok" if report[0] <= REPORT_TARGET else "OVER TARGET"
         print(
-            f"report {week} ({mails} mails, busiest week of {large:,}): {report[0]:.2f} s, "
+            f"report {week} ({mails} mails, busiest week of {large:,}; md, json, txt): "
+            f"{report[0]:.2f} s, "
             f"peak RSS {report[1]:.0f} MB (target <= {REPORT_TARGET:g} s: {verdict})"
         )
         own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

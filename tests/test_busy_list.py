@@ -20,6 +20,8 @@ from lore_digest.report.labels import LABELS
 from lore_digest.report.markdown import render_markdown
 from lore_digest.report.model import Report
 from lore_digest.report.text import render_text
+from lore_digest.site.build import build_site
+from lore_digest.site.render import WAITING_SHOWN
 from lore_digest.store.db import Store
 from scale_list import write_scale_epoch
 
@@ -105,3 +107,41 @@ def test_a_persons_block_is_capped_too(store_path: Path, busiest: str) -> None:
     end = next(i for i, line in enumerate(lines) if i > start and line.startswith("## "))
     assert end - start <= 22
     assert _first_screen(markdown) <= FIRST_SCREEN + 22
+
+
+def test_the_site_keeps_everything_of_a_busy_week_folded(
+    store_path: Path, busiest: str, tmp_path: Path
+) -> None:
+    """The HTML of a brief week has every thread's details, closed; its long "waiting
+    for review" list shows the oldest WAITING_SHOWN and links a page with all of them."""
+    out = tmp_path / "site"
+    with (
+        Store.open(store_path) as store,
+        Digest(store, "busy", DigestSettings(now=datetime(2026, 1, 1, tzinfo=UTC))) as digest,
+    ):
+        build_site(digest, out, langs=("en",), weeks=[busiest])
+        report = digest.week(busiest, lang="en")
+    waiting = report.highlights.waiting_for_review if report.highlights else ()
+    assert len(waiting) > WAITING_SHOWN, "the generated week has a long waiting list"
+    page = (out / f"busy-{busiest}.en.html").read_text(encoding="utf-8")
+    assert '<details class="mails">' in page and '<details class="mails" open>' not in page
+    # every thread's reply tree is there (older revisions fold under their newest)
+    assert page.count('<details class="mails">') >= 0.9 * len(report.threads)
+    listed = page.split(f"busy-{busiest}-waiting.en.html", 1)[0].rsplit("<ul>", 1)[1]
+    assert listed.count("<li>") == WAITING_SHOWN + 1  # and the link's own
+    assert waiting[0].subject in listed and waiting[WAITING_SHOWN].subject not in listed
+    full = (out / f"busy-{busiest}-waiting.en.html").read_text(encoding="utf-8")
+    assert full.count("<li>") == len(waiting)
+    assert all(item.url in full for item in waiting)
+    # A quiet week keeps its details open and its list on the week page.
+    with (
+        Store.open(store_path) as store,
+        Digest(store, "busy", DigestSettings(now=datetime(2026, 1, 1, tzinfo=UTC))) as digest,
+    ):
+        quiet = next(
+            w
+            for w in sorted({digest.week_of(u) for u in store.message_dates(digest.info.id)})
+            if digest.week(w, lang="en").detail == "full"
+        )
+        build_site(digest, out, langs=("en",), weeks=[quiet])
+    assert '<details class="mails" open>' in (out / f"busy-{quiet}.en.html").read_text("utf-8")

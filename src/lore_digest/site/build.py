@@ -217,14 +217,19 @@ class _SiteBuild:
             page_key = _sha(_json([content_hash(report), *_labels(nav), in_progress]))
             rel = self.renderer.week_file(label, lang)
             data = self.renderer.week_json_file(label, lang)
-            if self._fresh(rel, page_key) and self._fresh(data, page_key):
+            waiting = self.renderer.waiting_file(report)  # a long list's own page
+            files = [rel, data] if waiting is None else [rel, data, waiting]
+            if all([self._fresh(f, page_key) for f in files]):
                 self.result.skipped_unchanged += 1
                 continue
             self._write(rel, self.renderer.week(report, nav), page_key)
             self._write(data, render_json(report, as_of=self.digest.now()), page_key)
+            if waiting is not None:
+                self._write(waiting, self.renderer.waiting(report), page_key)
             entry["pages"][lang] = {
                 "key": page_key,
                 "generated_at": report.generated_at.isoformat(),
+                "waiting": waiting,
             }
             entry["in_progress"] = in_progress
         self.weeks[label] = entry
@@ -426,6 +431,9 @@ def build_site(
             for lang in run.langs:
                 run.produced.add(run.renderer.week_file(label, lang))
                 run.produced.add(run.renderer.week_json_file(label, lang))
+                waiting = (old_pages[label].get(lang) or {}).get("waiting")
+                if waiting:
+                    run.produced.add(str(waiting))
     for label in list(run.weeks):
         if label not in site_weeks:  # no mail any more (re-threaded, removed): drop it
             del run.weeks[label]

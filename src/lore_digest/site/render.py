@@ -81,6 +81,9 @@ SITE_LABELS: dict[str, dict[str, str]] = {
         "their_asked": "等待其回应（其负责的文件）",
         "their_series": "其系列",
         "their_given": "本周给出的评审",
+        "waiting_title": "{list} {label}：等待评审（{count}）",
+        "waiting_intro": "尚无他人回复的系列，等待最久的在前。",
+        "waiting_all": "全部 {count} 个 →",
     },
     "en": {
         "site_nav": "Site",
@@ -116,8 +119,14 @@ SITE_LABELS: dict[str, dict[str, str]] = {
         "their_asked": "Waiting for a word from them (their files)",
         "their_series": "Their series",
         "their_given": "Reviews they gave that week",
+        "waiting_title": "{list} {label}: waiting for review ({count})",
+        "waiting_intro": "Series nobody else has answered yet, the longest wait first.",
+        "waiting_all": "all {count} →",
     },
 }
+
+# "Waiting for review" entries a week page lists; a longer list has a page of its own.
+WAITING_SHOWN = 10
 
 _SAFE_SCHEMES = ("http://", "https://")
 # No images: `![x](url)` would load a remote picture (a tracking pixel); with the rule off
@@ -327,6 +336,29 @@ class SiteRenderer:
         """File name of a week page, relative to the site root."""
         return f"{report_stem(self.list_name, label, lang)}.html"
 
+    def waiting_file(self, report: Report) -> str | None:
+        """File name of a week's full "waiting for review" list, None when the week page
+        shows all of it (WAITING_SHOWN)."""
+        if report.highlights is None or len(report.highlights.waiting_for_review) <= WAITING_SHOWN:
+            return None
+        return f"{self.list_name}-{report.label}-waiting{lang_suffix(report.lang)}.html"
+
+    def waiting(self, report: Report) -> str:
+        """The page of a week's whole "waiting for review" list, oldest first."""
+        items = report.highlights.waiting_for_review if report.highlights else ()
+        title = SITE_LABELS[report.lang]["waiting_title"].format(
+            list=report.list_name.upper(), label=report.label, count=len(items)
+        )
+        path = f"{self.list_name}-{report.label}-waiting{{suffix}}.html"
+        page = self._page("waiting", report.lang, title, "", path)
+        return self._env.get_template("waiting.html.j2").render(
+            page=page,
+            items=items,
+            week_href=self.week_file(report.label, report.lang),
+            label=report.label,
+            **self._labels(report.lang),
+        )
+
     def week_json_file(self, label: str, lang: str) -> str:
         """File name of a week's report JSON beside its page (as `report` names it)."""
         return f"{report_stem(self.list_name, label, lang)}.json"
@@ -374,6 +406,8 @@ class SiteRenderer:
             "tl_title": line_title,
             "tl_detail": entry_detail,
             "tl_more": more_text,
+            "waiting_shown": WAITING_SHOWN,
+            "waiting_page": self.waiting_file(report),
             **self._labels(report.lang),
         }
 
