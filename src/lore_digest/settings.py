@@ -19,6 +19,13 @@
     username = "digest@example.org"   # the password comes from $LORE_DIGEST_SMTP_PASSWORD
     from = "lore-digest <digest@example.org>"
 
+    [channels.team]               # optional: a chat channel digests are posted to
+    kind = "feishu"               # feishu | dingtalk | wecom | slack | matrix | telegram | webhook
+    url = "https://open.feishu.cn/open-apis/bot/v2/hook/..."
+    secret_env = "FEISHU_SECRET"  # the signing secret's environment variable
+    site_url = "https://digest.example.org/kvmarm"   # links to the full report
+    lang = "zh"                   # default: the list's first language
+
     [lists.kvmarm]                # what `lore-digest run` keeps up to date
     mirror = "https://lore.kernel.org/kvmarm"   # exactly one of mirror, lore, mbox
     url_base = "https://lore.kernel.org/kvmarm/"
@@ -26,6 +33,7 @@
     timezone = "Asia/Shanghai"
     output = "/srv/digest/kvmarm"   # OUTPUT/reports, OUTPUT/site
     recipients = ["kvmarm-digest@example.org"]
+    channels = ["team"]           # posted after the site is built, once per week
     since = 2024-01-01            # optional: no reports of weeks before this day's week;
                                   # a lore source's first fetch starts here (else 4 weeks back)
 
@@ -202,6 +210,81 @@ class SmtpSettings(BaseModel):
         return parse_mailbox(self.sender)
 
 
+ChannelKind = Literal["feishu", "dingtalk", "wecom", "slack", "matrix", "telegram", "webhook"]
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# What each kind needs besides `kind` (the others are refused: a key a kind does not use
+# is a misunderstanding worth saying).
+_CHANNEL_KEYS: dict[str, tuple[set[str], set[str]]] = {
+    "feishu": ({"url"}, {"secret_env"}),
+    "dingtalk": ({"url"}, {"secret_env"}),
+    "wecom": ({"url"}, set()),
+    "slack": ({"url"}, set()),
+    "matrix": ({"homeserver", "room", "token_env"}, set()),
+    "telegram": ({"chat_id", "token_env"}, {"api_url"}),
+    "webhook": ({"url"}, {"secret_env"}),
+}
+_CHANNEL_OPTIONAL = {"lang", "site_url"}
+
+
+class ChannelSettings(BaseModel):
+    """A [channels.NAME] table: a chat channel the digest is posted to (channels.send).
+
+    Secrets never sit in the file: `secret_env` / `token_env` name the environment
+    variables that hold them.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: ChannelKind
+    url: str | None = None
+    homeserver: str | None = None
+    room: str | None = None
+    api_url: str | None = None
+    chat_id: str | None = None
+    secret_env: str | None = None
+    token_env: str | None = None
+    lang: Language | None = None
+    site_url: str | None = None
+
+    @field_validator("url", "homeserver", "api_url", "site_url")
+    @classmethod
+    def _urls(cls, value: str | None) -> str | None:
+        return None if value is None else _http_url(value)
+
+    @field_validator("secret_env", "token_env")
+    @classmethod
+    def _env_names(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_NAME.match(value):
+            raise ValueError(f"{value!r} is not an environment variable name")
+        return value
+
+    @field_validator("room", "chat_id")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or any(c in value for c in "\r\n\0")):
+            raise ValueError("must be a non-empty single line")
+        return value
+
+    @model_validator(mode="after")
+    def _keys_of_kind(self) -> ChannelSettings:
+        required, optional = _CHANNEL_KEYS[self.kind]
+        given = {k for k in self.model_fields_set if k != "kind"} - _CHANNEL_OPTIONAL
+        missing = sorted(required - given)
+        unused = sorted(given - required - optional)
+        if missing or unused:
+            what = []
+            if missing:
+                what.append(f"needs {', '.join(missing)}")
+            if unused:
+                what.append(f"does not use {', '.join(unused)}")
+            raise PydanticCustomError(
+                "channel_keys",
+                "a {kind} channel {what}",
+                {"kind": self.kind, "what": " and ".join(what)},
+            )
+        return self
+
+
 def _default_languages() -> list[Language]:
     return ["zh"]
 
@@ -244,6 +327,8 @@ class ListSettings(BaseModel):
     # Bracket prefixes of other projects' patches on this list ("[PATCH kvmtool]"); None:
     # kvmarm's (kvm-unit-tests, kvmtool, qemu, ...). nvdimm would say ["ndctl"].
     other_projects: list[str] | None = None
+    # Chat channels ([channels.NAME]) that `run` posts each completed week to, once.
+    channels: list[str] = Field(default_factory=list)
 
     @field_validator("mirror")
     @classmethod
@@ -353,6 +438,7 @@ class Settings(BaseModel):
     db: Path | None = None
     summarizer: SummarizerSettings = SummarizerSettings()
     smtp: SmtpSettings | None = None
+    channels: dict[ListName, ChannelSettings] = Field(default_factory=dict)
     lists: dict[ListName, ListSettings] = Field(default_factory=dict)
 
     @field_validator("db")
@@ -384,6 +470,19 @@ class Settings(BaseModel):
                 "lists.{name}.recipients: mailing digests needs an [smtp] table",
                 {"name": mailing[0]},
             )
+        return self
+
+    @model_validator(mode="after")
+    def _known_channels(self) -> Settings:
+        for name, conf in self.lists.items():
+            for index, channel in enumerate(conf.channels):
+                if channel not in self.channels:
+                    known = ", ".join(self.channels) or "none: add a [channels.NAME] table"
+                    raise PydanticCustomError(
+                        "unknown_channel",
+                        "lists.{name}.channels[{index}]: no channel '{channel}' (known: {known})",
+                        {"name": name, "index": index, "channel": channel, "known": known},
+                    )
         return self
 
     def summarizer_for(self, list_name: str) -> SummarizerSettings:
