@@ -4,7 +4,11 @@ HTTP to loopback fakes of the services (tests/fake_chat.py), on the real 2022-W1
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -352,3 +356,81 @@ def test_config_names_each_bad_channel_key() -> None:
         assert message in str(err.value), str(err.value)
     with pytest.raises(Exception, match=r"lists\.k\.channels\[0\]: no channel 'nope'"):
         parse_settings({"lists": {"k": {"mbox": "a", "output": "o", "channels": ["nope"]}}})
+
+
+def _cli(
+    db: Path, config: Path, env: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lore_digest",
+            "--db",
+            str(db),
+            "--config",
+            str(config),
+            "notify",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        check=False,
+        timeout=120,
+    )
+
+
+def test_cli_notify_dry_run_prints_the_requests_with_secrets_redacted(
+    synced_db: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+[channels.team]
+kind = "dingtalk"
+url = "https://oapi.dingtalk.com/robot/send?access_token=dingtoken0123456789"
+secret_env = "DINGTALK_SECRET"
+site_url = "{SITE}"
+
+[channels.tg]
+kind = "telegram"
+chat_id = "-1001"
+token_env = "TELEGRAM_TOKEN"
+
+[lists.kvmarm]
+mirror = "../shared/corpus/kvmarm-0.git"
+output = "out"
+channels = ["team", "tg"]
+""",
+        encoding="utf-8",
+    )
+    db = tmp_path / "db.sqlite3"
+    shutil.copy(synced_db, db)
+    dry = _cli(db, config, ENV, "--list", "kvmarm", "--week", WEEK, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    for secret in (DINGTALK_SECRET, TELEGRAM_TOKEN, "dingtoken0123456789"):
+        assert secret not in dry.stdout + dry.stderr
+    assert (
+        "channel team part 1/1: POST https://oapi.dingtalk.com/robot/send?access_token=[redacted]"
+        in dry.stdout
+    )
+    assert "sign=[redacted]" in dry.stdout and '"msgtype": "markdown"' in dry.stdout
+    assert (
+        "channel tg part 1/1: POST https://api.telegram.org/bot[redacted]/sendMessage" in dry.stdout
+    )
+    assert not (tmp_path / "out" / STATE_FILE).exists()  # a dry run remembers nothing
+    unknown = _cli(db, config, ENV, "--list", "kvmarm", "--week", WEEK, "--channel", "nope")
+    assert unknown.returncode == 1 and unknown.stderr.count("\n") == 1, unknown.stderr
+    assert "no channel nope in the config (known: team, tg)" in unknown.stderr
+    unset = _cli(
+        db,
+        config,
+        {"DINGTALK_SECRET": "", "TELEGRAM_TOKEN": ""},
+        "--list",
+        "kvmarm",
+        "--week",
+        WEEK,
+    )
+    assert unset.returncode == 1 and "$DINGTALK_SECRET is not set" in unset.stderr
+    assert "Traceback" not in unset.stderr

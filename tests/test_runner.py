@@ -301,3 +301,52 @@ def test_a_summarizer_that_cannot_work_is_said_once_per_list(
     assert not strict.ok and strict.errors[0].startswith("report: openai: HTTP 401")
     assert "--fallback offline" in strict.errors[0]
     assert calls == 2  # one request per list: the first one tells
+
+
+def test_run_posts_each_completed_week_to_its_channels_once(
+    tmp_path: Path, kvmarm_mbox: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fake_chat import TELEGRAM_TOKEN, WEBHOOK_SECRET, FakeChatServer
+
+    monkeypatch.setenv("TG_TOKEN", TELEGRAM_TOKEN)
+    monkeypatch.setenv("HOOK_SECRET", WEBHOOK_SECRET)
+    monkeypatch.setenv("BAD_TOKEN", "syt_not_the_token_0123")
+    with FakeChatServer() as chat:
+        data: dict[str, Any] = {
+            "channels": {
+                "tg": {
+                    "kind": "telegram",
+                    "api_url": chat.url,
+                    "chat_id": "-1",
+                    "token_env": "TG_TOKEN",
+                },
+                "hook": {
+                    "kind": "webhook",
+                    "url": f"{chat.url}/webhook",
+                    "secret_env": "HOOK_SECRET",
+                },
+                "mx": {
+                    "kind": "matrix",
+                    "homeserver": chat.url,
+                    "room": "!r:x",
+                    "token_env": "BAD_TOKEN",
+                },
+            },
+            "lists": {
+                "kvmarm": {**_kvmarm(kvmarm_mbox, recipients=[]), "channels": ["tg", "hook", "mx"]}
+            },
+        }
+        settings = parse_settings(data, base=tmp_path)
+        store = tmp_path / "store.sqlite3"
+        first, lines = _run(settings, store, NOW)
+        [run] = first.lists
+        assert run.notified == ["tg 2021-W06", "hook 2021-W06"]
+        assert run.errors == [next(e for e in run.errors if e.startswith("notify: channel mx"))]
+        assert "syt_not_the_token" not in " ".join(run.errors + lines)
+        assert "2021-W06" in chat.received["telegram"][0]["text"]
+        assert chat.received["webhook"][0]["week"] == "2021-W06"
+        second, _ = _run(settings, store, NOW + timedelta(hours=1))
+        assert second.lists[0].notified == [] and len(chat.received["telegram"]) == 1
+        third, _ = _run(settings, store, NOW + timedelta(days=7))
+        assert third.lists[0].notified[:2] == ["tg 2021-W07", "hook 2021-W07"]
+        assert len(chat.received["webhook"]) == 2

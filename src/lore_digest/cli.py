@@ -21,7 +21,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -993,6 +993,100 @@ def mail(
         _warn_fallbacks(digest)
     if as_json:
         click.echo(json.dumps({"list": list_name, "to": list(to), "sent": sent}, indent=2))
+
+
+@cli.command()
+@_list_option("List whose week to post.")
+@click.option("--week", required=True, metavar="WEEK", help="ISO week to post, e.g. 2022-W19.")
+@click.option(
+    "--channel",
+    "names",
+    multiple=True,
+    metavar="NAME",
+    help="A [channels.NAME] of the config (repeatable) [default: the list's `channels`].",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Print the exact requests (secrets redacted); send nothing."
+)
+@click.option("--again", is_flag=True, help="Send every part even if it was sent before.")
+@_tz_option
+@_summarizer_options
+@_trust_options
+@_json_option
+@_store_options
+@click.pass_context
+def notify(
+    ctx: click.Context,
+    list_name: str,
+    week: str,
+    names: tuple[str, ...],
+    dry_run: bool,
+    again: bool,
+    tz: str | None,
+    as_json: bool,
+    **options: Any,
+) -> None:
+    """Post a week's TL;DR and highlights to chat channels (Feishu/Lark, DingTalk, WeCom,
+    Slack, Matrix, Telegram, or a JSON webhook), with a link to the full report.
+
+    Channels are [channels.NAME] tables of the config; secrets come from the
+    environment variables they name. Each part of a week goes to a channel once: what
+    was sent is remembered in the list's output directory, so a second run (or `run`)
+    posts nothing again and an interrupted one sends only what is missing.
+    """
+    from lore_digest.channels.notify import notify_week
+
+    settings = _obj(ctx).settings
+    listed = settings.lists.get(list_name)
+    chosen = list(names) or (listed.channels if listed else [])
+    if not chosen:
+        raise UsageError(
+            f"no channel to post to: pass --channel NAME or set lists.{list_name}.channels "
+            f"in the config ({_obj(ctx).config})"
+        )
+    unknown = [n for n in chosen if n not in settings.channels]
+    if unknown:
+        known = ", ".join(settings.channels) or "none: add a [channels.NAME] table"
+        raise UsageError(f"no channel {', '.join(unknown)} in the config (known: {known})")
+    label = _week_labels((week,))[0]
+    output = listed.output if listed else Path.cwd()  # where what was sent is remembered
+    _check_zone(tz)
+    overrides = _summarizer_overrides(options)
+    with (
+        _writing_store(ctx, list_name) as store,
+        _open_digest(ctx, store, list_name, tz, overrides, options) as digest,
+    ):
+        if not digest.has_mail(digest.window(label)):
+            raise UsageError(f"no mail of {list_name} in {label} ({digest.tz}): nothing to post")
+        outcomes = notify_week(
+            digest,
+            label,
+            {n: settings.channels[n] for n in chosen},
+            output,
+            default_lang=listed.languages[0] if listed else DEFAULT_LANGUAGE,
+            dry_run=dry_run,
+            again=again,
+        )
+        _warn_fallbacks(digest)
+    if as_json:
+        click.echo(json.dumps([asdict(o) for o in outcomes], ensure_ascii=False, indent=2))
+    else:
+        for o in outcomes:
+            if dry_run:
+                for n, request in enumerate(o.dry_run, 1):
+                    _say(
+                        f"channel {o.channel} part {n}/{o.parts}: {request['method']} {request['url']}"
+                    )
+                    click.echo(json.dumps(request["body"], ensure_ascii=False, indent=2))
+            elif o.error:
+                err.print(f"[red]error:[/] {escape(o.error)}")
+            else:
+                done = f", {o.already} sent before" if o.already else ""
+                _say(
+                    f"posted {list_name} {label} to {o.channel}: {o.sent} of {o.parts} part(s){done}"
+                )
+    if any(o.error for o in outcomes):
+        sys.exit(1)
 
 
 # -- the rest -----------------------------------------------------------------------------

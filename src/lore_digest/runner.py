@@ -3,12 +3,13 @@
 For each [lists.NAME] of the config: sync its source → write the Markdown and JSON
 report of every complete ISO week (in the list's time zone) that has mail and no report
 yet, and refresh the report of the week in progress → update the HTML site → mail the
-newly completed week's digest to the list's recipients, once.
+newly completed week's digest to the list's recipients, once → post it to the list's
+chat channels, once per channel (channels.notify).
 
 What has been done is read from the output directory, not from the store: a week is
 reported when its report files exist (delete them to have it rebuilt; a change of the
 settings that shape reports rewrites them all, see `report_key`), and the weeks
-already mailed are kept in a small JSON state file there. So the store stays a pure
+already mailed (and posted) are kept in small JSON state files there. So the store stays a pure
 cache of the mail, one store can feed several output trees, and a CI job that restores
 only the output directory still never mails a week twice.
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +38,7 @@ from lore_digest.report.markdown import render_markdown
 from lore_digest.report.model import Report
 from lore_digest.report.write import write_report
 from lore_digest.settings import (
+    ChannelSettings,
     ListSettings,
     Settings,
     SmtpSettings,
@@ -74,6 +76,7 @@ class ListRun:
     mailed_week: str | None = None
     message_id: str | None = None
     mail_note: str | None = None  # why nothing was mailed, when that is worth saying
+    notified: list[str] = field(default_factory=list)  # "CHANNEL WEEK" posted now
     errors: list[str] = field(default_factory=list)  # "step: message"
 
     @property
@@ -334,6 +337,39 @@ class _ListJob:
         if partial is not None:
             raise partial
 
+    def notify(self, result: ListRun, channels: Mapping[str, ChannelSettings]) -> None:
+        """Post the newly completed week to each of the list's channels, once (each
+        channel's failure is its own error line; the others still get the week)."""
+        from lore_digest.channels.notify import is_sent, notify_week
+
+        window = self.digest.last_complete_week()
+        label = window.label
+        first = _first_week(self.conf)
+        if (first is not None and label < first) or not self.digest.has_mail(window):
+            return
+        todo = {
+            name: channels[name]
+            for name in self.conf.channels
+            if not is_sent(self.conf.output, self.name, name, label)
+        }
+        if not todo:
+            return
+        outcomes = notify_week(
+            self.digest,
+            label,
+            todo,
+            self.conf.output,
+            default_lang=self.conf.languages[0],
+            now=self.now,
+        )
+        for outcome in outcomes:
+            if outcome.error is not None:
+                result.errors.append(f"notify: {outcome.error}")
+                self.log(f"{self.name}: notify failed: {outcome.error}")
+            else:
+                result.notified.append(f"{outcome.channel} {label}")
+                self.log(f"{self.name}: posted {label} to {outcome.channel}")
+
 
 def _error_text(exc: Exception) -> str:
     """User errors as their message; anything else with its type (it is a bug)."""
@@ -354,7 +390,7 @@ def run_list(
     ssl_context: ssl.SSLContext | None = None,
     progress: Progress | None = None,
 ) -> ListRun:
-    """One list: sync → reports → site → mail. A failed sync or report step ends the list
+    """One list: sync → reports → site → mail → chat channels. A failed sync or report step ends the list
     (reports from half-synced mail would be frozen as final); site and mail are independent."""
     result = ListRun(name=name, source=conf.source_kind)
 
@@ -389,6 +425,11 @@ def run_list(
                     job.mail(result, settings.smtp, password, ssl_context)
                 except Exception as exc:
                     failed("mail", exc)
+            if conf.channels:
+                try:
+                    job.notify(result, settings.channels)
+                except Exception as exc:
+                    failed("notify", exc)
     except Exception as exc:
         failed("report", exc)
     return result

@@ -80,7 +80,9 @@ class Part:
 
 # -- escaping ------------------------------------------------------------------------------
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+# Inline markup only: every line we write starts with our own "- ", "**" or "###", so
+# "#", "+", "-", "." can never open a heading or a list; an escaped "[" makes no link.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
 
 def markdown_text(text: str) -> str:

@@ -105,7 +105,14 @@ class Endpoint:
         """Everything that must never be printed: secrets and the webhook URL's path and
         query (Slack, Feishu, DingTalk and WeCom put the access token there)."""
         parsed = urllib.parse.urlsplit(self.url)
-        parts = [self.secret, self.token, parsed.path.strip("/"), parsed.query]
+        values = [v for _, v in urllib.parse.parse_qsl(parsed.query) if len(v) >= 6]
+        # Token-like path segments: Slack's /services/T…/B…/<token>, Feishu's hook id.
+        segments = [
+            p
+            for p in parsed.path.split("/")
+            if len(p) >= 12 or (len(p) >= 8 and any(c.isdigit() for c in p))
+        ]
+        parts = [self.secret, self.token, *values, *segments]
         return tuple(p for p in parts if len(p) >= 6)
 
 
