@@ -8,7 +8,8 @@ Slack (Block Kit shape: 400 invalid_blocks), Matrix (bearer token, PUT with a
 transaction id; a repeated id is answered with the first event and not stored again),
 Telegram (bot token in the path, only Telegram's HTML tags, 4,096 characters) and a
 generic webhook (HMAC of the body in a header). `script(path_prefix, behaviour...)`
-makes the next requests to a path answer 429 (with Retry-After) or 500 first.
+makes the next requests to a path answer 429 (with Retry-After), 500, a refusal, or
+late (a client timeout) first.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import hmac
 import json
 import re
 import threading
+import time
 import urllib.parse
 from collections import defaultdict, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -60,7 +62,8 @@ class FakeChatServer:
 
     def script(self, prefix: str, *behaviours: tuple[str, str]) -> None:
         """Answer the next requests whose path starts with `prefix` so: ("429", seconds),
-        ("500", ""), ("refuse", "") (a permanent 400) or ("pass", "") (as usual)."""
+        ("500", ""), ("refuse", "") (a permanent 400), ("stall", seconds) (answer late:
+        the client's timeout) or ("pass", "") (as usual)."""
         with self._lock:
             self._script[prefix].extend(behaviours)
 
@@ -98,7 +101,10 @@ def _handler(fake: FakeChatServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header(key, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # a client that timed out is gone
 
         def do_POST(self) -> None:
             self._serve("POST")
@@ -113,6 +119,9 @@ def _handler(fake: FakeChatServer) -> type[BaseHTTPRequestHandler]:
             with fake._lock:
                 fake.requests.append((method, path))
             behaviour = fake.scripted(path)
+            if behaviour is not None and behaviour[0] == "stall":
+                time.sleep(float(behaviour[1]))  # the client times out meanwhile
+                behaviour = None
             if behaviour is not None and behaviour[0] != "pass":
                 kind, value = behaviour
                 if kind == "429":

@@ -238,6 +238,31 @@ def test_rate_limits_are_waited_out(digest: Digest, tmp_path: Path) -> None:
         assert len(server.received["telegram"]) == outcomes[0].parts
 
 
+def test_a_timeout_is_retried_and_a_dead_service_is_one_line(
+    digest: Digest, tmp_path: Path
+) -> None:
+    sleeps: list[float] = []
+
+    def poster(endpoint: Any) -> Poster:
+        return Poster(endpoint, sleep=sleeps.append, timeout=0.3)
+
+    with FakeChatServer() as server:
+        picked = {"slack": channels(server.url)["slack"]}
+        server.script("/slack/", ("stall", "1.0"))
+        (late,) = notify_week(
+            digest, WEEK, picked, tmp_path, default_lang="zh", env=ENV, poster=poster
+        )
+        assert late.ok and late.sent == 1 and sleeps[0] >= 2.0  # a backoff, then posted
+        dead = {"slack": picked["slack"].model_copy(update={"url": "http://127.0.0.1:9/slack/x"})}
+        (gone,) = notify_week(
+            digest, WEEK, dead, tmp_path / "b", default_lang="zh", env=ENV, poster=poster
+        )
+        assert (
+            gone.error
+            == "channel slack: cannot reach the service (ConnectError), gave up after 5 attempts"
+        )
+
+
 def test_a_wrong_secret_is_one_line_naming_the_channel(digest: Digest, tmp_path: Path) -> None:
     with FakeChatServer() as server:
         chosen = channels(server.url)
