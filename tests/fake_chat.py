@@ -15,6 +15,7 @@ late (a client timeout) first.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -101,10 +102,8 @@ def _handler(fake: FakeChatServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header(key, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            try:
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # a client that timed out is gone
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(data)  # a client that timed out is gone
 
         def do_POST(self) -> None:
             self._serve("POST")
