@@ -43,6 +43,7 @@ from lore_digest.settings import (
     Settings,
     SmtpSettings,
 )
+from lore_digest.statefile import load_state_file, save_state_file
 from lore_digest.store.db import Store
 from lore_digest.vocabulary import plural, report_stem
 
@@ -136,22 +137,13 @@ def is_reported(reports_dir: Path, list_name: str, label: str, lang: str) -> boo
 
 
 def load_state(output: Path, list_name: str) -> dict[str, Any]:
-    """Weeks already mailed: no file means none; an unreadable one is an error, never
-    "none" (that would risk mailing every recipient a second time)."""
-    try:
-        data = json.loads((output / STATE_FILE).read_text("utf-8"))
-    except FileNotFoundError:
-        data = None
-    except (OSError, ValueError) as exc:
-        raise LoreDigestError(f"cannot read {output / STATE_FILE}: {exc}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("mailed"), dict):
-        return {"format": STATE_FORMAT, "list": list_name, "mailed": {}}
-    return data
+    """Weeks already mailed (statefile: an unreadable file is an error, never "none")."""
+    return load_state_file(output / STATE_FILE, list_name, "mailed", STATE_FORMAT)
 
 
 def save_state(output: Path, state: dict[str, Any]) -> None:
     """Atomically: a crash mid-write must not forget which weeks were already mailed."""
-    write_atomic(output / STATE_FILE, json.dumps(state, ensure_ascii=False, indent=2) + "\n")
+    save_state_file(output / STATE_FILE, state)
 
 
 def report_key(settings: DigestSettings) -> str:

@@ -20,11 +20,11 @@ from lore_digest.channels.formats import Part, render_parts
 from lore_digest.channels.message import chat_digest
 from lore_digest.channels.send import ChannelError, Endpoint, Poster
 from lore_digest.digest import Digest
-from lore_digest.errors import LoreDigestError, UsageError
-from lore_digest.fsutil import write_atomic
+from lore_digest.errors import UsageError
 from lore_digest.report.jsonout import render_json
 from lore_digest.report.model import Report
 from lore_digest.settings import ChannelSettings
+from lore_digest.statefile import load_state_file, save_state_file
 
 __all__ = ["STATE_FILE", "Outcome", "endpoint", "notify_week", "planned_parts"]
 
@@ -84,22 +84,12 @@ def planned_parts(kind: str, report: Report, site_url: str) -> tuple[list[Part],
 
 
 def load_channel_state(output: Path, list_name: str) -> dict[str, Any]:
-    """What was sent, per channel and week; an unreadable file is an error (never
-    "nothing": that would post every week again)."""
-    try:
-        data = json.loads((output / STATE_FILE).read_text("utf-8"))
-    except FileNotFoundError:
-        data = None
-    except (OSError, ValueError) as exc:
-        raise LoreDigestError(f"cannot read {output / STATE_FILE}: {exc}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("sent"), dict):
-        return {"format": STATE_FORMAT, "list": list_name, "sent": {}}
-    return data
+    """What was sent, per channel and week (statefile: unreadable is an error)."""
+    return load_state_file(output / STATE_FILE, list_name, "sent", STATE_FORMAT)
 
 
 def _save(output: Path, state: dict[str, Any]) -> None:
-    output.mkdir(parents=True, exist_ok=True)
-    write_atomic(output / STATE_FILE, json.dumps(state, ensure_ascii=False, indent=2) + "\n")
+    save_state_file(output / STATE_FILE, state)
 
 
 def notify_week(
