@@ -131,8 +131,6 @@ def test_every_channel_gets_the_week_signed_once_and_a_rerun_sends_nothing(
         for outcome in outcomes:
             kind = chosen[outcome.channel].kind
             assert len(server.received[kind]) == outcome.parts == outcome.sent >= 1, kind
-        # Pacing: DingTalk 20 a minute, WeCom too; every channel's parts spaced.
-        assert all(s > 0 for s in sleeps)
         card = server.received["feishu"][0]["card"]
         assert "KVMARM" in card["header"]["title"]["content"]
         tags = {e["tag"] for e in card["elements"]} | {
@@ -223,6 +221,38 @@ def test_a_crash_mid_week_resumes_with_the_missing_parts(digest: Digest, tmp_pat
         assert len(server.received["wecom"]) == parts
 
 
+@pytest.mark.usefixtures("small_wecom")
+def test_parts_are_paced_to_the_rate_limit(digest: Digest, tmp_path: Path) -> None:
+    sleeps: list[float] = []
+    with FakeChatServer() as server:
+        wecom = {"wecom": channels(server.url)["wecom"]}
+        (outcome,) = notify_week(
+            digest, WEEK, wecom, tmp_path, default_lang="zh", env=ENV, poster=_poster(sleeps)
+        )
+    assert outcome.ok and outcome.sent >= 3
+    # WeCom takes 20 a minute: 3.1 s between two parts, less what the post itself took
+    assert len(sleeps) == outcome.sent - 1 and all(3.0 < s <= 3.1 for s in sleeps), sleeps
+
+
+def test_a_matrix_retry_after_a_timeout_is_stored_once(digest: Digest, tmp_path: Path) -> None:
+    """The server took the first PUT but answered too late: the retry has the same
+    transaction id, so the room gets the message once."""
+
+    def poster(endpoint: Any) -> Poster:
+        return Poster(endpoint, sleep=lambda _: None, timeout=0.3)
+
+    with FakeChatServer() as server:
+        matrix = {"matrix": channels(server.url)["matrix"]}
+        server.script("/_matrix/", ("stall", "0.8"), ("500", ""))
+        (outcome,) = notify_week(
+            digest, WEEK, matrix, tmp_path, default_lang="zh", env=ENV, poster=poster
+        )
+        assert outcome.ok and outcome.sent == 1
+        puts = [path for method, path in server.requests if method == "PUT"]
+        assert len(puts) == 3 and len(set(puts)) == 1  # one txn id, three attempts
+        assert len(server.received["matrix"]) == 1
+
+
 def test_rate_limits_are_waited_out(digest: Digest, tmp_path: Path) -> None:
     sleeps: list[float] = []
     with FakeChatServer() as server:
@@ -294,12 +324,13 @@ def test_matrix_retries_reuse_the_transaction_id() -> None:
 
 def test_mail_text_arrives_as_text_in_every_format(digest: Digest) -> None:
     base = chat_digest(_report(digest, "en"), SITE)
+    hostile_url = "https://lore.kernel.org/kvmarm/a)**boom**_x_|y>@z/"
     hostile = replace(
         base,
         sections=(
             Section(
                 "Applied to " + HOSTILE,
-                (Entry(HOSTILE, "https://lore.kernel.org/x/", "3 commits"),),
+                (Entry(HOSTILE, hostile_url, "3 commits"),),
             ),
         ),
     )
@@ -312,15 +343,22 @@ def test_mail_text_arrives_as_text_in_every_format(digest: Digest) -> None:
         elif kind in ("dingtalk", "wecom"):
             body = part.payload["markdown"].get("text") or part.payload["markdown"]["content"]
             assert "<" not in body and ">" not in body and r"\*\*star\*\*" in body
+            # the Message-ID's ")" cannot end the link early: the destination is encoded
+            assert "](https://lore.kernel.org/kvmarm/a%29" in body and "/a)" not in body
         elif kind == "slack":
             assert (
                 "<!channel>" not in text
                 and "&lt;!channel&gt;" in text
                 and "<@everyone>" not in text
             )
+            section = part.payload["blocks"][2]["text"]["text"]
+            assert "**star**" not in section and "*\u2060*\u2060star*\u2060*\u2060" in section
+            (link,) = re.findall(r"<(https://[^|>]*)\|", section)
+            assert link.endswith("_x_%7Cy%3E@z/")  # neither "|" nor ">" ends it
         elif kind == "telegram":
             body = part.payload["text"]
             assert "&lt;b&gt;bold&lt;/b&gt;" in body and "&lt;at user_id" in body
+            assert 'href="https://lore.kernel.org/kvmarm/a)**boom**_x_|y&gt;@z/"' in body
             assert all(h.startswith("https://") for h in re.findall(r'href="([^"]*)"', body))
         elif kind == "matrix":
             assert (
@@ -353,6 +391,22 @@ def test_long_digests_split_between_entries_within_each_limit(digest: Digest) ->
             SITE not in json.dumps(p.payload) for p in parts[:-1]
         ), kind
         assert text  # rendered
+
+
+def test_telegram_counts_utf16_units() -> None:
+    """An emoji is two of Telegram's 4,096 units: 12 entries of 300 emoji fit by len()
+    (3,600 characters) but not by Telegram's count."""
+    emoji = ChatDigest(
+        "en",
+        "T",
+        "1 mail",
+        (Section("S", tuple(Entry("😀" * 300) for _ in range(12))),),
+        "",
+        "Full",
+    )
+    parts = render_parts("telegram", emoji)
+    assert len(parts) >= 2
+    assert all(len(p.payload["text"].encode("utf-16-le")) // 2 <= 4096 for p in parts)
 
 
 def test_a_digest_of_one_giant_subject_is_cut_to_fit() -> None:
@@ -418,6 +472,11 @@ url = "https://oapi.dingtalk.com/robot/send?access_token=dingtoken0123456789"
 secret_env = "DINGTALK_SECRET"
 site_url = "{SITE}"
 
+[channels.card]
+kind = "feishu"
+url = "https://open.feishu.cn/open-apis/bot/v2/hook/0a1b2c3d-feishu-hook-id"
+secret_env = "SHORT_SECRET"
+
 [channels.tg]
 kind = "telegram"
 chat_id = "-1001"
@@ -426,15 +485,18 @@ token_env = "TELEGRAM_TOKEN"
 [lists.kvmarm]
 mirror = "../shared/corpus/kvmarm-0.git"
 output = "out"
-channels = ["team", "tg"]
+channels = ["team", "card", "tg"]
 """,
         encoding="utf-8",
     )
     db = tmp_path / "db.sqlite3"
     shutil.copy(synced_db, db)
-    dry = _cli(db, config, ENV, "--list", "kvmarm", "--week", WEEK, "--dry-run")
+    env = {**ENV, "SHORT_SECRET": "qz9x"}  # a secret of any length is redacted
+    dry = _cli(db, config, env, "--list", "kvmarm", "--week", WEEK, "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    for secret in (DINGTALK_SECRET, TELEGRAM_TOKEN, "dingtoken0123456789"):
+    assert '"sign": "[redacted]"' in dry.stdout  # Feishu's signature, in the body
+    assert "/open-apis/bot/v2/hook/[redacted]" in dry.stdout
+    for secret in (DINGTALK_SECRET, TELEGRAM_TOKEN, "dingtoken0123456789", "qz9x", "0a1b2c3d"):
         assert secret not in dry.stdout + dry.stderr
     assert (
         "channel team part 1/1: POST https://oapi.dingtalk.com/robot/send?access_token=[redacted]"
@@ -447,11 +509,11 @@ channels = ["team", "tg"]
     assert not (tmp_path / "out" / STATE_FILE).exists()  # a dry run remembers nothing
     unknown = _cli(db, config, ENV, "--list", "kvmarm", "--week", WEEK, "--channel", "nope")
     assert unknown.returncode == 1 and unknown.stderr.count("\n") == 1, unknown.stderr
-    assert "no channel nope in the config (known: team, tg)" in unknown.stderr
+    assert "no channel nope in the config (known: team, card, tg)" in unknown.stderr
     unset = _cli(
         db,
         config,
-        {"DINGTALK_SECRET": "", "TELEGRAM_TOKEN": ""},
+        {"DINGTALK_SECRET": "", "TELEGRAM_TOKEN": "", "SHORT_SECRET": ""},
         "--list",
         "kvmarm",
         "--week",

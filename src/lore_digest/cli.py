@@ -1056,8 +1056,14 @@ def notify(
         _writing_store(ctx, list_name) as store,
         _open_digest(ctx, store, list_name, tz, overrides, options) as digest,
     ):
-        if not digest.has_mail(digest.window(label)):
+        window = digest.window(label)
+        if not digest.has_mail(window):
             raise UsageError(f"no mail of {list_name} in {label} ({digest.tz}): nothing to post")
+        if window.end > digest.now():
+            # Posted now, it would count as sent, and the finished week never would be.
+            raise UsageError(
+                f"{label} ends {window.end:%Y-%m-%d %H:%M} ({digest.tz}): post it once it has ended"
+            )
         outcomes = notify_week(
             digest,
             label,

@@ -26,8 +26,14 @@ def load_state_file(path: Path, list_name: str, table: str, version: int) -> dic
         data = None
     except (OSError, ValueError) as exc:
         raise LoreDigestError(f"cannot read {path}: {exc}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get(table), dict):
+    if data is None:
         return {"format": version, "list": list_name, table: {}}
+    records = data.get(table) if isinstance(data, dict) else None
+    if not isinstance(records, dict) or not all(isinstance(r, dict) for r in records.values()):
+        # Not ours, or damaged: "nothing sent" would deliver every week again.
+        raise LoreDigestError(
+            f"cannot read {path}: not a lore-digest state file (no {table!r} table)"
+        )
     return data
 
 

@@ -4,7 +4,8 @@ Every subject, name and branch in a digest is a stranger's text, so each format 
 it text: Feishu/Lark cards carry it in `plain_text` elements (never parsed); DingTalk
 and WeCom Markdown get CommonMark backslash escapes and full-width angle brackets (no
 `<font>`, no `<@userid>` mention can form); Slack mrkdwn gets its three entities
-(`&amp;`, `&lt;`, `&gt;`: no `<!channel>`, no `<url|label>`); Telegram and Matrix get
+(`&amp;`, `&lt;`, `&gt;`: no `<!channel>`, no `<url|label>`) and a word joiner after
+each `*`, `_`, `~` and backtick (mrkdwn has no escape for them); Telegram and Matrix get
 HTML-escaped text inside the few tags we write, and Matrix's HTML is sanitised (nh3)
 to the tags the spec recommends. Nobody is ever mentioned: no format sets an `at` /
 `mentions` field.
@@ -25,6 +26,7 @@ from typing import Any, Final
 import nh3
 
 from lore_digest.channels.message import ChatDigest, Entry, Section
+from lore_digest.report.escape import md_url
 
 __all__ = ["KINDS", "LIMITS", "Part", "render_parts"]
 
@@ -54,8 +56,9 @@ LIMITS: Final[dict[str, Limit]] = {
     "slack": Limit(12_000, lambda p: _slack_size(p)),
     # events up to 65,536 bytes
     "matrix": Limit(60_000, _json_bytes),
-    # 4,096 characters after entity parsing: the HTML source is longer, so this is safe
-    "telegram": Limit(4_096, lambda p: len(p["text"])),
+    # 4,096 characters after entity parsing, counted in UTF-16 units (an emoji is two):
+    # the HTML source is longer than the parsed text, so this is safe
+    "telegram": Limit(4_096, lambda p: len(p["text"].encode("utf-16-le")) // 2),
 }
 SLACK_SECTION_CHARS: Final = 2_900
 SLACK_MAX_BLOCKS: Final = 45
@@ -91,10 +94,21 @@ def markdown_text(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", flat).replace("<", "＜").replace(">", "＞")
 
 
+_SLACK_MARKERS = re.compile(r"([*_~`])")
+
+
 def slack_text(text: str) -> str:
-    """Text for Slack mrkdwn (its documented escapes); `|` would end a link label."""
+    """Text for Slack mrkdwn: its documented escapes (`&amp;`, `&lt;`, `&gt;`), and a word
+    joiner after each formatting marker (mrkdwn has no escape for `*bold*`, `_it_`,
+    `~strike~` or backticks: the joiner keeps them from pairing up)."""
     flat = " ".join(text.split())
-    return flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    flat = flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _SLACK_MARKERS.sub("\\1\u2060", flat)
+
+
+def _slack_url(url: str) -> str:
+    """A URL inside `<url|label>`: entity-escaped, and no `|` or `>` can end it."""
+    return url.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
 
 
 def html_text(text: str) -> str:
@@ -155,14 +169,14 @@ def _markdown(d: ChatDigest, title: str, sections: Sequence[Section], last: bool
         for entry in section.entries:
             text = markdown_text(entry.text)
             url = _safe_url(entry.url)
-            item = f"[{text}]({url})" if url else text
+            item = f"[{text}]({md_url(url)})" if url else text
             lines.append(
                 f"- {item}" + (f" ({markdown_text(entry.detail)})" if entry.detail else "")
             )
         if section.more:
             lines.append(f"- {markdown_text(section.more)}")
     if last and _safe_url(d.link):
-        lines += ["", f"[{markdown_text(d.link_text)}]({d.link})"]
+        lines += ["", f"[{markdown_text(d.link_text)}]({md_url(d.link)})"]
     return "\n".join(lines)
 
 
@@ -185,7 +199,7 @@ def _slack(d: ChatDigest, title: str, sections: Sequence[Section], last: bool) -
         lines = [f"*{slack_text(section.title)}*"]
         for entry in section.entries:
             text, url = slack_text(entry.text), _safe_url(entry.url)
-            item = f"<{url}|{text.replace('|', '¦')}>" if url else text
+            item = f"<{_slack_url(url)}|{text.replace('|', '¦')}>" if url else text
             lines.append(f"• {item}" + (f" ({slack_text(entry.detail)})" if entry.detail else ""))
         if section.more:
             lines.append(slack_text(section.more))

@@ -8,6 +8,7 @@ A channel that fails is one line in the outcome and never stops the others.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -18,7 +19,7 @@ from typing import Any
 
 from lore_digest.channels.formats import Part, render_parts
 from lore_digest.channels.message import chat_digest
-from lore_digest.channels.send import ChannelError, Endpoint, Poster
+from lore_digest.channels.send import ChannelError, Endpoint, Poster, Request, part_hash
 from lore_digest.digest import Digest
 from lore_digest.errors import UsageError
 from lore_digest.report.jsonout import render_json
@@ -79,17 +80,15 @@ def planned_parts(kind: str, report: Report, site_url: str) -> tuple[list[Part],
     """The parts a channel of `kind` gets for a report, and the report JSON a webhook
     posts (its one part's payload is that JSON)."""
     if kind == "webhook":
-        return [Part(1, 1, {})], render_json(report)
+        text = render_json(report)
+        digest = hashlib.sha256(text.encode()).hexdigest()  # what the part says
+        return [Part(1, 1, {"report_sha256": digest})], text
     return render_parts(kind, chat_digest(report, site_url)), ""
 
 
 def load_channel_state(output: Path, list_name: str) -> dict[str, Any]:
     """What was sent, per channel and week (statefile: unreadable is an error)."""
     return load_state_file(output / STATE_FILE, list_name, "sent", STATE_FORMAT)
-
-
-def _save(output: Path, state: dict[str, Any]) -> None:
-    save_state_file(output / STATE_FILE, state)
 
 
 def notify_week(
@@ -110,51 +109,57 @@ def notify_week(
     state = load_channel_state(output, digest.list_name)
     reports: dict[str, Report] = {}
     outcomes: list[Outcome] = []
+    stamp = (now or datetime.now(UTC)).isoformat()
     for name, conf in channels.items():
         outcome = Outcome(name, label)
         outcomes.append(outcome)
+        sender: Poster | None = None
         try:
-            target = endpoint(name, conf, env)
-        except UsageError as exc:
-            outcome.error = str(exc)
-            continue
-        lang = conf.lang or default_lang
-        if lang not in reports:
-            reports[lang] = digest.week(label, lang=lang)
-        parts, report_json = planned_parts(conf.kind, reports[lang], conf.site_url or "")
-        outcome.parts = len(parts)
-        record = state["sent"].get(name, {}).get(label, {})
-        done = set() if again else {int(n) for n in record.get("done", [])}
-        sender = poster(target)
-        try:
-            for part in parts:
-                if dry_run:
+            sender = poster(endpoint(name, conf, env))
+            lang = conf.lang or default_lang
+            if lang not in reports:
+                reports[lang] = digest.week(label, lang=lang)
+            parts, report_json = planned_parts(conf.kind, reports[lang], conf.site_url or "")
+            outcome.parts = len(parts)
+            if dry_run:
+                for part in parts:
                     request = sender.request(part, digest.list_name, label, report_json)
-                    outcome.dry_run.append(
-                        _redacted(sender, request.method, request.url, request.body)
-                    )
-                    continue
-                if part.number in done:
+                    outcome.dry_run.append(_redacted(sender, request))
+                continue
+            record = state["sent"].get(name, {}).get(label, {})
+            # A part was sent when its content was (the split may differ after a change
+            # of code or site_url: what is new goes out, nothing sent is lost).
+            sent = set() if again else set(record.get("hashes", []))
+            fresh = stamp if again else ""
+            for part in parts:
+                key = part_hash(part)
+                if key in sent:
                     outcome.already += 1
                     continue
-                sender.send(part, digest.list_name, label, report_json)
-                done.add(part.number)
+                sender.send(part, digest.list_name, label, report_json, fresh)
+                sent.add(key)
                 outcome.sent += 1
                 state["sent"].setdefault(name, {})[label] = {
                     "parts": len(parts),
-                    "done": sorted(done),
-                    "at": (now or datetime.now(UTC)).isoformat(),
+                    "done": [p.number for p in parts if part_hash(p) in sent],
+                    "hashes": sorted(sent),
+                    "at": stamp,
                 }
-                _save(output, state)  # after each part: a crash resumes with the rest
-        except ChannelError as exc:
+                save_state_file(output / STATE_FILE, state)  # a crash resumes with the rest
+        except (ChannelError, UsageError) as exc:
             outcome.error = str(exc)
+        except Exception as exc:
+            reason = f"channel {name}: {type(exc).__name__}: {exc}"
+            outcome.error = sender.redact(reason) if sender is not None else reason
         finally:
-            sender.close()
+            if sender is not None:
+                sender.close()
     return outcomes
 
 
-def _redacted(sender: Poster, method: str, url: str, body: bytes) -> dict[str, Any]:
+def _redacted(sender: Poster, request: Request) -> dict[str, Any]:
     """A request as `--dry-run` prints it: secrets, tokens in URLs and signatures out."""
+    method, url, body = request.method, request.url, request.body
     data = json.loads(body) if body else {}
     if isinstance(data, dict) and "sign" in data:
         data["sign"] = "[redacted]"

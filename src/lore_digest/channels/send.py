@@ -36,7 +36,15 @@ import httpx
 from lore_digest.channels.formats import Part
 from lore_digest.errors import LoreDigestError
 
-__all__ = ["ChannelError", "Endpoint", "Poster", "matrix_txn_id", "sign_dingtalk", "sign_feishu"]
+__all__ = [
+    "ChannelError",
+    "Endpoint",
+    "Poster",
+    "matrix_txn_id",
+    "part_hash",
+    "sign_dingtalk",
+    "sign_feishu",
+]
 
 # Seconds between two posts of one channel (its documented rate limits, with margin).
 PACING_S: Final = {
@@ -80,10 +88,16 @@ def sign_dingtalk(secret: str, timestamp_ms: int) -> str:
     return urllib.parse.quote_plus(base64.b64encode(digest.digest()).decode())
 
 
-def matrix_txn_id(list_name: str, week: str, part: int, room: str) -> str:
-    """The same transaction id for the same list, week, part and room: Matrix drops a
-    repeated one, so a retry or a resumed run never posts the part twice."""
-    text = f"lore-digest\n{list_name}\n{week}\n{part}\n{room}"
+def part_hash(part: Part) -> str:
+    """What a part says (its body before signing): a resumed run compares it."""
+    text = json.dumps(part.payload, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def matrix_txn_id(list_name: str, week: str, part: int, room: str, content: str = "") -> str:
+    """The same transaction id for the same list, week, part, room and content: Matrix
+    drops a repeated one, so a retry or a resumed run never posts the part twice."""
+    text = f"lore-digest\n{list_name}\n{week}\n{part}\n{room}\n{content}"
     return "ld-" + hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -102,18 +116,21 @@ class Endpoint:
     token: str = field(default="", repr=False)  # matrix access token, telegram bot token
 
     def secrets(self) -> tuple[str, ...]:
-        """Everything that must never be printed: secrets and the webhook URL's path and
-        query (Slack, Feishu, DingTalk and WeCom put the access token there)."""
+        """Everything that must never be printed: the secret and token (whatever their
+        length), and the webhook URL's credentials: user info, query values (raw and
+        decoded) and token-like path segments (Slack's /services/T…/B…/<token>, Feishu's
+        hook id, where Slack, Feishu, DingTalk and WeCom put the access token)."""
         parsed = urllib.parse.urlsplit(self.url)
-        values = [v for _, v in urllib.parse.parse_qsl(parsed.query) if len(v) >= 6]
-        # Token-like path segments: Slack's /services/T…/B…/<token>, Feishu's hook id.
+        raw_values = [part.partition("=")[2] for part in parsed.query.split("&")]
+        values = [*raw_values, *(urllib.parse.unquote_plus(v) for v in raw_values)]
         segments = [
             p
             for p in parsed.path.split("/")
             if len(p) >= 12 or (len(p) >= 8 and any(c.isdigit() for c in p))
         ]
-        parts = [self.secret, self.token, *values, *segments]
-        return tuple(p for p in parts if len(p) >= 6)
+        userinfo = parsed.netloc.rpartition("@")[0]
+        found = [v for v in (*values, *segments, userinfo) if len(v) >= 4]
+        return tuple(p for p in (self.secret, self.token, *found) if p)
 
 
 @dataclass
@@ -154,8 +171,11 @@ class Poster:
 
     # -- requests ----------------------------------------------------------------------
 
-    def request(self, part: Part, list_name: str, week: str, report_json: str = "") -> Request:
-        """The HTTP request of one part, signed now."""
+    def request(
+        self, part: Part, list_name: str, week: str, report_json: str = "", fresh: str = ""
+    ) -> Request:
+        """The HTTP request of one part, signed now; `fresh` makes Matrix take a part it
+        has seen as new (`notify --again`)."""
         e = self.endpoint
         kind = e.kind
         if kind == "webhook":
@@ -184,7 +204,7 @@ class Poster:
             payload = {"chat_id": e.chat_id, **payload}
         elif kind == "matrix":
             room = urllib.parse.quote(e.room, safe="")
-            txn = matrix_txn_id(list_name, week, part.number, e.room)
+            txn = matrix_txn_id(list_name, week, part.number, e.room, part_hash(part) + fresh)
             url = (
                 f"{e.homeserver.rstrip('/')}/_matrix/client/v3/rooms/{room}"
                 f"/send/m.room.message/{txn}"
@@ -204,13 +224,15 @@ class Poster:
 
     # -- sending -----------------------------------------------------------------------
 
-    def send(self, part: Part, list_name: str, week: str, report_json: str = "") -> None:
+    def send(
+        self, part: Part, list_name: str, week: str, report_json: str = "", fresh: str = ""
+    ) -> None:
         """Post one part: paced, retried on rate limits and server errors, signed again
         at each attempt (a signature's timestamp must be fresh)."""
         name = self.endpoint.name
         for attempt in range(1, ATTEMPTS + 1):
             self._pace()
-            request = self.request(part, list_name, week, report_json)
+            request = self.request(part, list_name, week, report_json, fresh)
             try:
                 response = self.client.request(
                     request.method, request.url, content=request.body, headers=request.headers
@@ -256,11 +278,15 @@ class Poster:
             raise ChannelError(
                 f"channel {name}: refused with HTTP {status}{_reason(kind, data, self.redact)}"
             )
-        if kind in _RATE_CODES and isinstance(data, dict):
-            code = data.get("code", data.get("StatusCode", data.get("errcode", 0)))
+        if not 200 <= status < 300:  # a redirect (a login page, a moved hook) delivered nothing
+            raise ChannelError(f"channel {name}: answered HTTP {status}, not a delivery")
+        if kind in _RATE_CODES:
+            if not isinstance(data, dict):
+                raise ChannelError(f"channel {name}: the answer is not the service's JSON")
+            code = data.get("code", data.get("StatusCode", data.get("errcode")))
             if code in _RATE_CODES[kind]:
                 raise _RateLimited(None)
-            if code not in (0, None):
+            if code != 0:
                 raise ChannelError(f"channel {name}: refused{_reason(kind, data, self.redact)}")
         if kind == "slack" and response.text.strip() != "ok":
             raise ChannelError(
