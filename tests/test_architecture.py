@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "lore_digest"
 
 # Lowest first. A unit is a subpackage (`report`) or a top-level module (`settings`).
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "config", "fsutil", "version"),  # plumbing with no domain in it
+    ("errors", "config", "fsutil", "version", "statefile"),  # plumbing with no domain in it
     ("mail",),  # parsing one message: headers, MIME, bodies, subjects, trailers
     ("vocabulary",),  # the domain's shared words and rules
     ("sources",),  # git, mbox, lore HTTP: raw mail and checkpoints
@@ -33,7 +33,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("report",),  # a week's Report and its Markdown/JSON
     ("settings",),  # the config file
     ("digest",),  # the one pipeline API: a week of a list → Report
-    ("site", "deliver", "export"),  # renderers and delivery of Reports
+    ("site", "deliver", "export", "channels"),  # renderers and delivery of Reports
     ("runner", "demo"),  # unattended runs, the demo
     ("cli", "__main__", "__init__"),  # the command line and the package face
 )
