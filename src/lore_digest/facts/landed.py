@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from lore_digest.mail.mime import message_text
-from lore_digest.mail.subject import parse_subject
+from lore_digest.mail.subject import LoreSubject, parse_subject
 from lore_digest.store.db import StoredMessage
 from lore_digest.vocabulary import is_pull_as_patches
 
@@ -49,7 +49,9 @@ class PullPatchIndex:
         self,
         postings: Iterable[StoredMessage],
         load_raw: Callable[[Iterable[int]], dict[int, bytes]],
+        parse: Callable[[str], LoreSubject] = parse_subject,
     ) -> None:
+        self._parse = parse  # a memo shared with the caller's other indexes, or the parser
         by_thread: dict[int, list[StoredMessage]] = defaultdict(list)
         for msg in postings:
             if msg.thread_id is not None:
@@ -66,16 +68,16 @@ class PullPatchIndex:
         patch = PullPatch(
             msg.message_id, msg.date_utc, msg.from_name, msg.from_email, cover.message_id
         )
-        self._by_title[parse_subject(title).normalized_title()].append(patch)
+        self._by_title[self._parse(title).normalized_title()].append(patch)
 
     def _add_thread(self, messages: list[StoredMessage]) -> list[StoredMessage]:
         """Index the pull patches of one thread; its pull mails sent without patches."""
         bare: list[StoredMessage] = []
-        for cover in (m for m in messages if _opens_pull(m)):
+        for cover in (m for m in messages if _opens_pull(self._parse(m.subject))):
             sender = cover.from_email.lower()
             sent = 0
             for msg in messages:
-                subject = parse_subject(msg.subject)
+                subject = self._parse(msg.subject)
                 if (
                     msg is cover
                     or subject.is_reply
@@ -94,9 +96,8 @@ class PullPatchIndex:
         return [p for p in self._by_title.get(title, ()) if after_utc < p.date_utc < before_utc]
 
 
-def _opens_pull(msg: StoredMessage) -> bool:
+def _opens_pull(subject: LoreSubject) -> bool:
     """A pull request's first mail: [GIT PULL] 0/N, or a cover letter titled like one."""
-    subject = parse_subject(msg.subject)
     if subject.is_reply:
         return False
     if subject.is_pull:

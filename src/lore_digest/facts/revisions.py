@@ -396,8 +396,10 @@ class RevisionIndex:
         postings: Iterable[StoredMessage],
         load_raw: Callable[[list[int]], dict[int, bytes]],
         thread_of: Callable[[str], int | None] | None = None,
+        parse: Callable[[str], LoreSubject] = parse_subject,
     ) -> None:
         self._load_raw = load_raw
+        self._parse = parse  # a memo shared with the caller's other indexes, or the parser
         self._thread_of = thread_of  # Message-ID -> thread id, for links to replies
         self._by_mid: dict[str, _Posting] = {}
         self._by_pk: dict[int, _Posting] = {}
@@ -421,7 +423,7 @@ class RevisionIndex:
         for msg in messages:
             if "[" not in msg.subject or _REPLY_PREFIX.match(msg.subject):
                 continue
-            subject = parse_subject(msg.subject)
+            subject = self._parse(msg.subject)
             if subject.is_reply or not subject.is_patch:
                 continue
             if subject.counter is None or subject.counter == 0:
@@ -482,7 +484,7 @@ class RevisionIndex:
 
     def _unthreaded_anchor(self, patch: StoredMessage) -> _Posting | None:
         """The cover or patch 1 sent by the same author with a patch that has no parent."""
-        sent = (patch.from_email, parse_subject(patch.subject), patch.date_utc)
+        sent = (patch.from_email, self._parse(patch.subject), patch.date_utc)
         for posting in self._by_author.get(patch.from_email, ()):
             if same_posting(sent, posting.sent()):
                 return posting
@@ -701,7 +703,7 @@ class RevisionIndex:
                 continue
             if carrier.msg.from_email.lower() == author:
                 continue  # the author's own larger series: _successor's title rule
-            if is_pull_as_patches(parse_subject(carrier.msg.subject)):
+            if is_pull_as_patches(carrier.subject):
                 continue
             raw = self._load_raw([patch.pk]).get(patch.pk)
             if raw is not None and _written_by(message_text(raw).text, author):
@@ -724,7 +726,7 @@ class RevisionIndex:
             for patch in self._patches.values():
                 for ref in _refs(patch):
                     if ref in self._by_mid:
-                        title = parse_subject(patch.subject).normalized_title()
+                        title = self._parse(patch.subject).normalized_title()
                         self._titles_under.setdefault(ref, set()).add(title)
                         self._carriers.setdefault(title, []).append((ref, patch))
                         break

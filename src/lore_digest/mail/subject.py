@@ -13,7 +13,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-__all__ = ["LoreSubject", "normalize_title", "parse_subject"]
+__all__ = ["SUBJECT_RULES", "LoreSubject", "normalize_title", "parse_subject"]
+
+# The version of parse_subject's rules. The store keeps the parse of every posting's
+# subject so a report need not redo it for the whole list; a stored parse made under
+# other rules is done again. Bump it with any change to what parse_subject returns.
+SUBJECT_RULES = 1
 
 # Mail clients in many languages prefix replies and forwards; some add a count
 # ("Re[2]:", "Re^2:", "Re(2):").  The full-width colon comes from CJK clients.

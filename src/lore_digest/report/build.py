@@ -157,6 +157,9 @@ class ReportBuilder:
         self._pulls: PullPatchIndex | None = None
         self._threads_of: dict[str, int | None] = {}  # Message-ID -> thread, as looked up
         self._postings: list[StoredMessage] | None = None
+        # Both indexes read the subject of every posting of the list (39k on a 100k-mail
+        # list, ~12 µs a parse): read parsed from the store, each parsed at most once.
+        self._parsed: dict[str, LoreSubject] = {}
         self.trust = TrustRules(store, info, maintainers)
         self._files: dict[int, tuple[str, ...]] = {}  # patch pk → files, not stored yet
         # Stable-review and AUTOSEL postings are listed under "waiting for review" only
@@ -176,7 +179,7 @@ class ReportBuilder:
         """The list's revision index, built on first use."""
         if self._revisions is None:
             self._revisions = RevisionIndex(
-                self._series_postings(), self.store.raw_many, self._thread_of
+                self._series_postings(), self.store.raw_many, self._thread_of, self._parse
             )
         return self._revisions
 
@@ -184,7 +187,7 @@ class ReportBuilder:
     def pulls(self) -> PullPatchIndex:
         """The patches maintainers carried in pull requests, built on first use."""
         if self._pulls is None:
-            self._pulls = PullPatchIndex(self._series_postings(), self.store.raw_many)
+            self._pulls = PullPatchIndex(self._series_postings(), self.store.raw_many, self._parse)
         return self._pulls
 
     def _thread_of(self, message_id: str) -> int | None:
@@ -196,10 +199,28 @@ class ReportBuilder:
         return self._threads_of[message_id]
 
     def _series_postings(self) -> list[StoredMessage]:
-        """Every mail of the list that may post a series (read once for both indexes)."""
+        """Every mail of the list that may post a series (read once for both indexes),
+        with the parse of each subject; parses the store lacks are made and kept."""
         if self._postings is None:
-            self._postings = self.store.series_candidates(self.info.id)
+            postings: list[StoredMessage] = []
+            fresh: list[tuple[int, str, LoreSubject]] = []
+            for msg, parsed in self.store.series_candidates_parsed(self.info.id):
+                if parsed is None:
+                    parsed = parse_subject(msg.subject)
+                    fresh.append((msg.pk, msg.subject, parsed))
+                self._parsed[msg.subject] = parsed
+                postings.append(msg)
+            with contextlib.suppress(sqlite3.OperationalError, StoreError):
+                self.store.save_subject_parses(fresh)  # a cache: a read-only store skips it
+            self._postings = postings
         return self._postings
+
+    def _parse(self, subject: str) -> LoreSubject:
+        """parse_subject, remembered for this report (the indexes ask again and again)."""
+        parsed = self._parsed.get(subject)
+        if parsed is None:
+            parsed = self._parsed[subject] = parse_subject(subject)
+        return parsed
 
     def collect_threads(
         self, window: Window

@@ -16,6 +16,7 @@ from pathlib import Path
 import zstandard
 
 from lore_digest.errors import StoreError
+from lore_digest.mail.subject import SUBJECT_RULES, LoreSubject, parse_subject
 from lore_digest.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 _DECOMPRESSOR = zstandard.ZstdDecompressor()
@@ -72,6 +73,9 @@ _MESSAGE_COLUMNS = (
 )
 
 
+_SUBJECT_MARKS = ",".join("?" * 9)
+
+
 def _row_to_message(row: Sequence[object]) -> StoredMessage:
     refs = str(row[9])
     return StoredMessage(
@@ -86,6 +90,51 @@ def _row_to_message(row: Sequence[object]) -> StoredMessage:
         in_reply_to=None if row[8] is None else str(row[8]),
         references=tuple(refs.split()) if refs else (),
         thread_id=None if row[10] is None else int(row[10]),  # type: ignore[call-overload]
+    )
+
+
+def is_series_candidate(subject: str) -> bool:
+    """Whether a subject may post a series: the Python twin of series_candidates' SQL."""
+    return "[" in subject and subject[:3].lower() != "re:"
+
+
+# LoreSubject's booleans, as bits of subject_parses.flags.
+_SUBJECT_FLAGS = ("is_reply", "is_patch", "is_rfc", "is_resend", "is_pull")
+
+
+def _subject_row(pk: int, raw: str, parsed: LoreSubject) -> tuple[object, ...]:
+    """A subject_parses row: the parse of `raw`, the subject of message `pk`."""
+    flags = sum(1 << bit for bit, name in enumerate(_SUBJECT_FLAGS) if getattr(parsed, name))
+    return (
+        pk,
+        SUBJECT_RULES,
+        None if parsed.subject == raw else parsed.subject,
+        parsed.title,
+        flags,
+        parsed.version,
+        parsed.counter,
+        parsed.total,
+        "\n".join(parsed.extra_prefixes),
+    )
+
+
+def _row_to_subject(raw: str, row: Sequence[object]) -> LoreSubject:
+    """The LoreSubject a subject_parses row (subject, title, flags, version, counter,
+    total, extra) holds for the raw subject `raw`."""
+    cleaned, title, flags, version, counter, total, extra = row
+    bits = int(flags)  # type: ignore[call-overload]
+    return LoreSubject(
+        subject=raw if cleaned is None else str(cleaned),
+        title=str(title),
+        is_reply=bool(bits & 1),
+        is_patch=bool(bits & 2),
+        is_rfc=bool(bits & 4),
+        is_resend=bool(bits & 8),
+        is_pull=bool(bits & 16),
+        version=int(version),  # type: ignore[call-overload]
+        counter=None if counter is None else int(counter),  # type: ignore[call-overload]
+        total=None if total is None else int(total),  # type: ignore[call-overload]
+        extra_prefixes=tuple(str(extra).split("\n")) if extra else (),
     )
 
 
@@ -239,7 +288,7 @@ class Store:
         """Delete a list and everything stored for it; returns how many mails went."""
         with self.transaction():
             count = self.count_messages(list_id)
-            for table in ("raw_messages", "patch_files"):
+            for table in ("raw_messages", "patch_files", "subject_parses"):
                 key = "id" if table == "raw_messages" else "message_pk"
                 self.conn.execute(
                     f"DELETE FROM {table} WHERE {key} IN (SELECT id FROM messages WHERE list_id=?)",
@@ -345,10 +394,15 @@ class Store:
                     "; ".join(msg.repairs),
                 ),
             )
+            pk = cursor.lastrowid
             cursor.execute(
-                "INSERT INTO raw_messages(id, data) VALUES (?, ?)",
-                (cursor.lastrowid, msg.compressed_raw),
+                "INSERT INTO raw_messages(id, data) VALUES (?, ?)", (pk, msg.compressed_raw)
             )
+            if pk is not None and is_series_candidate(msg.subject):
+                cursor.execute(
+                    f"INSERT INTO subject_parses VALUES ({_SUBJECT_MARKS})",
+                    _subject_row(pk, msg.subject, parse_subject(msg.subject)),
+                )
 
     def log_ingest(
         self,
@@ -553,6 +607,37 @@ class Store:
             (list_id,),
         )
         return [_row_to_message(r) for r in rows]
+
+    def series_candidates_parsed(
+        self, list_id: int
+    ) -> list[tuple[StoredMessage, LoreSubject | None]]:
+        """series_candidates, each with its stored subject parse (None: not stored, or
+        made under other SUBJECT_RULES; parse it and save_subject_parses)."""
+        # Two plain reads beat a LEFT JOIN of 39k rows by half (measured on 100k mails).
+        parses = {
+            int(row[0]): row[1:]
+            for row in self.conn.execute(
+                "SELECT p.message_pk, p.subject, p.title, p.flags, p.version, p.counter,"
+                " p.total, p.extra FROM subject_parses p JOIN messages m ON m.id = p.message_pk"
+                " WHERE m.list_id=? AND p.rules=?",
+                (list_id, SUBJECT_RULES),
+            )
+        }
+        out: list[tuple[StoredMessage, LoreSubject | None]] = []
+        for msg in self.series_candidates(list_id):
+            row = parses.get(msg.pk)
+            out.append((msg, None if row is None else _row_to_subject(msg.subject, row)))
+        return out
+
+    def save_subject_parses(self, parses: Iterable[tuple[int, str, LoreSubject]]) -> None:
+        """Store (pk, raw subject, parse) of postings: what the next report reads."""
+        rows = [_subject_row(pk, raw, parsed) for pk, raw, parsed in parses]
+        if not rows:
+            return
+        with self.transaction():
+            self.conn.executemany(
+                f"INSERT OR REPLACE INTO subject_parses VALUES ({_SUBJECT_MARKS})", rows
+            )
 
     def messages_of_threads(
         self, list_id: int, thread_ids: Iterable[int], before_utc: int

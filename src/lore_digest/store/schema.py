@@ -204,6 +204,25 @@ MIGRATIONS: tuple[str, ...] = (
     DELETE FROM applier_events;
     DELETE FROM applier_scan;
     """,
+    # 9: the parse of each posting's subject ("[PATCH v3 2/7] title": flags, version,
+    # counter, total, title, extra prefixes), kept at ingest so a report does not parse
+    # the subject of every posting of the list again; `rules` is the parser's
+    # SUBJECT_RULES it was made under (an older one is parsed again); `subject` holds the
+    # cleaned subject only where cleaning changed it. Filled for old mail by the next
+    # report.
+    """
+    CREATE TABLE subject_parses (
+        message_pk INTEGER PRIMARY KEY REFERENCES messages(id),
+        rules INTEGER NOT NULL,
+        subject TEXT,
+        title TEXT NOT NULL,
+        flags INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        counter INTEGER,
+        total INTEGER,
+        extra TEXT NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
