@@ -108,6 +108,8 @@ def _subcommand(cmd: object) -> str:
     args = [str(a) for a in cmd] if isinstance(cmd, list | tuple) else [str(cmd)]
     if args[:2] == ["git", "--git-dir"]:
         args = ["git", *args[3:]]
+    while args[1:2] == ["-c"]:  # configuration before the subcommand
+        args = ["git", *args[3:]]
     return args[1] if args[0] == "git" and len(args) > 1 else args[0]
 
 

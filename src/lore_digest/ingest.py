@@ -2,7 +2,8 @@
 
 One ingester for every source (git mirror, mbox, lore over HTTP). Each batch a source
 yields is stored in one transaction together with its checkpoint, so an interrupted
-sync resumes exactly where the last committed batch ended; then the list is re-threaded.
+sync resumes exactly where the last committed batch ended; then its new mail is threaded
+(threading/incremental.py: joined to the threads it names, never the whole list again).
 Every mail ends up in exactly one place: `messages` (new), the ingest log (a duplicate
 Message-ID with other content, or bytes that are not a mail), or counted as `known` (the
 same mail stored before, e.g. a re-synced mbox). Nothing is dropped silently.
@@ -34,7 +35,7 @@ from lore_digest.sources.base import (
     Source,
 )
 from lore_digest.store.db import NewMessage, Store, decompress
-from lore_digest.threading.jwz import thread_ids
+from lore_digest.threading.incremental import CHUNK, thread_new_mail
 from lore_digest.vocabulary import check_list_name
 
 __all__ = ["SyncResult", "sync", "sync_lore", "sync_mbox", "sync_mirror", "update_threads"]
@@ -290,37 +291,32 @@ class _State:
         list_id = self.ingester.list_id
         if list_id is None:
             return []
-        rows = self.store.threading_rows(list_id)
-        known = {mid for _, mid, _, _, _ in rows}
         found = []
-        for pk, mid, in_reply_to, refs, _ in sorted(rows):
-            if pk <= after_pk:
-                continue
-            parents = set(refs.split())
-            if in_reply_to:
-                parents.add(in_reply_to)
-            missing = parents - known
-            if missing:
-                found.append((mid, missing))
+        # Chunk by chunk, known ids looked up: memory bounded whatever the list's size.
+        while rows := self.store.threading_rows_after(list_id, after_pk, CHUNK):
+            wanted = {
+                pk: {*refs.split(), *([in_reply_to] if in_reply_to else [])}
+                for pk, _, in_reply_to, refs, _ in rows
+            }
+            known = self.store.known_ids(list_id, {p for ps in wanted.values() for p in ps})
+            for pk, mid, _, _, _ in rows:
+                missing = wanted[pk] - known.keys()
+                if missing:
+                    found.append((mid, missing))
+            after_pk = rows[-1][0]
         return found
 
 
 def update_threads(store: Store, list_id: int) -> int:
-    """Recompute thread ids of a list after new mail; returns how many changed."""
-    rows = store.threading_rows(list_id)
-    assigned = thread_ids((pk, mid, irt, refs.split()) for pk, mid, irt, refs, _ in rows)
-    changes = [(pk, assigned[pk]) for pk, _, _, _, old in rows if assigned[pk] != old]
-    if changes:
-        with store.transaction():
-            store.set_thread_ids(changes)
-    return len(changes)
+    """Thread the list's new mail (threading/incremental.py); returns how many changed."""
+    return thread_new_mail(store, list_id)
 
 
 def sync(store: Store, source: Source, *, progress: ProgressCallback | None = None) -> SyncResult:
     """Ingest what is new from one source; safe to interrupt and run again.
 
     The source checks itself first (and clones or fetches a remote mirror); then each
-    batch it yields is committed with its checkpoint; then the list is re-threaded.
+    batch it yields is committed with its checkpoint; then its new mail is threaded.
     """
     try:
         check_list_name(source.list_name)
@@ -352,7 +348,7 @@ def sync(store: Store, source: Source, *, progress: ProgressCallback | None = No
     finally:
         ingester.close()  # commits what was submitted, even on Ctrl-C
     list_id = ingester.list_id
-    if list_id is not None and (result.new or store.has_unthreaded(list_id)):
+    if list_id is not None and store.threaded_pk(list_id) < store.last_pk(list_id):
         # Also after a killed run: its committed mail is not threaded yet.
         update_threads(store, list_id)
     return result

@@ -11,13 +11,27 @@ from pathlib import Path
 
 from lore_digest.errors import SourceError
 
+# git maps pack files into memory in windows of up to 1 GiB and keeps every window it
+# touched (packedGitLimit 8 GiB): reading a 100k-mail epoch grew cat-file to 415 MB of
+# resident pages (and `git log --reverse` 364 MB), most of a sync's peak, growing with
+# the epoch. Small windows under a low limit keep it bounded (cat-file 112 MB, log 62 MB
+# without --reverse) at no measurable cost in speed. Every git command run here gets them.
+_BOUNDED_MEMORY = (
+    "-c",
+    "core.packedGitWindowSize=16m",
+    "-c",
+    "core.packedGitLimit=64m",
+    "-c",
+    "core.deltaBaseCacheLimit=32m",
+)
+
 
 def run_git(args: Sequence[str], *, git_dir: Path | None = None, check: bool = True) -> str:
     """Run git and return stdout; failures become a SourceError with git's own words."""
     cmd = ["git"]
     if git_dir is not None:
         cmd += ["--git-dir", str(git_dir)]
-    cmd += list(args)
+    cmd += [*_BOUNDED_MEMORY, *args]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     except FileNotFoundError as exc:
@@ -79,11 +93,13 @@ def is_ancestor(git_dir: Path, older: str, newer: str) -> bool:
 def commits_since(git_dir: Path, since: str | None, head: str) -> list[tuple[str, int]]:
     """(commit, committer time) of commits after `since` up to `head`, oldest first."""
     spec = f"{since}..{head}" if since else head
-    out = run_git(["log", "--reverse", "--format=%H %ct", spec], git_dir=git_dir)
+    # Newest first, reversed here: git's --reverse holds every commit until the end.
+    out = run_git(["log", "--format=%H %ct", spec], git_dir=git_dir)
     commits = []
     for line in out.splitlines():
         sha, _, ctime = line.partition(" ")
         commits.append((sha, int(ctime or 0)))
+    commits.reverse()
     return commits
 
 
@@ -95,7 +111,7 @@ def cat_blobs(git_dir: Path, specs: Sequence[str]) -> Iterator[tuple[str, bytes 
     public-inbox commit that deletes a mail has no `m`).
     """
     proc = subprocess.Popen(
-        ["git", "--git-dir", str(git_dir), "cat-file", "--batch"],
+        ["git", "--git-dir", str(git_dir), *_BOUNDED_MEMORY, "cat-file", "--batch"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

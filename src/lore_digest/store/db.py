@@ -297,6 +297,8 @@ class Store:
             for table in (
                 "applier_events",
                 "applier_scan",
+                "thread_keys",
+                "thread_progress",
                 "messages",
                 "ingest_log",
                 "epochs",
@@ -520,7 +522,8 @@ class Store:
     # -- threading ----------------------------------------------------------------------
 
     def threading_rows(self, list_id: int) -> list[tuple[int, str, str | None, str, int | None]]:
-        """(pk, message_id, in_reply_to, refs, thread_id) of every message of a list."""
+        """(pk, message_id, in_reply_to, refs, thread_id) of every message of a list: the
+        whole list in memory, for checks; threading reads threading_rows_after."""
         rows = self.conn.execute(
             "SELECT id, message_id, in_reply_to, refs, thread_id FROM messages WHERE list_id=?",
             (list_id,),
@@ -555,12 +558,69 @@ class Store:
         ).fetchone()
         return None if row is None or row[0] is None else int(row[0])
 
-    def has_unthreaded(self, list_id: int) -> bool:
-        """Whether a message of the list has no thread id (a sync died before threading)."""
+    # -- threads, kept as mail arrives (threading/incremental.py) ------------------------
+
+    def threaded_pk(self, list_id: int) -> int:
+        """The store id up to which the list's mail is threaded (0: none yet)."""
         row = self.conn.execute(
-            "SELECT 1 FROM messages WHERE list_id=? AND thread_id IS NULL LIMIT 1", (list_id,)
+            "SELECT threaded_pk FROM thread_progress WHERE list_id=?", (list_id,)
         ).fetchone()
-        return row is not None
+        return 0 if row is None else int(row[0])
+
+    def set_threaded_pk(self, list_id: int, pk: int) -> None:
+        """Record that mail up to store id `pk` is threaded (inside the caller's transaction)."""
+        self.conn.execute(
+            "INSERT INTO thread_progress(list_id, threaded_pk) VALUES (?, ?)"
+            " ON CONFLICT(list_id) DO UPDATE SET threaded_pk=excluded.threaded_pk",
+            (list_id, pk),
+        )
+
+    def threading_rows_after(
+        self, list_id: int, after_pk: int, limit: int
+    ) -> list[tuple[int, str, str | None, str, int | None]]:
+        """threading_rows of at most `limit` messages stored after `after_pk`, oldest first."""
+        rows = self.conn.execute(
+            "SELECT id, message_id, in_reply_to, refs, thread_id FROM messages"
+            " WHERE list_id=? AND id>? ORDER BY id LIMIT ?",
+            (list_id, after_pk, limit),
+        )
+        return [(int(a), str(b), c, str(d), e) for a, b, c, d, e in rows]
+
+    def threads_of_keys(self, list_id: int, keys: Sequence[str]) -> set[int]:
+        """The threads these Message-IDs (present or ghosts) are in; unknown ids add none."""
+        found: set[int] = set()
+        for start in range(0, len(keys), 500):  # a hostile mail names thousands
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                # no DISTINCT: with it SQLite scans the list's thread index, 100x slower
+                f"SELECT thread_id FROM thread_keys WHERE list_id=? AND message_id IN ({marks})",
+                (list_id, *chunk),
+            )
+            found.update(int(row[0]) for row in rows)
+        return found
+
+    def merge_threads(self, list_id: int, into: int, others: Iterable[int], below_pk: int) -> int:
+        """Move the threads `others` into `into`: their keys, and their messages stored
+        before `below_pk` (later ones are threaded after); returns how many messages moved."""
+        ids = sorted(set(others))
+        marks = ",".join("?" * len(ids))
+        self.conn.execute(
+            f"UPDATE thread_keys SET thread_id=? WHERE list_id=? AND thread_id IN ({marks})",
+            (into, list_id, *ids),
+        )
+        cursor = self.conn.execute(
+            f"UPDATE messages SET thread_id=? WHERE list_id=? AND thread_id IN ({marks}) AND id<?",
+            (into, list_id, *ids, below_pk),
+        )
+        return cursor.rowcount
+
+    def add_thread_keys(self, list_id: int, keys: Iterable[str], thread_id: int) -> None:
+        """Record that these Message-IDs are in thread `thread_id`."""
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO thread_keys(list_id, message_id, thread_id) VALUES (?,?,?)",
+            ((list_id, key, thread_id) for key in keys),
+        )
 
     def set_thread_ids(self, changes: Iterable[tuple[int, int]]) -> None:
         """Apply (pk, thread_id) pairs."""

@@ -223,6 +223,24 @@ MIGRATIONS: tuple[str, ...] = (
         extra TEXT NOT NULL
     );
     """,
+    # 10: threads kept as mail arrives (threading/incremental.py): every Message-ID a
+    # list's mail names (its own, In-Reply-To, References: ghosts too) with the thread it
+    # is in, so new mail joins or merges threads through indexed lookups instead of a
+    # re-thread of the whole list; `thread_progress` holds the store id up to which mail
+    # is threaded (none yet: the next sync threads the list's mail from its first).
+    """
+    CREATE TABLE thread_keys (
+        list_id INTEGER NOT NULL REFERENCES lists(id),
+        message_id TEXT NOT NULL,
+        thread_id INTEGER NOT NULL,
+        PRIMARY KEY (list_id, message_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX thread_keys_by_thread ON thread_keys(list_id, thread_id);
+    CREATE TABLE thread_progress (
+        list_id INTEGER PRIMARY KEY REFERENCES lists(id),
+        threaded_pk INTEGER NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
