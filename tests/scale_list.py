@@ -25,17 +25,18 @@ from __future__ import annotations
 
 import base64
 import heapq
+import itertools
 import random
 import shutil
 import subprocess
 import tempfile
 import textwrap
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-__all__ = ["write_scale_epoch"]
+__all__ = ["EPOCH_MAILS", "write_scale_epoch", "write_scale_inbox"]
 
 DEFAULT_START = datetime(2023, 1, 2, tzinfo=UTC)  # a Monday
 DEFAULT_LIST = "scale@lists.example.org"
@@ -1626,10 +1627,58 @@ def write_scale_epoch(
     `git_dir` is replaced. One `git fast-import` process writes the whole epoch; it is
     built beside `git_dir` and renamed into place only when complete.
     """
+    world = _world(count, seed, start, list_address, per_day)
+    _write_epoch(git_dir, world.mails(count), f"{world.list_name} <{list_address}>")
+
+
+# public-inbox starts a new epoch at about 1 GB of git: ~300,000 of these mails (300 MB
+# a 100,000).
+EPOCH_MAILS = 300_000
+
+
+def write_scale_inbox(
+    inbox: Path,
+    count: int,
+    *,
+    per_epoch: int = EPOCH_MAILS,
+    seed: int = 1,
+    start: datetime = DEFAULT_START,
+    list_address: str = DEFAULT_LIST,
+    per_day: float = 100.0,
+) -> list[Path]:
+    """Write a public-inbox v2 inbox (`inbox/git/0.git`, `1.git`, …) of `count` mails:
+    one list's mail, as write_scale_epoch makes it, cut into epochs of `per_epoch`.
+
+    Built beside `inbox` and renamed into place when every epoch is complete.
+    """
+    if per_epoch < 1:
+        raise ValueError("per_epoch must be >= 1")
+    world = _world(count, seed, start, list_address, per_day)
+    committer = f"{world.list_name} <{list_address}>"
+    partial = inbox.with_name(inbox.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    mails = world.mails(count)
+    epochs = []
+    for number in range(max(1, -(-count // per_epoch))):
+        epoch = partial / "git" / f"{number}.git"
+        _write_epoch(epoch, itertools.islice(mails, per_epoch), committer)
+        epochs.append(inbox / "git" / epoch.name)
+    if inbox.exists():
+        shutil.rmtree(inbox)
+    partial.rename(inbox)
+    return epochs
+
+
+def _world(count: int, seed: int, start: datetime, list_address: str, per_day: float) -> _ScaleList:
     if count < 0:
         raise ValueError("count must be >= 0")
     if start.tzinfo is None:
         raise ValueError("start must be an aware datetime")
+    return _ScaleList(random.Random(seed), start, list_address, per_day)
+
+
+def _write_epoch(git_dir: Path, mails: Iterable[_Out], committer: str) -> None:
+    """One epoch of these mails, by one `git fast-import`, renamed into place when done."""
     partial = git_dir.with_name(git_dir.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.parent.mkdir(parents=True, exist_ok=True)
@@ -1638,8 +1687,6 @@ def write_scale_epoch(
         ["git", "--git-dir", str(partial), "symbolic-ref", "HEAD", "refs/heads/master"],
         check=True,
     )
-    world = _ScaleList(random.Random(seed), start, list_address, per_day)
-    committer = f"{world.list_name} <{list_address}>"
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
             # --done: a stream cut short (a crash here) is rejected, never half-imported.
@@ -1652,7 +1699,7 @@ def write_scale_epoch(
         try:
             chunk: list[bytes] = []
             size = 0
-            for out in world.mails(count):
+            for out in mails:
                 data = _commit(out, committer)
                 chunk.append(data)
                 size += len(data)

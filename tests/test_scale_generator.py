@@ -158,3 +158,24 @@ def test_busiest_week_reports_series_reviews_and_applied(
     assert report.highlights is not None and report.highlights.top_reviewers
     assert render_markdown(report).startswith("# SCALE")
     assert '"week": "' + week + '"' in render_json(report)
+
+
+def test_an_inbox_of_several_epochs_is_one_list_cut_in_pieces(
+    synced: tuple[Path, SyncResult], tmp_path: Path
+) -> None:
+    inbox = tmp_path / "scale"
+    epochs = scale.write_scale_inbox(inbox, COUNT, per_epoch=700, seed=7, start=START)
+    assert [e.name for e in epochs] == ["0.git", "1.git", "2.git"]
+    assert [int(_git(e, "rev-list", "--count", "HEAD")) for e in epochs] == [700, 700, 600]
+    assert not inbox.with_name("scale.partial").exists()
+    with Store.open(tmp_path / "inbox.sqlite3") as store:
+        result = sync_mirror(store, str(inbox), "scale")
+        info = store.get_list("scale")
+        assert info is not None
+        pieces = {mid: tid for _, mid, _, _, tid in store.threading_rows(info.id)}
+    with Store.open(synced[0]) as store:
+        info = store.get_list("scale")
+        assert info is not None
+        whole = {mid: tid for _, mid, _, _, tid in store.threading_rows(info.id)}
+    assert result.new == COUNT
+    assert pieces == whole  # the same mail in the same order: the same threads

@@ -21,6 +21,7 @@ from lore_digest.config import cache_dir
 from lore_digest.errors import SourceError
 from lore_digest.sources.base import Batch, EpochCheckpoint, RawMail, SyncState
 from lore_digest.sources.git import (
+    Commits,
     cat_blobs,
     commits_since,
     head_commit,
@@ -222,7 +223,7 @@ class MirrorSource:
         self.url_base = url_base
         self.default_url_base = DEFAULT_URL_BASE.format(name=self.list_name)
         self._mirror: Mirror | None = None
-        self._plans: list[tuple[Path, str, list[tuple[str, int]]]] = []
+        self._plans: list[tuple[Path, str, Commits]] = []
 
     def check(self) -> None:
         """A local mirror is checked whole (it costs nothing); a URL only for its form."""
@@ -260,12 +261,10 @@ class MirrorSource:
         if not self._plans and not state.list_exists():
             yield Batch(())  # an empty inbox is still a list
         for epoch, key, commits in self._plans:
-            times = dict(commits)
-            specs = [f"{sha}:m" for sha, _ in commits]
             batch: list[RawMail] = []
-            for spec, data in cat_blobs(epoch, specs):
+            for index, (spec, data) in enumerate(cat_blobs(epoch, commits)):
                 sha = spec[:-2]
-                batch.append(RawMail(f"{epoch.name}:{sha}", data, times[sha]))
+                batch.append(RawMail(f"{epoch.name}:{sha}", data, commits.time(index)))
                 if len(batch) >= BATCH:
                     yield Batch(batch, EpochCheckpoint(key, sha))
                     batch = []
