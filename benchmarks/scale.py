@@ -113,8 +113,8 @@ def weeks(db: Path) -> Counter[str]:
     )
 
 
-def verdict(value: float, target: float) -> str:
-    return f"target <= {target:g}: {'ok' if value <= target else 'OVER TARGET'}"
+def verdict(value: float, target: float, unit: str) -> str:
+    return f"target <= {target:g}{unit}: {'ok' if value <= target else 'OVER TARGET'}"
 
 
 def report(db: Path, week: str, out: Path, runs: int) -> tuple[float, float]:
@@ -138,17 +138,17 @@ def one_size(count: int, opts: argparse.Namespace, tmp: Path) -> float:
     print(
         f"sync {count:>9,} mails ({epochs} epoch{'s' * (epochs > 1)}): {best[0]:7.2f} s  "
         f"({count / best[0]:,.0f} mails/s, store {db.stat().st_size / 1e6:,.0f} MB), "
-        f"peak RSS {best[1]:.0f} MB ({verdict(best[1], RSS_TARGET)} MB)",
+        f"peak RSS {best[1]:.0f} MB ({verdict(best[1], RSS_TARGET, ' MB')})",
         flush=True,
     )
     sync_args = ["--db", str(db), "sync", "--mirror", str(base), "--list", "scale"]
     resync = run(sync_args)
-    print(f"  no-op re-sync: {resync[0]:.2f} s ({verdict(resync[0], RESYNC_TARGET)} s)")
+    print(f"  no-op re-sync: {resync[0]:.2f} s ({verdict(resync[0], RESYNC_TARGET, ' s')})")
     week, mails = weeks(db).most_common(1)[0]
     busiest = report(db, week, tmp / "reports", max(3, opts.runs))
-    targets = [verdict(busiest[0], REPORT_TARGET) + " s"]
+    targets = [verdict(busiest[0], REPORT_TARGET, " s")]
     if count in REPORT_TARGETS:
-        targets.append(verdict(busiest[0], REPORT_TARGETS[count]) + " s, the same work at any size")
+        targets.append(verdict(busiest[0], REPORT_TARGETS[count], " s") + ", any size")
     print(
         f"  report of the busiest week {week} ({mails:,} mails; md, json, txt): "
         f"{busiest[0]:.2f} s, peak RSS {busiest[1]:.0f} MB ({'; '.join(targets)})"
@@ -170,7 +170,7 @@ def one_size(count: int, opts: argparse.Namespace, tmp: Path) -> float:
     print(
         f"  one new week ({sum(grown.values()) - sum(before.values()):,} mails, {newest}): "
         f"sync {new[0][0]:.2f} s + report {new[1][0]:.2f} s + site {new[2][0]:.2f} s = "
-        f"{total:.2f} s ({verdict(total, NEW_WEEK_TARGET)} s)",
+        f"{total:.2f} s ({verdict(total, NEW_WEEK_TARGET, ' s')})",
         flush=True,
     )
     return best[0]
@@ -195,7 +195,7 @@ def main() -> None:
             ratio, factor = synced[large] / synced[small], large / small
             print(
                 f"sync {large:,} / {small:,}: {ratio:.2f}x for {factor:g}x the mail "
-                f"({verdict(ratio, factor + 1)}x)"
+                f"({verdict(ratio, factor + 1, 'x')})"
             )
         own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"(this script's own peak RSS, a floor under the figures above: {own:.0f} MB)")
