@@ -36,6 +36,7 @@ from lore_digest.sources.base import (
 )
 from lore_digest.store.db import NewMessage, Store, decompress
 from lore_digest.threading.incremental import CHUNK, thread_new_mail
+from lore_digest.threading.jwz import reply_chain
 from lore_digest.vocabulary import check_list_name
 
 __all__ = ["SyncResult", "sync", "sync_lore", "sync_mbox", "sync_mirror", "update_threads"]
@@ -294,10 +295,7 @@ class _State:
         found = []
         # Chunk by chunk, known ids looked up: memory bounded whatever the list's size.
         while rows := self.store.threading_rows_after(list_id, after_pk, CHUNK):
-            wanted = {
-                pk: {*refs.split(), *([in_reply_to] if in_reply_to else [])}
-                for pk, _, in_reply_to, refs, _ in rows
-            }
+            wanted = {pk: set(reply_chain(irt, refs.split())) for pk, _, irt, refs, _ in rows}
             known = self.store.known_ids(list_id, {p for ps in wanted.values() for p in ps})
             for pk, mid, _, _, _ in rows:
                 missing = wanted[pk] - known.keys()

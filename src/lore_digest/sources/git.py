@@ -17,7 +17,8 @@ from lore_digest.errors import SourceError
 # touched (packedGitLimit 8 GiB): reading a 100k-mail epoch grew cat-file to 415 MB of
 # resident pages (and `git log --reverse` 364 MB), most of a sync's peak, growing with
 # the epoch. Small windows under a low limit keep it bounded (cat-file 112 MB, log 62 MB
-# without --reverse) at no measurable cost in speed. Every git command run here gets them.
+# without --reverse) at no measurable cost in speed. Every command that reads a mirror
+# (`_mirror_git`) gets them.
 _BOUNDED_MEMORY = (
     "-c",
     "core.packedGitWindowSize=16m",
@@ -26,20 +27,27 @@ _BOUNDED_MEMORY = (
     "-c",
     "core.deltaBaseCacheLimit=32m",
 )
+_NO_GIT = "git is not installed (it is needed to read public-inbox mirrors)"
+
+
+def _mirror_git(args: Sequence[str], git_dir: Path | None) -> list[str]:
+    """The command line of one git command on a mirror, its memory bounded."""
+    return [
+        "git",
+        *(["--git-dir", str(git_dir)] if git_dir is not None else []),
+        *_BOUNDED_MEMORY,
+        *args,
+    ]
 
 
 def run_git(args: Sequence[str], *, git_dir: Path | None = None, check: bool = True) -> str:
     """Run git and return stdout; failures become a SourceError with git's own words."""
-    cmd = ["git"]
-    if git_dir is not None:
-        cmd += ["--git-dir", str(git_dir)]
-    cmd += [*_BOUNDED_MEMORY, *args]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            _mirror_git(args, git_dir), capture_output=True, text=True, check=False
+        )
     except FileNotFoundError as exc:
-        raise SourceError(
-            "git is not installed (it is needed to read public-inbox mirrors)"
-        ) from exc
+        raise SourceError(_NO_GIT) from exc
     if check and proc.returncode != 0:
         raise SourceError(
             f"git {' '.join(args[:2])} failed: {git_reason(proc.stderr, proc.returncode)}"
@@ -143,23 +151,27 @@ def commits_since(git_dir: Path, since: str | None, head: str) -> Commits:
     spec = f"{since}..{head}" if since else head
     # Newest first, read as git writes it: --reverse (and a captured output) would hold
     # every commit's text at once.
-    cmd = ["git", "--git-dir", str(git_dir), *_BOUNDED_MEMORY, "log", "--format=%H %ct", spec]
     commits = Commits()
-    try:
-        proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_git_env()
-        )
-    except FileNotFoundError as exc:
-        raise SourceError(
-            "git is not installed (it is needed to read public-inbox mirrors)"
-        ) from exc
-    assert proc.stdout is not None and proc.stderr is not None
-    for line in proc.stdout:
-        sha, _, ctime = line.rstrip("\n").partition(" ")
-        commits.add_newer_first(sha, int(ctime or 0))
-    stderr = proc.stderr.read()
-    if proc.wait() != 0:
-        raise SourceError(f"git log failed: {git_reason(stderr, proc.returncode)}")
+    # git's complaints go to a file: a pipe nobody reads while stdout streams could fill.
+    with tempfile.TemporaryFile() as errors:
+        try:
+            proc = subprocess.Popen(
+                _mirror_git(["log", "--format=%H %ct", spec], git_dir),
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                text=True,
+                env=_git_env(),
+            )
+        except FileNotFoundError as exc:
+            raise SourceError(_NO_GIT) from exc
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            sha, _, ctime = line.rstrip("\n").partition(" ")
+            commits.add_newer_first(sha, int(ctime or 0))
+        if proc.wait() != 0:
+            errors.seek(0)
+            stderr = errors.read().decode("utf-8", "replace")
+            raise SourceError(f"git log failed: {git_reason(stderr, proc.returncode)}")
     return commits
 
 
@@ -171,7 +183,7 @@ def cat_blobs(git_dir: Path, specs: Sequence[str]) -> Iterator[tuple[str, bytes 
     public-inbox commit that deletes a mail has no `m`).
     """
     proc = subprocess.Popen(
-        ["git", "--git-dir", str(git_dir), *_BOUNDED_MEMORY, "cat-file", "--batch"],
+        _mirror_git(["cat-file", "--batch"], git_dir),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -98,13 +98,16 @@ def is_series_candidate(subject: str) -> bool:
     return "[" in subject and subject[:3].lower() != "re:"
 
 
-# LoreSubject's booleans, as bits of subject_parses.flags.
-_SUBJECT_FLAGS = ("is_reply", "is_patch", "is_rfc", "is_resend", "is_pull")
+# LoreSubject's booleans, as bits of subject_parses.flags (never reorder: stored).
+_FLAG_BITS = {
+    name: 1 << bit
+    for bit, name in enumerate(("is_reply", "is_patch", "is_rfc", "is_resend", "is_pull"))
+}
 
 
 def _subject_row(pk: int, raw: str, parsed: LoreSubject) -> tuple[object, ...]:
     """A subject_parses row: the parse of `raw`, the subject of message `pk`."""
-    flags = sum(1 << bit for bit, name in enumerate(_SUBJECT_FLAGS) if getattr(parsed, name))
+    flags = sum(bit for name, bit in _FLAG_BITS.items() if getattr(parsed, name))
     return (
         pk,
         SUBJECT_RULES,
@@ -126,11 +129,11 @@ def _row_to_subject(raw: str, row: Sequence[object]) -> LoreSubject:
     return LoreSubject(
         subject=raw if cleaned is None else str(cleaned),
         title=str(title),
-        is_reply=bool(bits & 1),
-        is_patch=bool(bits & 2),
-        is_rfc=bool(bits & 4),
-        is_resend=bool(bits & 8),
-        is_pull=bool(bits & 16),
+        is_reply=bool(bits & _FLAG_BITS["is_reply"]),
+        is_patch=bool(bits & _FLAG_BITS["is_patch"]),
+        is_rfc=bool(bits & _FLAG_BITS["is_rfc"]),
+        is_resend=bool(bits & _FLAG_BITS["is_resend"]),
+        is_pull=bool(bits & _FLAG_BITS["is_pull"]),
         version=int(version),  # type: ignore[call-overload]
         counter=None if counter is None else int(counter),  # type: ignore[call-overload]
         total=None if total is None else int(total),  # type: ignore[call-overload]
