@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from lore_digest.facts.landed import PullPatchIndex
+from lore_digest.facts.postings import MemoryPostings
 from lore_digest.mail.subject import parse_subject
 from lore_digest.store.db import StoredMessage
 
@@ -102,7 +103,7 @@ def test_patches_sent_under_a_pull_request_are_found_by_title() -> None:
     )
     # a patch somebody else posted in the pull's thread is not the pull's
     box.post("[PATCH 1/1] KVM: arm64: A stray one", 12, sender="x@example.org", thread=pull.pk)
-    index = PullPatchIndex(box.messages, box.load)
+    index = PullPatchIndex(MemoryPostings(box.messages, box.load))
     found = index.carried(_title(posted.subject), posted.date_utc, 2**40)
     assert [(p.pull_id, p.from_email) for p in found] == [(pull.message_id, "maz@kernel.org")]
     assert index.carried(_title(posted.subject), posted.date_utc, pull.date_utc) == []  # not yet
@@ -114,7 +115,7 @@ def test_patches_sent_under_a_pull_request_are_found_by_title() -> None:
 def test_a_pull_request_without_patches_lists_its_commits_in_the_shortlog() -> None:
     box = Box()
     pull = box.post("[GIT PULL] KVM/arm64 fixes for 5.19, take #1", 3, body=PULL_TEXT)
-    index = PullPatchIndex(box.messages, box.load)
+    index = PullPatchIndex(MemoryPostings(box.messages, box.load))
     for title in (
         "KVM: arm64: Don't read a HW interrupt pending state in user context",
         "KVM: arm64: Return error from kvm_arch_init_vm() on allocation failure",

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from lore_digest.facts.changelog import MAX_CHARS, changelog_for_version
+from lore_digest.facts.postings import MemoryPostings
 from lore_digest.facts.revisions import RevisionChain, RevisionIndex, msgid_from_url
 from lore_digest.mail.mime import message_text
 from lore_digest.mail.subject import parse_subject
@@ -66,7 +67,7 @@ def corpus(synced_db: Path) -> Iterator[Corpus]:
             return store.raw_many(pks)
 
         start = time.perf_counter()
-        index = RevisionIndex(messages, load_raw)
+        index = RevisionIndex(MemoryPostings(messages), load_raw)
         build_s = time.perf_counter() - start
         yield Corpus(store, messages, index, build_s, loaded)
 
@@ -262,7 +263,7 @@ class Mailbox:
 
     def index(self, threads: dict[str, int] | None = None) -> RevisionIndex:
         """The index; `threads` maps the Message-IDs of replies to their thread ids."""
-        return RevisionIndex(self.messages, self.load_raw, (threads or {}).get)
+        return RevisionIndex(MemoryPostings(self.messages), self.load_raw, (threads or {}).get)
 
 
 def b4_cover(text: str, change_id: str) -> str:

@@ -374,7 +374,8 @@ def test_a_store_of_schema_7_scans_its_history_again(tmp_path: Path) -> None:
     with Store.open(db) as store, Digest(store, LIST, DigestSettings()) as digest:
         digest.week(WEEK, lang="en")  # scans and keeps the events
         store.conn.execute("DELETE FROM applier_events")  # what the old rule kept
-        for later in ("subject_parses", "thread_keys", "thread_progress"):  # schema 9, 10
+        later_tables = ("subject_parses", "thread_keys", "thread_progress")  # schema 9, 10
+        for later in (*later_tables, "pull_shortlogs", "posting_index"):  # and 11
             store.conn.execute(f"DROP TABLE {later}")
         store.conn.execute("PRAGMA user_version=7")
     with Store.open(db) as store:

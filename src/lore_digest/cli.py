@@ -1270,6 +1270,40 @@ def doctor(ctx: click.Context, list_name: str | None, as_json: bool) -> None:
 
 
 @cli.command()
+@click.option("--list", "list_name", metavar="NAME", help="List to re-index [default: every list].")
+@_json_option
+@_store_options
+@click.pass_context
+def reindex(ctx: click.Context, list_name: str | None, as_json: bool) -> None:
+    """Rebuild the posting index of the stored mail (subjects' parses, pull requests'
+    shortlogs) from the raw mail.
+
+    Sync keeps the index as mail arrives, and a sync or report after an upgrade whose
+    rules changed rebuilds what is stale by itself (each list's index is stamped with
+    the rules it was made under); this command does it now, for every posting.
+    """
+    from lore_digest.store.postings import PostingRecords
+
+    with _writing_store(ctx, list_name) as store:
+        infos = store.lists()
+        if list_name is not None:
+            known = ", ".join(i.name for i in infos) or "none"
+            infos = [i for i in infos if i.name == list_name]
+            if not infos:
+                raise UsageError(f"unknown list {list_name!r} (known: {known})")
+        records = PostingRecords(store)
+        done: dict[str, int] = {}
+        for info in infos:
+            with _progress(f"re-indexing {info.name}", not as_json) as bar:
+                done[info.name] = records.update(info.id, rebuild=True, progress=bar)
+    if as_json:
+        click.echo(json.dumps([{"list": n, "postings": c} for n, c in done.items()], indent=2))
+        return
+    for name, count in done.items():
+        _say(f"{name}: {plural(count, 'posting')} indexed again")
+
+
+@cli.command()
 @click.option(
     "--out",
     "out_dir",

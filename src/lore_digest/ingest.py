@@ -35,6 +35,7 @@ from lore_digest.sources.base import (
     Source,
 )
 from lore_digest.store.db import NewMessage, Store, decompress
+from lore_digest.store.postings import PostingRecords
 from lore_digest.threading.incremental import CHUNK, thread_new_mail
 from lore_digest.threading.jwz import reply_chain
 from lore_digest.vocabulary import check_list_name
@@ -349,6 +350,10 @@ def sync(store: Store, source: Source, *, progress: ProgressCallback | None = No
     if list_id is not None and store.threaded_pk(list_id) < store.last_pk(list_id):
         # Also after a killed run: its committed mail is not threaded yet.
         update_threads(store, list_id)
+    if list_id is not None:
+        # Stamps the new mail's postings, indexed as stored (after a rule change, or for a
+        # store of an older lore-digest, indexes them all again).
+        PostingRecords(store).update(list_id)
     return result
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "is_stable_posting",
     "is_syzbot",
     "lang_suffix",
+    "opens_pull",
     "parse_languages",
     "plural",
     "report_stem",
@@ -152,6 +153,15 @@ _PULL_TITLE: Final = re.compile(
 def is_pull_as_patches(subject: LoreSubject) -> bool:
     """A cover letter titled like a pull request ("... fixes for 5.16, take #1")."""
     return subject.is_cover and not subject.is_reply and bool(_PULL_TITLE.search(subject.title))
+
+
+def opens_pull(subject: LoreSubject) -> bool:
+    """A pull request's first mail: [GIT PULL] 0/N, or a cover letter titled like one."""
+    if subject.is_reply:
+        return False
+    if subject.is_pull:
+        return subject.counter in (None, 0)
+    return is_pull_as_patches(subject)
 
 
 def is_stable_posting(subject: LoreSubject) -> bool:

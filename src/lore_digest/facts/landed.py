@@ -18,15 +18,11 @@ Rules (heuristic: titles are compared, not code):
 
 from __future__ import annotations
 
-import re
-from collections import defaultdict
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from lore_digest.mail.mime import message_text
-from lore_digest.mail.subject import LoreSubject, parse_subject
+from lore_digest.facts.postings import PostingSource
 from lore_digest.store.db import StoredMessage
-from lore_digest.vocabulary import is_pull_as_patches
+from lore_digest.vocabulary import opens_pull
 
 __all__ = ["PullPatch", "PullPatchIndex"]
 
@@ -43,93 +39,56 @@ class PullPatch:
 
 
 class PullPatchIndex:
-    """Every pull request patch of a list, by normalized title."""
+    """The pull request patches of a list, found by normalized title through a
+    PostingSource: each query looks up the postings so titled and their threads' pulls."""
 
-    def __init__(
-        self,
-        postings: Iterable[StoredMessage],
-        load_raw: Callable[[Iterable[int]], dict[int, bytes]],
-        parse: Callable[[str], LoreSubject] = parse_subject,
-    ) -> None:
-        self._parse = parse  # a memo shared with the caller's other indexes, or the parser
-        by_thread: dict[int, list[StoredMessage]] = defaultdict(list)
-        for msg in postings:
-            if msg.thread_id is not None:
-                by_thread[msg.thread_id].append(msg)
-        self._by_title: dict[str, list[PullPatch]] = defaultdict(list)
-        covers = [c for messages in by_thread.values() for c in self._add_thread(messages)]
-        raws = load_raw([c.pk for c in covers])
-        for cover in covers:
-            raw = raws.get(cover.pk)
-            for title in _shortlog_titles(message_text(raw).text) if raw else ():
-                self._add(title, cover, cover)
-
-    def _add(self, title: str, msg: StoredMessage, cover: StoredMessage) -> None:
-        patch = PullPatch(
-            msg.message_id, msg.date_utc, msg.from_name, msg.from_email, cover.message_id
-        )
-        self._by_title[self._parse(title).normalized_title()].append(patch)
-
-    def _add_thread(self, messages: list[StoredMessage]) -> list[StoredMessage]:
-        """Index the pull patches of one thread; its pull mails sent without patches."""
-        bare: list[StoredMessage] = []
-        for cover in (m for m in messages if _opens_pull(self._parse(m.subject))):
-            sender = cover.from_email.lower()
-            sent = 0
-            for msg in messages:
-                subject = self._parse(msg.subject)
-                if (
-                    msg is cover
-                    or subject.is_reply
-                    or not subject.counter
-                    or msg.from_email.lower() != sender
-                ):
-                    continue
-                self._add(subject.title, msg, cover)
-                sent += 1
-            if not sent:
-                bare.append(cover)
-        return bare
+    def __init__(self, source: PostingSource) -> None:
+        self._source = source
+        self._pulls: dict[int, list[StoredMessage]] = {}  # thread -> its pull requests
+        self._sent: dict[int, bool] = {}  # pull request pk -> its sender sent patches
 
     def carried(self, title: str, after_utc: int, before_utc: int) -> list[PullPatch]:
-        """Pull patches titled `title` (normalized) sent between the two dates."""
-        return [p for p in self._by_title.get(title, ()) if after_utc < p.date_utc < before_utc]
+        """Pull patches titled `title` (normalized) sent between the two dates, oldest
+        first: the patches a pull request's sender sent in its thread, and the commits
+        listed by pull requests sent without their patches."""
+        found: list[PullPatch] = []
+        for msg, subject in self._source.titled(title):
+            if subject.is_reply or not subject.counter or msg.thread_id is None:
+                continue
+            if not after_utc < msg.date_utc < before_utc:
+                continue
+            sender = msg.from_email.lower()
+            for pull in self._pulls_in(msg.thread_id):
+                if pull.pk != msg.pk and pull.from_email.lower() == sender:
+                    found.append(_patch(msg, pull))
+        for pull, _ in self._source.shortlog_pulls(title):
+            if after_utc < pull.date_utc < before_utc and not self._sent_patches(pull):
+                found.append(_patch(pull, pull))
+        found.sort(key=lambda p: (p.date_utc, p.message_id, p.pull_id))
+        return found
+
+    def _pulls_in(self, thread_id: int) -> list[StoredMessage]:
+        """The thread's pull requests ([GIT PULL], or a cover letter titled like one)."""
+        pulls = self._pulls.get(thread_id)
+        if pulls is None:
+            pulls = self._pulls[thread_id] = [
+                m for m, s in self._source.in_thread(thread_id) if opens_pull(s)
+            ]
+        return pulls
+
+    def _sent_patches(self, pull: StoredMessage) -> bool:
+        """Whether the pull request's sender sent numbered patches in its thread."""
+        if pull.pk not in self._sent:
+            sender = pull.from_email.lower()
+            self._sent[pull.pk] = pull.thread_id is not None and any(
+                m.pk != pull.pk
+                and not s.is_reply
+                and bool(s.counter)
+                and m.from_email.lower() == sender
+                for m, s in self._source.in_thread(pull.thread_id)
+            )
+        return self._sent[pull.pk]
 
 
-def _opens_pull(subject: LoreSubject) -> bool:
-    """A pull request's first mail: [GIT PULL] 0/N, or a cover letter titled like one."""
-    if subject.is_reply:
-        return False
-    if subject.is_pull:
-        return subject.counter in (None, 0)
-    return is_pull_as_patches(subject)
-
-
-_DASHES = re.compile(r"^-{30,}\s*$")
-_SHORTLOG_AUTHOR = re.compile(r"^\S.*\(\d+\):\s*$")
-_DIFFSTAT_END = re.compile(r"^\s*\d+ files? changed")
-_SHORTLOG_ENTRY = re.compile(r"^ {4,}(\S.*?)\s*$")
-
-
-def _shortlog_titles(text: str) -> list[str]:
-    """Commit titles of git request-pull's shortlog ("Marc Zyngier (3):" then titles).
-
-    The shortlog follows the last dashed line (a signed tag's message sits between the
-    first two) and ends at the diffstat.
-    """
-    lines = text.split("\n")
-    dashes = [i for i, line in enumerate(lines) if _DASHES.match(line)]
-    if not dashes:
-        return []
-    titles: list[str] = []
-    author = False
-    for line in lines[dashes[-1] + 1 :]:
-        if " | " in line or _DIFFSTAT_END.match(line):
-            break
-        if _SHORTLOG_AUTHOR.match(line):
-            author = True
-            continue
-        entry = _SHORTLOG_ENTRY.match(line)
-        if author and entry:
-            titles.append(entry.group(1))
-    return titles
+def _patch(msg: StoredMessage, pull: StoredMessage) -> PullPatch:
+    return PullPatch(msg.message_id, msg.date_utc, msg.from_name, msg.from_email, pull.message_id)

@@ -21,8 +21,9 @@ strongest first:
 Versions may repeat (a RESEND) and restart at v1 once an RFC series goes for real, so an
 RFC is older than any later non-RFC posting of the same series. Links are followed
 transitively, so a v5 that only names v4 still gets v1-v3 through v4's own cover letter.
-Raw mail is read lazily and at most once per posting: the index is built from headers
-alone and queried for every series of every report.
+Nothing is read up front: the postings each rule compares are looked up through a
+PostingSource (the store's posting index, or mail held in memory), and raw mail is read
+lazily and at most once per posting, so a report pays for its week's series only.
 """
 
 from __future__ import annotations
@@ -34,11 +35,12 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import unquote
 
+from lore_digest.facts.postings import Posted, PostingSource
 from lore_digest.mail.headers import in_body_headers, parse_from
 from lore_digest.mail.mime import message_text
-from lore_digest.mail.subject import LoreSubject, parse_subject
+from lore_digest.mail.subject import LoreSubject
 from lore_digest.store.db import StoredMessage
-from lore_digest.vocabulary import is_pull_as_patches, same_posting
+from lore_digest.vocabulary import SERIES_SPREAD_S, is_pull_as_patches, same_posting
 
 __all__ = ["Revision", "RevisionChain", "RevisionIndex"]
 
@@ -57,6 +59,11 @@ REASON_TITLE: Final = "title+author"
 _REASON_RANK: Final = {REASON_CHANGE_ID: 0, REASON_LINK: 1, REASON_TITLE: 2}
 # Later postings whose cover letters are read together when looking for a newer revision.
 _BATCH: Final = 16
+# What a message is to the index (RevisionIndex._kind).
+_SKIP: Final = 0  # no series posting: a reply, a pull request, no patch
+_POSTING: Final = 1  # a cover letter, a single patch, or patch 1 sent without a cover
+_PATCH: Final = 2  # a later patch of a posting (patch 1 under its cover included)
+_DAWN: Final = -(2**62)  # before any Date
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,116 +392,141 @@ def _previous_text_line(lines: Sequence[str], index: int) -> str | None:
 
 
 class RevisionIndex:
-    """Every series posting of one list, indexed to answer revision-chain queries fast.
+    """The revision chains of one list's postings, found through a PostingSource.
 
-    Built from headers only; cover letters are read through `load_raw` when a query needs
-    their change-id or links, and each is read at most once.
+    Nothing is read up front: each query looks up the postings its rules compare (same
+    title, same author near a date, replies in a thread, linked Message-IDs), and cover
+    letters are read through `load_raw` when a rule needs their change-id or links.
+    Every lookup and cover letter is kept, so the queries of one report share them.
     """
 
     def __init__(
         self,
-        postings: Iterable[StoredMessage],
+        source: PostingSource,
         load_raw: Callable[[list[int]], dict[int, bytes]],
         thread_of: Callable[[str], int | None] | None = None,
-        parse: Callable[[str], LoreSubject] = parse_subject,
     ) -> None:
+        self._source = source
         self._load_raw = load_raw
-        self._parse = parse  # a memo shared with the caller's other indexes, or the parser
         self._thread_of = thread_of  # Message-ID -> thread id, for links to replies
-        self._by_mid: dict[str, _Posting] = {}
-        self._by_pk: dict[int, _Posting] = {}
-        self._patches: dict[str, StoredMessage] = {}  # later patches: links may name them
-        self._covered: set[str] = set()  # patch 1 of series that have a cover letter
-        self._by_key: dict[tuple[str, tuple[str, ...]], list[_Posting]] = {}
-        self._by_title: dict[str, list[_Posting]] = {}
-        self._by_author: dict[str, list[_Posting]] = {}
-        self._replied_by: dict[str, list[_Posting]] = {}
+        self._kinds: dict[int, int] = {}  # pk -> _SKIP, _POSTING or _PATCH
+        self._postings: dict[int, _Posting] = {}  # one object per posting: compared by identity
+        self._titles: dict[str, list[_Posting]] = {}
+        self._parents: dict[int, str | None] = {}  # patch pk -> the posting it belongs to
         self._facts: dict[int, _CoverFacts] = {}
         self._back: dict[int, list[tuple[_Posting, str]]] = {}
-        self._lower_mid: dict[str, str] | None = None
-        self._titles_under: dict[str, set[str]] | None = None
-        self._carriers: dict[str, list[tuple[str, StoredMessage]]] = {}  # title -> patches
-        self._index(postings)
 
-    # -- building -------------------------------------------------------------------
+    # -- what each message is ---------------------------------------------------------
 
-    def _index(self, messages: Iterable[StoredMessage]) -> None:
-        firsts: list[_Posting] = []
-        for msg in messages:
-            if "[" not in msg.subject or _REPLY_PREFIX.match(msg.subject):
-                continue
-            subject = self._parse(msg.subject)
-            if subject.is_reply or not subject.is_patch:
-                continue
-            if subject.counter is None or subject.counter == 0:
-                self._add(_make_posting(msg, subject))
+    def _kind(self, posted: Posted) -> int:
+        """A series posting (cover letter, single patch, patch 1 without a cover), a
+        later patch of one (patch 1 under its cover included), or neither."""
+        msg, subject = posted
+        kind = self._kinds.get(msg.pk)
+        if kind is None:
+            if _REPLY_PREFIX.match(msg.subject) or subject.is_reply or not subject.is_patch:
+                kind = _SKIP
+            elif subject.counter is None or subject.counter == 0:
+                kind = _POSTING
             elif subject.counter == 1:
-                firsts.append(_make_posting(msg, subject))
+                kind = _PATCH if self._has_cover(posted) else _POSTING
             else:
-                self._patches[msg.message_id] = msg
-        covers_by_author = {a: [p for p in ps if p.is_cover] for a, ps in self._by_author.items()}
-        for first in firsts:
-            if self._cover_of(first, covers_by_author.get(first.msg.from_email, ())):
-                self._patches[first.msg.message_id] = first.msg
-                self._covered.add(first.msg.message_id)
-            else:
-                self._add(first)
-        for groups in (self._by_key, self._by_title, self._by_author):
-            for group in groups.values():
-                group.sort(key=lambda p: (p.date, p.msg.pk))
-        for posting in self._by_pk.values():
-            for ref in _refs(posting.msg):
-                self._replied_by.setdefault(ref, []).append(posting)
+                kind = _PATCH
+            self._kinds[msg.pk] = kind
+        return kind
 
-    def _add(self, posting: _Posting) -> None:
-        self._by_mid[posting.msg.message_id] = posting
-        self._by_pk[posting.msg.pk] = posting
-        self._by_key.setdefault(posting.key, []).append(posting)
-        self._by_title.setdefault(posting.title, []).append(posting)
-        self._by_author.setdefault(posting.msg.from_email, []).append(posting)
+    def _has_cover(self, first: Posted) -> bool:
+        """Whether patch 1 belongs to a cover letter: threaded under it, or sent with it."""
+        msg, subject = first
+        for cover in self._source.by_ids(_refs(msg)).values():
+            if self._is_cover(cover) and cover[1].version == subject.version:
+                return True
+        sent = (msg.from_email, subject, msg.date_utc)
+        near = self._source.by_author(
+            msg.from_email, msg.date_utc - SERIES_SPREAD_S, msg.date_utc + SERIES_SPREAD_S
+        )
+        return any(
+            self._is_cover(other) and same_posting(sent, (m.from_email, s, m.date_utc))
+            for other in near
+            for m, s in (other,)
+        )
 
-    def _cover_of(self, first: _Posting, covers: Sequence[_Posting]) -> _Posting | None:
-        """The cover letter that patch 1 belongs to: threaded under it, or sent with it."""
-        for ref in _refs(first.msg):
-            cover = self._by_mid.get(ref)
-            if cover is not None and cover.is_cover and cover.version == first.version:
-                return cover
-        for cover in covers:
-            if same_posting(first.sent(), cover.sent()):
-                return cover
-        return None
+    def _is_cover(self, posted: Posted) -> bool:
+        return posted[1].is_cover and self._kind(posted) == _POSTING
+
+    def _posting(self, posted: Posted) -> _Posting | None:
+        """The one _Posting object of a series posting (None for anything else)."""
+        if self._kind(posted) != _POSTING:
+            return None
+        posting = self._postings.get(posted[0].pk)
+        if posting is None:
+            posting = self._postings[posted[0].pk] = _make_posting(*posted)
+        return posting
+
+    def _postings_of(self, found: Iterable[Posted]) -> list[_Posting]:
+        return [p for posted in found if (p := self._posting(posted)) is not None]
+
+    def _posting_named(self, message_id: str) -> _Posting | None:
+        """The series posting with exactly this Message-ID."""
+        posted = self._source.by_ids((message_id,)).get(message_id)
+        return None if posted is None else self._posting(posted)
+
+    def _parent(self, patch: Posted) -> str | None:
+        """The Message-ID of the posting a later patch is threaded under (first named)."""
+        pk = patch[0].pk
+        if pk not in self._parents:
+            refs = _refs(patch[0])
+            found = self._source.by_ids(refs)
+            self._parents[pk] = next(
+                (r for r in refs if r in found and self._posting(found[r]) is not None), None
+            )
+        return self._parents[pk]
+
+    # -- groups -------------------------------------------------------------------------
+
+    def _titled(self, title: str) -> list[_Posting]:
+        group = self._titles.get(title)
+        if group is None:
+            group = self._titles[title] = self._postings_of(self._source.titled(title))
+        return group
+
+    def _by_author(self, email: str, start_utc: int, end_utc: int) -> list[_Posting]:
+        """The author's postings with start_utc <= date <= end_utc, oldest first."""
+        return self._postings_of(self._source.by_author(email, start_utc, end_utc))
 
     # -- lookups ----------------------------------------------------------------------
 
     def _posting_for(self, message_id: str) -> _Posting | None:
         """The series posting a message is (or belongs to, for a later patch)."""
-        if message_id not in self._by_mid and message_id not in self._patches:
-            message_id = self._lowercase_ids().get(message_id.lower(), message_id)
-        posting = self._by_mid.get(message_id)
+        posted = self._source.by_ids((message_id,)).get(message_id)
+        if posted is None or self._kind(posted) == _SKIP:
+            # b4 lowercases the ids it puts in links
+            posted = next(
+                (
+                    p
+                    for p in reversed(self._source.by_lower_id(message_id.lower()))
+                    if self._kind(p) != _SKIP
+                ),
+                None,
+            )
+            if posted is None:
+                return None
+        posting = self._posting(posted)
         if posting is not None:
             return posting
-        patch = self._patches.get(message_id)
-        if patch is None:
-            return None
-        for ref in _refs(patch):
-            posting = self._by_mid.get(ref)
-            if posting is not None:
-                return posting
-        return self._unthreaded_anchor(patch)
+        parent = self._parent(posted)
+        if parent is not None:
+            return self._posting_named(parent)
+        return self._unthreaded_anchor(posted)
 
-    def _unthreaded_anchor(self, patch: StoredMessage) -> _Posting | None:
+    def _unthreaded_anchor(self, patch: Posted) -> _Posting | None:
         """The cover or patch 1 sent by the same author with a patch that has no parent."""
-        sent = (patch.from_email, self._parse(patch.subject), patch.date_utc)
-        for posting in self._by_author.get(patch.from_email, ()):
-            if same_posting(sent, posting.sent()):
-                return posting
-        return None
-
-    def _lowercase_ids(self) -> dict[str, str]:
-        """Lowercased Message-ID -> stored one: b4 lowercases the ids it puts in links."""
-        if self._lower_mid is None:
-            self._lower_mid = {mid.lower(): mid for mid in (*self._by_mid, *self._patches)}
-        return self._lower_mid
+        msg, subject = patch
+        sent = (msg.from_email, subject, msg.date_utc)
+        near = self._by_author(
+            msg.from_email, msg.date_utc - SERIES_SPREAD_S, msg.date_utc + SERIES_SPREAD_S
+        )
+        return next((p for p in near if same_posting(sent, p.sent())), None)
 
     def _ensure_facts(self, postings: Iterable[_Posting]) -> None:
         """Read the cover letters not read yet, in one batch."""
@@ -554,18 +586,22 @@ class RevisionIndex:
         return edges
 
     def _title_matches_before(self, posting: _Posting) -> Iterable[_Posting]:
-        """Same title and author, sent in the year before `posting`."""
-        group = self._by_key.get(posting.key, [])
+        """Same title, project and author, sent in the year before `posting`."""
+        group = self._titled(posting.title)
         low = bisect.bisect_left(group, posting.date - TITLE_WINDOW_S, key=lambda p: p.date)
         for other in group[low:]:
             if other.date >= posting.date:
                 break
-            if _same_author(other, posting) and _precedes(other, posting):
+            if (
+                other.key == posting.key
+                and _same_author(other, posting)
+                and _precedes(other, posting)
+            ):
                 yield other
 
     def _same_change_id(self, posting: _Posting, change_id: str) -> Iterable[_Posting]:
-        """The author's other postings with this change-id (b4 keeps it per author)."""
-        mine = self._by_author.get(posting.msg.from_email, [])
+        """The author's earlier postings with this change-id (b4 keeps it per author)."""
+        mine = self._by_author(posting.msg.from_email, _DAWN, posting.date)
         self._ensure_facts(mine)
         return (p for p in mine if self._facts[p.msg.pk].change_id == change_id)
 
@@ -578,7 +614,11 @@ class RevisionIndex:
         that cover). Only postings dated before `until_utc` are considered. None when
         `root` is not a series posting.
         """
-        if root.message_id not in self._by_mid and root.message_id not in self._covered:
+        posted = self._source.by_ids((root.message_id,)).get(root.message_id)
+        if posted is None:
+            return None
+        kind = self._kind(posted)
+        if kind == _SKIP or (kind == _PATCH and posted[1].counter != 1):
             return None
         current = self._posting_for(root.message_id)
         if current is None:
@@ -654,8 +694,8 @@ class RevisionIndex:
         same posting sent again under a corrected prefix (see _reposted). A posting
         already linked to another series is that series' revision, not ours.
         """
-        mine = self._by_author.get(current.msg.from_email, [])
         end = min(until_utc, current.date + SUCCESSOR_WINDOW_S)
+        mine = self._by_author(current.msg.from_email, current.date, end)
         later = [p for p in _between(mine, current.date, end) if p.msg.pk not in chain_pks]
         self._ensure_facts(later)
         titles = self._patch_titles(current)
@@ -695,10 +735,11 @@ class RevisionIndex:
         """
         if current.total not in (None, 1):
             return None
-        self._patch_titles(current)  # builds the carriers
         author = current.msg.from_email.lower()
-        for parent, patch in self._carriers.get(current.title, ()):
-            carrier = self._by_mid[parent]
+        for parent, patch in self._carriers(current.title):
+            carrier = self._posting_named(parent)
+            if carrier is None:
+                continue
             if not (current.date < carrier.date < end) or carrier.key[1] != current.key[1]:
                 continue
             if carrier.msg.from_email.lower() == author:
@@ -709,6 +750,17 @@ class RevisionIndex:
             if raw is not None and _written_by(message_text(raw).text, author):
                 return carrier, REASON_TITLE
         return None
+
+    def _carriers(self, title: str) -> list[tuple[str, StoredMessage]]:
+        """Later patches titled `title`, each with the posting it is sent under: patches
+        2..N first, then patches 1 sent under a cover letter, each group by date."""
+        found = [
+            (parent, posted)
+            for posted in self._source.titled(title)
+            if self._kind(posted) == _PATCH and (parent := self._parent(posted)) is not None
+        ]
+        found.sort(key=lambda f: (f[1][1].counter == 1, f[1][0].date_utc, f[1][0].pk))
+        return [(parent, posted[0]) for parent, posted in found]
 
     def _cites_a_reply_to(self, current: _Posting, cited: Sequence[str]) -> bool:
         """Whether a link names a reply in current's thread (not a posting of a series)."""
@@ -721,16 +773,13 @@ class RevisionIndex:
 
     def _patch_titles(self, posting: _Posting) -> set[str]:
         """Normalized titles of a posting and of the patches sent under it."""
-        if self._titles_under is None:
-            self._titles_under = {}
-            for patch in self._patches.values():
-                for ref in _refs(patch):
-                    if ref in self._by_mid:
-                        title = self._parse(patch.subject).normalized_title()
-                        self._titles_under.setdefault(ref, set()).add(title)
-                        self._carriers.setdefault(title, []).append((ref, patch))
-                        break
-        return {posting.title, *self._titles_under.get(posting.msg.message_id, ())}
+        mid = posting.msg.message_id
+        under = {
+            posted[1].normalized_title()
+            for posted in self._source.replying_to(mid, posting.msg.thread_id)
+            if self._kind(posted) == _PATCH and self._parent(posted) == mid
+        }
+        return {posting.title, *under}
 
     def _later_candidates(
         self, current: _Posting, members: dict[int, tuple[_Posting, str]], until_utc: int
@@ -741,16 +790,19 @@ class RevisionIndex:
         sent by one of the chain's authors (or under its title) and names it in its cover.
         """
         chain = [current, *(p for p, _ in members.values())]
-        groups: list[Sequence[_Posting]] = []
-        groups.extend(self._by_title.get(t, []) for t in {p.title for p in chain})
-        groups.extend(self._by_author.get(a, []) for a in {p.msg.from_email for p in chain})
         start = current.date
+        groups: list[Sequence[_Posting]] = []
+        groups.extend(self._titled(t) for t in {p.title for p in chain})
+        groups.extend(
+            self._by_author(a, start, until_utc) for a in {p.msg.from_email for p in chain}
+        )
         found: dict[int, _Posting] = {}
         for group in groups:
             for other in _between(group, start, until_utc):
                 found[other.msg.pk] = other
         for posting in chain:
-            for other in self._replied_by.get(posting.msg.message_id, []):
+            mid = posting.msg.message_id
+            for other in self._postings_of(self._source.replying_to(mid, posting.msg.thread_id)):
                 if start < other.date < until_utc:
                     found[other.msg.pk] = other
         return sorted(found.values(), key=lambda p: (p.date, p.msg.pk))

@@ -9,6 +9,7 @@ subject a list archive throws at it.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -104,8 +105,12 @@ def normalize_title(title: str) -> str:
     return _SPACE_RE.sub(" ", title).lower().strip().rstrip(_TRAILING_PUNCT)
 
 
+@functools.lru_cache(maxsize=1 << 15)
 def parse_subject(subject: str) -> LoreSubject:
-    """Parse a decoded Subject header; any input, however broken, yields a result."""
+    """Parse a decoded Subject header; any input, however broken, yields a result.
+
+    Remembered (a LoreSubject is immutable): a report asks about the subject of every
+    reply of a thread, and replies repeat their posting's subject."""
     clean = _clean(subject)
     is_reply, groups, pos = _split_prefixes(clean)
     title = clean[pos:]

@@ -21,6 +21,7 @@ from lore_digest.facts.classify import Category, classify
 from lore_digest.facts.landed import PullPatch, PullPatchIndex
 from lore_digest.facts.links import message_url
 from lore_digest.facts.model import MailFacts
+from lore_digest.facts.postings import MemoryPostings, PostingSource, StorePostings
 from lore_digest.facts.questions import questions_in
 from lore_digest.facts.revisions import RevisionIndex
 from lore_digest.facts.series_facts import build_series_facts, mail_files, thread_status
@@ -41,6 +42,7 @@ from lore_digest.report.people import compute_people
 from lore_digest.report.tldr import compute_tldr
 from lore_digest.report.trust import TrustRules
 from lore_digest.store.db import ListInfo, Store, StoredMessage
+from lore_digest.store.postings import PostingRecords
 from lore_digest.summarize.base import Summarizer
 from lore_digest.summarize.offline import OfflineSummarizer
 from lore_digest.threading.jwz import parent_map
@@ -156,10 +158,7 @@ class ReportBuilder:
         self._revisions: RevisionIndex | None = None
         self._pulls: PullPatchIndex | None = None
         self._threads_of: dict[str, int | None] = {}  # Message-ID -> thread, as looked up
-        self._postings: list[StoredMessage] | None = None
-        # Both indexes read the subject of every posting of the list (39k on a 100k-mail
-        # list, ~12 µs a parse): read parsed from the store, each parsed at most once.
-        self._parsed: dict[str, LoreSubject] = {}
+        self._postings: PostingSource | None = None
         self.trust = TrustRules(store, info, maintainers)
         self._files: dict[int, tuple[str, ...]] = {}  # patch pk → files, not stored yet
         # Stable-review and AUTOSEL postings are listed under "waiting for review" only
@@ -176,19 +175,34 @@ class ReportBuilder:
 
     @property
     def revisions(self) -> RevisionIndex:
-        """The list's revision index, built on first use."""
+        """The list's revision index, made on first use."""
         if self._revisions is None:
-            self._revisions = RevisionIndex(
-                self._series_postings(), self.store.raw_many, self._thread_of, self._parse
-            )
+            self._revisions = RevisionIndex(self.postings, self.store.raw_many, self._thread_of)
         return self._revisions
 
     @property
     def pulls(self) -> PullPatchIndex:
-        """The patches maintainers carried in pull requests, built on first use."""
+        """The patches maintainers carried in pull requests, made on first use."""
         if self._pulls is None:
-            self._pulls = PullPatchIndex(self._series_postings(), self.store.raw_many, self._parse)
+            self._pulls = PullPatchIndex(self.postings)
         return self._pulls
+
+    @property
+    def postings(self) -> PostingSource:
+        """Where both indexes look postings up: the store's posting index, brought up to
+        date first (a no-op after a sync), or, when the store cannot be written, every
+        posting of the list read into memory."""
+        if self._postings is None:
+            records = PostingRecords(self.store)
+            with contextlib.suppress(sqlite3.OperationalError, StoreError):
+                records.update(self.info.id)
+            if records.is_current(self.info.id):
+                self._postings = StorePostings(self.store, self.info.id)
+            else:
+                self._postings = MemoryPostings(
+                    self.store.series_candidates(self.info.id), self.store.raw_many
+                )
+        return self._postings
 
     def _thread_of(self, message_id: str) -> int | None:
         """The thread of a stored Message-ID (None when it is not in the archive)."""
@@ -197,30 +211,6 @@ class ReportBuilder:
             found = None if pk is None else self.store.thread_of(self.info.id, pk)
             self._threads_of[message_id] = found
         return self._threads_of[message_id]
-
-    def _series_postings(self) -> list[StoredMessage]:
-        """Every mail of the list that may post a series (read once for both indexes),
-        with the parse of each subject; parses the store lacks are made and kept."""
-        if self._postings is None:
-            postings: list[StoredMessage] = []
-            fresh: list[tuple[int, str, LoreSubject]] = []
-            for msg, parsed in self.store.series_candidates_parsed(self.info.id):
-                if parsed is None:
-                    parsed = parse_subject(msg.subject)
-                    fresh.append((msg.pk, msg.subject, parsed))
-                self._parsed[msg.subject] = parsed
-                postings.append(msg)
-            with contextlib.suppress(sqlite3.OperationalError, StoreError):
-                self.store.save_subject_parses(fresh)  # a cache: a read-only store skips it
-            self._postings = postings
-        return self._postings
-
-    def _parse(self, subject: str) -> LoreSubject:
-        """parse_subject, remembered for this report (the indexes ask again and again)."""
-        parsed = self._parsed.get(subject)
-        if parsed is None:
-            parsed = self._parsed[subject] = parse_subject(subject)
-        return parsed
 
     def collect_threads(
         self, window: Window
@@ -465,29 +455,30 @@ class ReportBuilder:
     def _waiting(self, window: Window) -> list[Thread]:
         """Series posted 14–90 days before the window's end that only their author touched."""
         end = window.end_utc
-        recent = self.store.messages_between(self.info.id, end - WAITING_HORIZON_DAYS * 86400, end)
-        by_thread: dict[int, list[StoredMessage]] = {}
-        for msg in recent:
-            if msg.thread_id is not None:
-                by_thread.setdefault(msg.thread_id, []).append(msg)
+        recent = self.store.senders_between(self.info.id, end - WAITING_HORIZON_DAYS * 86400, end)
+        by_thread: dict[int, list[tuple[int, int | None, str, int, str]]] = {}
+        for row in recent:
+            if row[1] is not None:
+                by_thread.setdefault(row[1], []).append(row)
         waiting = []
-        for messages in by_thread.values():
-            first = messages[0]
-            subject = parse_subject(first.subject)
+        for thread_id, rows in by_thread.items():
+            first_pk, _, author, date, raw_subject = rows[0]
+            subject = parse_subject(raw_subject)
             if (
                 subject.is_reply
                 or not subject.is_patch
-                or is_bot(first.from_email)  # a robot's report waits for nobody
-                or end - first.date_utc < WAITING_DAYS * 86400
+                or is_bot(author)  # a robot's report waits for nobody
+                or end - date < WAITING_DAYS * 86400
             ):
                 continue
             if is_stable_posting(subject) and not self.stable_waits:
                 continue  # backports are sent for information (see `stable_waits`)
-            if any(m.from_email != first.from_email and not is_bot(m.from_email) for m in messages):
+            if any(r[2] != author and not is_bot(r[2]) for r in rows):
                 continue
-            full = self.store.messages_of_threads(self.info.id, [first.thread_id or 0], end)
-            if any(m.from_email != first.from_email and not is_bot(m.from_email) for m in full):
+            full = self.store.messages_of_threads(self.info.id, [thread_id], end)
+            if any(m.from_email != author and not is_bot(m.from_email) for m in full):
                 continue
+            first = next(m for m in full if m.pk == first_pk)
             raws = self.store.raw_many(m.pk for m in full)
             thread, _ = self.build_thread(full, raws, window)
             if (

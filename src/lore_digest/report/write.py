@@ -10,7 +10,7 @@ from lore_digest.fsutil import write_atomic
 from lore_digest.report.jsonout import render_json
 from lore_digest.report.markdown import render_markdown
 from lore_digest.report.model import Report
-from lore_digest.report.text import render_text
+from lore_digest.report.text import markdown_to_text, render_text
 from lore_digest.vocabulary import report_stem as vocabulary_stem
 
 RENDERERS: dict[str, tuple[str, Callable[[Report], str]]] = {
@@ -42,11 +42,20 @@ def write_report(
     """Render and atomically write each format; returns the paths written. `suffix`
     goes after the week ("kvmarm-2022-W19-vgic.en.md": one subsystem's report beside the
     whole one)."""
+    rendered: dict[str, str] = {}
+
+    def text_of(fmt: str) -> str:
+        if fmt not in rendered:
+            # the plain text is made from the Markdown: render that once for both
+            rendered[fmt] = (
+                markdown_to_text(text_of("md")) if fmt == "txt" else RENDERERS[fmt][1](report)
+            )
+        return rendered[fmt]
+
     written = []
     for fmt in formats:
-        extension, render = RENDERERS[fmt]
         stem = vocabulary_stem(report.list_name, report.label + suffix, report.lang)
-        path = out_dir / f"{stem}{extension}"
-        write_atomic(path, render(report))
+        path = out_dir / f"{stem}{RENDERERS[fmt][0]}"
+        write_atomic(path, text_of(fmt))
         written.append(path)
     return written

@@ -241,6 +241,30 @@ MIGRATIONS: tuple[str, ...] = (
         threaded_pk INTEGER NOT NULL
     );
     """,
+    # 11: the posting index (store/postings.py): a report looks up the postings it needs
+    # (by normalized title, author, thread, Message-ID in any case) instead of reading
+    # every posting of the list. `norm_title` and `lower_id` join each subject parse;
+    # `pull_shortlogs` holds the commit titles each pull request's shortlog lists;
+    # `posting_index` stamps, per list, the rules the index was built under and the
+    # store id up to which it is complete (a report or sync brings it up to date).
+    """
+    ALTER TABLE subject_parses ADD COLUMN norm_title TEXT;
+    ALTER TABLE subject_parses ADD COLUMN lower_id TEXT;
+    CREATE INDEX subject_parses_by_title ON subject_parses(norm_title);
+    CREATE INDEX subject_parses_by_lower_id ON subject_parses(lower_id);
+    CREATE TABLE pull_shortlogs (
+        message_pk INTEGER NOT NULL REFERENCES messages(id),
+        seq INTEGER NOT NULL,
+        title TEXT NOT NULL,
+        PRIMARY KEY (message_pk, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX pull_shortlogs_by_title ON pull_shortlogs(title);
+    CREATE TABLE posting_index (
+        list_id INTEGER PRIMARY KEY REFERENCES lists(id),
+        rules INTEGER NOT NULL,
+        indexed_pk INTEGER NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
