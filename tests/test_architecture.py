@@ -34,7 +34,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("settings",),  # the config file
     ("digest",),  # the one pipeline API: a week of a list → Report
     ("site", "deliver", "export", "channels"),  # renderers and delivery of Reports
-    ("runner", "demo"),  # unattended runs, the demo
+    ("runner", "demo", "jobs"),  # unattended runs, parallel workers, the demo
     ("cli", "__main__", "__init__"),  # the command line and the package face
 )
 LAYER_OF = {unit: index for index, units in enumerate(LAYERS) for unit in units}

@@ -1120,6 +1120,18 @@ def serve(directory: Path, port: int) -> None:
 @click.option(
     "--list", "only", multiple=True, metavar="NAME", help="Only this configured list (repeatable)."
 )
+@click.option(
+    "--jobs",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Lists of different stores (lists.NAME.db) run in this many processes at once.",
+)
+@click.option(
+    "--llm-limit",
+    type=click.IntRange(1, 256),
+    help="LLM requests in flight at once across all lists [default: [summarizer] concurrency].",
+)
 @_trust_options
 @_json_option
 @_store_options
@@ -1127,6 +1139,8 @@ def serve(directory: Path, port: int) -> None:
 def run(
     ctx: click.Context,
     only: tuple[str, ...],
+    jobs: int,
+    llm_limit: int | None,
     maintainers: Path | None,
     trees: tuple[str, ...],
     as_json: bool,
@@ -1145,16 +1159,18 @@ def run(
     settings = obj.settings
     if not settings.lists:
         raise LoreDigestError(f"no [lists.NAME] tables in {obj.config}: nothing to run")
-    db = obj.db
-    with store_lock(db, wait=RUN_LOCK_WAIT_S, on_wait=lambda line: err.print(escape(line))):
-        summary = run_all(
-            settings,
-            db,
-            lists=list(only) or None,
-            log=None if as_json else (lambda line: err.print(escape(line))),
-            maintainers=maintainers,
-            trees=trees,
-        )
+    summary = run_all(
+        settings,
+        obj.db,
+        lists=list(only) or None,
+        log=None if as_json else (lambda line: err.print(escape(line))),
+        maintainers=maintainers,
+        trees=trees,
+        jobs=jobs,
+        llm_limit=llm_limit,
+        lock_wait=RUN_LOCK_WAIT_S,  # each store's run lock, taken as its lists start
+        on_lock_wait=lambda line: err.print(escape(line)),
+    )
     if as_json:
         click.echo(json.dumps(summary.as_dict(), indent=2, ensure_ascii=False))
     else:

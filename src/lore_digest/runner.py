@@ -19,6 +19,7 @@ in the summary and the next list still runs; nothing is printed here (the CLI do
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -45,6 +46,7 @@ from lore_digest.settings import (
 )
 from lore_digest.statefile import load_state_file, save_state_file
 from lore_digest.store.db import Store
+from lore_digest.store.lock import store_lock
 from lore_digest.vocabulary import plural, report_stem
 
 if TYPE_CHECKING:
@@ -431,26 +433,63 @@ def _run_lists(
     store: Store,
     chosen: dict[str, ListSettings],
     settings: Settings,
-    summary: RunSummary,
+    now: datetime,
     log: Log,
     password: str | None,
     ssl_context: ssl.SSLContext | None,
     progress: Progress | None,
-) -> None:
-    for name, conf in chosen.items():
-        summary.lists.append(
-            run_list(
-                store,
-                name,
-                conf,
-                settings,
-                now=summary.now,
-                log=log,
-                password=password,
-                ssl_context=ssl_context,
-                progress=progress,
-            )
+) -> list[ListRun]:
+    return [
+        run_list(
+            store,
+            name,
+            conf,
+            settings,
+            now=now,
+            log=log,
+            password=password,
+            ssl_context=ssl_context,
+            progress=progress,
         )
+        for name, conf in chosen.items()
+    ]
+
+
+def store_groups(chosen: Mapping[str, ListSettings], shared: Path) -> dict[Path, list[str]]:
+    """The lists of each store, in config order: a list's own `db`, else the shared one."""
+    groups: dict[Path, list[str]] = {}
+    for name, conf in chosen.items():
+        groups.setdefault(conf.db if conf.db is not None else shared, []).append(name)
+    return groups
+
+
+def _run_group(
+    path: Path,
+    chosen: dict[str, ListSettings],
+    settings: Settings,
+    now: datetime,
+    log: Log,
+    password: str | None,
+    ssl_context: ssl.SSLContext | None,
+    progress: Progress | None,
+    lock_wait: float | None,
+    on_lock_wait: Log | None = None,
+) -> list[ListRun]:
+    """The lists of one store, one after the other, under the store's run lock (a lock
+    held elsewhere, or a store that cannot be opened, fails these lists only)."""
+    try:
+        with contextlib.ExitStack() as stack:
+            if lock_wait is not None:
+                stack.enter_context(store_lock(path, wait=lock_wait, on_wait=on_lock_wait or log))
+            store = stack.enter_context(Store.open(path))
+            return _run_lists(store, chosen, settings, now, log, password, ssl_context, progress)
+    except LoreDigestError as exc:
+        for name in chosen:
+            log(f"{name}: store failed: {exc}")
+        return [
+            ListRun(name=name, source=conf.source_kind, errors=[f"store: {exc}"])
+            for name, conf in chosen.items()
+        ]
 
 
 def _with_trust(settings: Settings, maintainers: Path | None, trees: tuple[str, ...]) -> Settings:
@@ -466,6 +505,31 @@ def _with_trust(settings: Settings, maintainers: Path | None, trees: tuple[str, 
     return settings.model_copy(update={"lists": lists})
 
 
+def _group_task(
+    path: Path,
+    chosen: dict[str, ListSettings],
+    settings: Settings,
+    now: datetime,
+    password: str | None,
+    lock_wait: float | None,
+    with_progress: bool,
+) -> list[ListRun]:
+    """One store's lists in a worker process of `run --jobs N` (lines go to the parent)."""
+    from lore_digest.jobs import worker_log, worker_progress
+
+    progress = worker_progress if with_progress else None
+    return _run_group(path, chosen, settings, now, worker_log, password, None, progress, lock_wait)
+
+
+def _failed_group(args: tuple[object, ...], reason: str) -> list[ListRun]:
+    """Every list of a task whose worker process failed, with the reason."""
+    chosen: dict[str, ListSettings] = args[1]  # type: ignore[assignment]
+    return [
+        ListRun(name=name, source=conf.source_kind, errors=[f"run: {reason}"])
+        for name, conf in chosen.items()
+    ]
+
+
 def run_all(
     settings: Settings,
     store: Store | Path,
@@ -478,12 +542,22 @@ def run_all(
     progress: Progress | None = None,
     maintainers: Path | None = None,
     trees: Sequence[str] = (),
+    jobs: int = 1,
+    llm_limit: int | None = None,
+    lock_wait: float | None = None,
+    on_lock_wait: Log | None = None,
 ) -> RunSummary:
     """Run every configured list (or only `lists`); see the module docstring.
 
-    `store` is an open Store or the path of one (opened and closed here). `now` fixes
-    the clock (tests; default: the current time). `log` receives one line per event,
-    `progress` the sync's advance (label, done, total).
+    `store` is an open Store (every list in it, one after the other) or the path of the
+    shared store: each list then uses its own `db` if configured, else that one, each
+    store opened here and, with `lock_wait` (seconds), held under its run lock
+    (`on_lock_wait` hears at once whom it waits for). With `jobs` > 1 the stores' lists
+    run in up to `jobs` worker processes at once (lists of one store in sequence, in
+    one process), all LLM requests together at most `llm_limit` in flight (default:
+    the [summarizer] concurrency); `ssl_context` is not passed to them (system CAs).
+    `now` fixes the clock (tests; default: the current time). `log` receives one line
+    per event, `progress` the sync's advance (label, done, total).
     `password`/`ssl_context` are for SMTP (default: $LORE_DIGEST_SMTP_PASSWORD, system CAs).
     `maintainers`/`trees` (the command line's) replace every list's configured ones.
     Raises only for a usage error before any list ran (an unknown name in `lists`).
@@ -496,9 +570,46 @@ def run_all(
     if not chosen:
         emit("no [lists.NAME] table in the config: nothing to do")
     if isinstance(store, Store):
-        _run_lists(store, chosen, settings, summary, emit, password, ssl_context, progress)
+        runs = _run_lists(store, chosen, settings, moment, emit, password, ssl_context, progress)
     else:
-        with Store.open(store) as opened:
-            _run_lists(opened, chosen, settings, summary, emit, password, ssl_context, progress)
+        groups = [
+            (path, {n: chosen[n] for n in names})
+            for path, names in store_groups(chosen, store).items()
+        ]
+        if jobs > 1 and len(groups) > 1:
+            from lore_digest.jobs import run_in_processes
+
+            calls: list[tuple[object, ...]] = [
+                (path, mine, settings, moment, password, lock_wait, progress is not None)
+                for path, mine in groups
+            ]
+            done = run_in_processes(
+                _group_task,
+                calls,
+                jobs=jobs,
+                llm_limit=llm_limit or settings.summarizer.concurrency,
+                failed=_failed_group,
+                log=emit,
+                progress=progress,
+            )
+        else:
+            done = [
+                _run_group(
+                    path,
+                    mine,
+                    settings,
+                    moment,
+                    emit,
+                    password,
+                    ssl_context,
+                    progress,
+                    lock_wait,
+                    on_lock_wait or emit,
+                )
+                for path, mine in groups
+            ]
+        order = list(chosen)
+        runs = sorted((r for group in done for r in group), key=lambda r: order.index(r.name))
+    summary.lists = runs
     summary.finished_at = datetime.now(UTC)
     return summary

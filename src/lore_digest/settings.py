@@ -32,6 +32,8 @@
     languages = ["zh", "en"]
     timezone = "Asia/Shanghai"
     output = "/srv/digest/kvmarm"   # OUTPUT/reports, OUTPUT/site
+    db = "kvmarm.sqlite3"         # optional: the list's own store (else the shared one);
+                                  # lists with their own stores run at once: run --jobs N
     recipients = ["kvmarm-digest@example.org"]
     channels = ["team"]           # posted after the site is built, once per week
     since = 2024-01-01            # optional: no reports of weeks before this day's week;
@@ -40,7 +42,7 @@
     [lists.kvmarm.summarizer]     # optional: overrides keys of [summarizer] for this list
     model = "qwen2.5:14b"
 
-Relative paths (db, output, mbox, a local mirror) are taken relative to the directory of
+Relative paths (db, a list's db, output, mbox, a local mirror) are taken relative to the directory of
 the config file, so a config checked into a repository works from any working directory
 (a CI job, a systemd unit). Command-line options override the file; secrets (API keys,
 the SMTP password) only ever come from the environment, and a password in the file is
@@ -306,6 +308,9 @@ class ListSettings(BaseModel):
     languages: list[Language] = Field(default_factory=_default_languages, min_length=1)
     timezone: str = "UTC"
     output: Path
+    # The list's own store, as public-inbox keeps one inbox each (None: the shared store,
+    # --db or the top-level `db`); `run --jobs N` runs lists of different stores at once.
+    db: Path | None = None
     recipients: list[str] = Field(default_factory=list)
     since: date | None = None
     summarizer: SummarizerOverride | None = None
@@ -362,7 +367,7 @@ class ListSettings(BaseModel):
             out.append(item)
         return list(dict.fromkeys(out))
 
-    @field_validator("mbox", "output", "maintainers")
+    @field_validator("mbox", "output", "maintainers", "db")
     @classmethod
     def _paths(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return None if value is None else _local_path(value, info)

@@ -9,7 +9,10 @@ What the rest of the program may rely on:
   short line safe to print (no API key, no whole response body, no traceback);
 - transient failures (timeouts, dropped connections, 429, 5xx, Anthropic's 529) are
   retried with capped exponential backoff and full jitter, honouring `Retry-After`;
-- a client is safe to share between threads (one `httpx.Client`, itself thread-safe).
+- a client is safe to share between threads (one `httpx.Client`, itself thread-safe);
+- every request passes the process's request gate (`set_request_gate`): `run --jobs N`
+  sets one semaphore shared by its worker processes, so the lists digested at once
+  never have more requests in flight together than the one limit allows.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import random
 import re
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, Self
 
@@ -47,6 +51,16 @@ MESSAGE_MAX_CHARS = 300
 JSON_INSTRUCTION = (
     "Respond with a single JSON object only: no prose before or after it, no code fences."
 )
+
+# Held around each HTTP request (one attempt, not its retries' waits); see set_request_gate.
+_gate: AbstractContextManager[object] = nullcontext()
+
+
+def set_request_gate(gate: AbstractContextManager[object] | None) -> None:
+    """Make every request of this process hold `gate` while it is in flight (a semaphore
+    shared with other processes: one limit for all of them); None: no gate."""
+    global _gate
+    _gate = nullcontext() if gate is None else gate
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,7 +336,8 @@ class _HTTPChatClient:
     ) -> httpx.Response | _Failure:
         """One request; transport exceptions become a classified failure."""
         try:
-            return self._http.request(method, url, headers=headers, **content)
+            with _gate:
+                return self._http.request(method, url, headers=headers, **content)
         except httpx.TimeoutException as exc:
             return _Failure(
                 "timeout", f"no answer within {self.timeout:g} s ({_exc_text(exc)})", True
