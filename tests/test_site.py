@@ -658,12 +658,12 @@ def test_weeks_touched_follows_threads_and_revisions(synced_store: Store) -> Non
     w19 = iso_week_window("2022-W19")
     in_w19 = [m for m in messages if w19.start_utc <= m.date_utc < w19.end_utc]
     its_v3 = next(m for m in in_w19 if m.subject == ITS)
-    touched = weeks_touched(builder, messages, [its_v3])
+    touched = weeks_touched(builder, [its_v3])
     # Its own thread goes on into W20; v3 also supersedes v2, whose thread has W18 and
     # W19 mail, but only weeks from the new posting on can change.
     assert {"2022-W19", "2022-W20"} <= touched
     assert all(w >= "2022-W19" for w in touched)
-    assert weeks_touched(builder, messages, []) == set()
+    assert weeks_touched(builder, []) == set()
 
 
 def test_a_thank_you_in_the_archives_first_months_touches_all_of_them(
@@ -685,10 +685,10 @@ def test_a_thank_you_in_the_archives_first_months_touches_all_of_them(
     thanks = next(m for m in replies if b"commit:" in raws[m.pk] and may_decide(raws[m.pk]))
     plain = next(m for m in replies if not may_decide(raws[m.pk]))
     span = {builder.week_of(first + day * 86400) for day in range(0, 238, 7)}
-    assert span <= weeks_touched(builder, messages, [thanks])
-    assert builder.week_of(first) not in weeks_touched(builder, messages, [plain])
+    assert span <= weeks_touched(builder, [thanks])
+    assert builder.week_of(first) not in weeks_touched(builder, [plain])
     late = next(m for m in messages if m.date_utc > first + 400 * 86400)
-    assert builder.week_of(first) not in weeks_touched(builder, messages, [late])
+    assert builder.week_of(first) not in weeks_touched(builder, [late])
 
 
 def test_english_only_site_has_an_index(synced_db: Path, tmp_path: Path) -> None:
@@ -717,10 +717,16 @@ def _write_mbox(path: Path, raws: list[bytes]) -> Path:
     return path
 
 
-def test_incremental_site_equals_a_fresh_build(synced_store: Store, tmp_path: Path) -> None:
+@pytest.mark.parametrize("joined", [False, True], ids=["held-back", "threads-joined"])
+def test_incremental_site_equals_a_fresh_build(
+    synced_store: Store, tmp_path: Path, joined: bool
+) -> None:
     """Mail held back, then synced: the updated site is the one a fresh build makes.
 
-    Checks `weeks_touched` end to end: a week it missed would keep a stale page.
+    Checks `weeks_touched` end to end: a week it missed would keep a stale page. With
+    `joined`, one held-back reply also names the first mail of a W16 thread in its
+    References (a cross-thread reply): the two threads merge, the stored mail of one
+    moves to the other, and the site learns of the moves from the store (thread_moves).
     """
     info = synced_store.get_list("kvmarm")
     assert info is not None
@@ -731,6 +737,20 @@ def test_incremental_site_equals_a_fresh_build(synced_store: Store, tmp_path: Pa
     w18 = iso_week_window("2022-W18")
     middle = [m.pk for m in mails if w18.start_utc <= m.date_utc < w18.end_utc]
     late = {its.pk, *random.Random(19).sample(middle, 4)}
+    if joined:
+        w16 = iso_week_window("2022-W16")
+        other = next(
+            m
+            for m in mails
+            if w16.start_utc <= m.date_utc < w16.end_utc
+            and m.thread_id == m.pk
+            and m.thread_id != its.thread_id
+            and sum(n.thread_id == m.thread_id for n in mails) > 3
+        )
+        reply = next(pk for pk in sorted(late) if b"\nReferences: " in raws[pk])
+        raws[reply] = raws[reply].replace(
+            b"\nReferences: ", f"\nReferences: <{other.message_id}> ".encode(), 1
+        )
     store_path = tmp_path / "partial.sqlite3"
     out, fresh = tmp_path / "updated", tmp_path / "fresh"
     with Store.open(store_path) as store:
@@ -741,9 +761,15 @@ def test_incremental_site_equals_a_fresh_build(synced_store: Store, tmp_path: Pa
         sync_mbox(store, _write_mbox(tmp_path / "rest.mbox", rest), "kvmarm")
         updated = build_site(_digest(store, "kvmarm"), out)
         build_site(_digest(store, "kvmarm"), fresh)
-    # Not every week of the seven: that is the point of being incremental.
-    assert "2022-W18" in updated.weeks_rebuilt and len(updated.weeks_rebuilt) < 7
+        listed = store.get_list("kvmarm")
+        assert listed is not None
+        assert (store.last_move(listed.id) > 0) is joined, "the threads merged, or not"
     assert_same_site(fresh, out)
+    assert "2022-W18" in updated.weeks_rebuilt
+    if joined:  # the moved thread's weeks, whichever thread id it now has
+        assert "2022-W16" in updated.weeks_rebuilt
+    else:  # not every week of the seven: that is the point of being incremental
+        assert len(updated.weeks_rebuilt) < 7
 
 
 def assert_same_site(fresh: Path, out: Path) -> None:

@@ -112,3 +112,35 @@ def test_a_store_from_before_the_index_is_threaded_afresh(
         assert thread_new_mail(store, info.id) > 0
         assert _by_message_id(store, PIECE_LIST) == before
         assert thread_new_mail(store, info.id) == 0  # nothing new: nothing done
+
+
+def test_every_move_to_another_thread_is_recorded(
+    corpus_blobs: list[tuple[str, bytes]], tmp_path: Path
+) -> None:
+    """What a site asks the store for (site/build.py): the mail whose thread changed
+    since a sync, with the thread it was in."""
+    rng = random.Random(SEED + 2)
+    mails = [raw for _, raw in corpus_blobs[:3000]]
+    rng.shuffle(mails)  # replies first: their threads merge when the parents come
+    db = tmp_path / "moves.sqlite3"
+    moved = 0
+    with Store.open(db) as store:
+        before: dict[int, int | None] = {}
+        seen = 0
+        for number, piece in enumerate(_cut(mails, 4, rng)):
+            box = mailbox.mbox(tmp_path / f"piece{number}.mbox")
+            for raw in piece:
+                box.add(raw)
+            box.close()
+            sync_mbox(store, tmp_path / f"piece{number}.mbox", PIECE_LIST)
+            info = store.get_list(PIECE_LIST)
+            assert info is not None
+            now = {pk: tid for pk, _, _, _, tid in store.threading_rows(info.id)}
+            changed = {pk: tid for pk, tid in before.items() if now[pk] != tid}
+            moves = store.moves_after(info.id, seen)
+            # mail of this sync may move too (a later mail of it joins two threads)
+            older = {pk: old for pk, (old, _) in moves.items() if pk in before}
+            assert {pk: old for pk, old in older.items() if now[pk] != old} == changed
+            moved += len(changed)
+            before, seen = now, store.last_move(info.id)
+    assert moved > 10, "shuffled mail joins threads"

@@ -375,7 +375,7 @@ def test_a_store_of_schema_7_scans_its_history_again(tmp_path: Path) -> None:
         digest.week(WEEK, lang="en")  # scans and keeps the events
         store.conn.execute("DELETE FROM applier_events")  # what the old rule kept
         later_tables = ("subject_parses", "thread_keys", "thread_progress")  # schema 9, 10
-        for later in (*later_tables, "pull_shortlogs", "posting_index"):  # and 11
+        for later in (*later_tables, "pull_shortlogs", "posting_index", "thread_moves"):  # 11, 12
             store.conn.execute(f"DROP TABLE {later}")
         store.conn.execute("PRAGMA user_version=7")
     with Store.open(db) as store:

@@ -277,8 +277,18 @@ class Digest:
         return week_window_of(self.now(), self.tz)
 
     def weeks_with_mail(self) -> list[str]:
-        """Every week (in the time zone) with at least one mail, oldest first."""
-        return sorted({self.week_of(utc) for utc in self.store.message_dates(self.info.id)})
+        """Every week (in the time zone) with at least one mail, oldest first: one index
+        probe per week from the first mail's to the last's, not a read of every date."""
+        span = self.store.date_range(self.info.id)
+        if span is None:
+            return []
+        weeks: list[str] = []
+        window = week_window_of(datetime.fromtimestamp(span[0], UTC), self.tz)
+        while window.start_utc <= span[1]:
+            if self.store.has_mail_between(self.info.id, window.start_utc, window.end_utc):
+                weeks.append(window.label)
+            window = week_window_of(datetime.fromtimestamp(window.end_utc, UTC), self.tz)
+        return weeks
 
     def has_mail(self, window: Window) -> bool:
         """Whether any mail of the list is dated inside `window`."""

@@ -1,10 +1,11 @@
 """Build (or bring up to date) the static HTML site of one list.
 
 A manifest (`.lore-digest-site.json` in the output directory) remembers, per week, the
-hash of its report's content and a small digest, plus the thread id and date of every
-mail seen. The next build compares the store with it: `weeks_touched` names the weeks new
-or re-threaded mail can change, only those reports are rebuilt, and only pages whose
-inputs differ are written. Pages spanning weeks (index, archive, feed, search, series,
+hash of its report's content and a small digest, plus how far into the store it has
+seen: the last mail stored and the last thread move (store.thread_moves). The next
+build asks the store for the mail stored or moved since: `weeks_touched` names the weeks
+it can change, only those reports are rebuilt, and only pages whose inputs differ are
+written. Nothing in it grows with the list, and nothing reads the whole list. Pages spanning weeks (index, archive, feed, search, series,
 subsystems, people) are made from the digests, so they never need every report. Any
 change to the code that shapes a report (or to the languages, list or archive URL)
 starts over from scratch.
@@ -32,8 +33,7 @@ from lore_digest.site.digest import content_hash, subsystem_slug, week_digest
 from lore_digest.site.feed import render_feed
 from lore_digest.site.render import SiteRenderer, WeekLink, WeekNav
 from lore_digest.site.search import index_json, index_script, search_index
-from lore_digest.site.touched import changed_messages, weeks_touched
-from lore_digest.store.db import StoredMessage
+from lore_digest.site.touched import weeks_touched
 from lore_digest.vocabulary import lang_suffix, parse_languages
 
 MANIFEST = ".lore-digest-site.json"
@@ -148,21 +148,25 @@ class _SiteBuild:
             return {"weeks": {}, "files": {}}
         return data
 
-    def save_manifest(self, messages: Sequence[StoredMessage], stale: Iterable[str]) -> None:
+    def save_manifest(self, seen: tuple[int, int], stale: Iterable[str]) -> None:
         data = {
             "format": FORMAT,
             "key": self.key,
             "list": self.list_name,
             "langs": list(self.langs),
-            "state": [[m.pk, m.thread_id, m.date_utc] for m in messages],
+            "seen": list(seen),
             "stale": sorted(stale),
             "weeks": self.weeks,
             "files": {k: self.files[k] for k in sorted(self.files)},
         }
         write_atomic(self.out / MANIFEST, json.dumps(data, ensure_ascii=False) + "\n")
 
-    def old_state(self) -> dict[int, tuple[int | None, int]]:
-        return {int(pk): (tid, int(utc)) for pk, tid, utc in self.old.get("state", [])}
+    def old_seen(self) -> tuple[int, int] | None:
+        """(last mail, last thread move) of the store that the last build had seen."""
+        seen = self.old.get("seen")
+        if not isinstance(seen, list) or len(seen) != 2:
+            return None
+        return int(seen[0]), int(seen[1])
 
     # -- writing ------------------------------------------------------------------------
 
@@ -375,8 +379,10 @@ def build_site(
     differ). Beside each week page its report is published as JSON.
     """
     run = _SiteBuild(digest, out_dir, parse_languages(tuple(langs)))
-    messages = digest.store.messages_between(digest.info.id, 0, 2**62)
-    with_mail = sorted({digest.week_of(m.date_utc) for m in messages})
+    store, list_id = digest.store, digest.info.id
+    # Read before the weeks are: mail stored meanwhile is seen by the next build.
+    seen = (store.last_pk(list_id), store.last_move(list_id))
+    with_mail = digest.weeks_with_mail()
     if weeks is None:
         requested = with_mail
     else:
@@ -403,10 +409,15 @@ def build_site(
         requested = sorted(set(requested) | pending)
         site_weeks = sorted(set(site_weeks) | pending)
         run.keep = site_weeks[-1]
-    if run.valid:
-        changed, previous = changed_messages(messages, run.old_state())
+    old_seen = run.old_seen() if run.valid else None
+    if old_seen is not None:
+        previous = store.moves_after(list_id, old_seen[1])
+        changed = {m.pk: m for m in store.messages_after(list_id, old_seen[0])}
+        changed.update((m.pk, m) for m in store.messages_by_pks(previous))
         if changed or previous:
-            stale |= weeks_touched(digest, messages, changed, previous)
+            stale |= weeks_touched(digest, list(changed.values()), previous)
+    elif run.valid:  # a manifest from before "seen": every week it has is redone
+        stale |= set(run.weeks)
     old_pages = {
         label: {lang: run.weeks.get(label, {}).get("pages", {}).get(lang) for lang in run.langs}
         for label in site_weeks
@@ -448,15 +459,15 @@ def build_site(
                 progress(done, len(candidates))
             if time.monotonic() - last_save > CHECKPOINT_S:
                 # An interrupted build resumes here: what is left is recorded as stale.
-                run.save_manifest(messages, _left(run, stale, candidates, site_weeks))
+                run.save_manifest(seen, _left(run, stale, candidates, site_weeks))
                 last_save = time.monotonic()
     except BaseException:
-        run.save_manifest(messages, _left(run, stale, candidates, site_weeks))
+        run.save_manifest(seen, _left(run, stale, candidates, site_weeks))
         raise
     # Cheap when nothing changed: only pages whose inputs differ are rendered and written.
     run.aggregates(site_weeks)
     run.remove_leftovers(run.old.get("files", {}))
-    run.save_manifest(messages, (stale & set(site_weeks)) - set(candidates))
+    run.save_manifest(seen, (stale & set(site_weeks)) - set(candidates))
     return run.result
 
 

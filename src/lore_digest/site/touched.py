@@ -26,7 +26,7 @@ tests/test_site.py compares an updated site with a fresh build to catch a missin
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 
 from lore_digest.digest import Digest
 from lore_digest.facts.appliers import BOOTSTRAP_S
@@ -34,55 +34,76 @@ from lore_digest.facts.revisions import RevisionIndex
 from lore_digest.mail.subject import parse_subject
 from lore_digest.report.highlights import WAITING_HORIZON_DAYS
 from lore_digest.report.trust import may_decide
-from lore_digest.store.db import StoredMessage
+from lore_digest.store.db import Store, StoredMessage
 from lore_digest.vocabulary import SERIES_SPREAD_S
 
 DAY = 86400
 FOREVER = 2**62
 
 
-class _Indexes:
-    """All mail of the list grouped by thread and by author, sorted by date."""
+class _Lookups:
+    """The list's mail as weeks_touched reaches it: by thread, by author near a date, by
+    Message-ID; each a store lookup, kept for the call (the work follows the change)."""
 
-    def __init__(self, messages: Sequence[StoredMessage]) -> None:
-        self.by_thread: dict[int, list[StoredMessage]] = {}
-        self.by_author: dict[str, list[StoredMessage]] = {}
-        self.thread_of: dict[str, int | None] = {}
-        self.by_id: dict[str, StoredMessage] = {}
-        for msg in sorted(messages, key=lambda m: (m.date_utc, m.pk)):
-            if msg.thread_id is not None:
-                self.by_thread.setdefault(msg.thread_id, []).append(msg)
-            self.by_author.setdefault(msg.from_email, []).append(msg)
-            self.thread_of[msg.message_id] = msg.thread_id
-            self.by_id[msg.message_id] = msg
+    def __init__(self, store: Store, list_id: int) -> None:
+        self.store = store
+        self.list_id = list_id
+        self._threads: dict[int, list[StoredMessage]] = {}
+        self._ids: dict[str, StoredMessage | None] = {}
+
+    def thread(self, tid: int | None) -> list[StoredMessage]:
+        """Every mail of a thread, by date."""
+        if tid is None:
+            return []
+        if tid not in self._threads:
+            self._threads[tid] = self.store.messages_of_threads(self.list_id, [tid], FOREVER)
+        return self._threads[tid]
+
+    def near(self, email: str, utc: int) -> list[StoredMessage]:
+        """The author's mail within the series spread of `utc`."""
+        return self.store.messages_by_author_near(
+            self.list_id, email, utc - SERIES_SPREAD_S, utc + SERIES_SPREAD_S + 1
+        )
+
+    def by_id(self, message_id: str) -> StoredMessage | None:
+        """The stored mail with this Message-ID."""
+        if message_id not in self._ids:
+            pk = self.store.known_ids(self.list_id, [message_id]).get(message_id)
+            found = self.store.messages_by_pks([pk]) if pk is not None else []
+            self._ids[message_id] = found[0] if found else None
+        return self._ids[message_id]
+
+    def thread_of(self, message_id: str) -> int | None:
+        msg = self.by_id(message_id)
+        return None if msg is None else msg.thread_id
 
 
 def weeks_touched(
     digest: Digest,
-    messages: Sequence[StoredMessage],
     changed: Iterable[StoredMessage],
     previous: Mapping[int, tuple[int | None, int]] | None = None,
 ) -> set[str]:
     """ISO weeks (in the Digest's zone) whose report may differ after `changed` mail
     appeared or moved.
 
-    `messages` is all current mail of the list, `changed` the new or re-threaded part of
-    it, `previous` maps a pk to its (thread id, date) before the change, for mail that
-    moved to another thread or disappeared (pks absent from `messages`).
+    `changed` is the new or re-threaded mail (as stored now), `previous` maps a pk to
+    its (thread id, date) before the change, for mail that moved to another thread. The
+    rest of the list is looked up in the store, as far as the rules reach.
     """
-    index = _Indexes(messages)
+    index = _Lookups(digest.store, digest.info.id)
     _week = digest.week_of
     weeks: set[str] = set()
     previous = previous or {}
-    last_utc = max((m.date_utc for m in messages), default=0)
+    span = digest.store.date_range(digest.info.id)
+    first_utc, last_utc = span if span is not None else (0, 0)
 
     def thread_weeks(tid: int | None, since: int) -> None:
-        for msg in index.by_thread.get(tid, []) if tid is not None else []:
+        for msg in index.thread(tid):
             if msg.date_utc >= since:
                 weeks.add(_week(msg.date_utc))
 
     def waiting_weeks(tid: int | None, since: int, exclude: int) -> None:
-        thread = index.by_thread.get(tid, []) if tid is not None else []
+        thread = index.thread(tid)
         # The thread's first mail decides; with and without the changed mail, if it is first.
         firsts = thread[:2] if thread and thread[0].pk == exclude else thread[:1]
         for first in firsts:
@@ -99,7 +120,6 @@ def weeks_touched(
                 weeks.add(label)
                 start = digest.window(label).end_utc  # the next Monday 00:00, DST or not
 
-    first_utc = min((m.date_utc for m in messages), default=0)
     bootstrap_end = first_utc + BOOTSTRAP_S
 
     def bootstrap_weeks() -> None:
@@ -124,19 +144,18 @@ def weeks_touched(
         subject = parse_subject(msg.subject)
         if subject.is_reply or not subject.is_patch:
             continue
-        for near in index.by_author.get(msg.from_email, []):
-            if abs(near.date_utc - utc) <= SERIES_SPREAD_S:
-                thread_weeks(near.thread_id, utc - SERIES_SPREAD_S)
+        for near in index.near(msg.from_email, utc):
+            thread_weeks(near.thread_id, utc - SERIES_SPREAD_S)
         if (subject.counter or 0) > 1:
             continue
         for message_id in _revisions(digest.revisions, index, msg):
-            tid = index.thread_of.get(message_id)
+            tid = index.thread_of(message_id)
             thread_weeks(tid, utc)
             waiting_weeks(tid, utc, msg.pk)
     return weeks
 
 
-def _revisions(revisions: RevisionIndex, index: _Indexes, posting: StoredMessage) -> set[str]:
+def _revisions(revisions: RevisionIndex, index: _Lookups, posting: StoredMessage) -> set[str]:
     """Message-IDs of every revision linked to `posting`: its earlier ones, and the newer
     ones followed one by one (a v5 lists v3 through v4, so a late v3 changes v5 too)."""
     found: set[str] = set()
@@ -147,32 +166,10 @@ def _revisions(revisions: RevisionIndex, index: _Indexes, posting: StoredMessage
     newer = chain.newer
     while newer is not None and newer.message_id not in found:
         found.add(newer.message_id)
-        msg = index.by_id.get(newer.message_id)
+        msg = index.by_id(newer.message_id)
         following = revisions.chain(msg, FOREVER) if msg is not None else None
         newer = following.newer if following is not None else None
     return found
 
 
-def changed_messages(
-    messages: Sequence[StoredMessage], state: Mapping[int, tuple[int | None, int]]
-) -> tuple[list[StoredMessage], dict[int, tuple[int | None, int]]]:
-    """Mail new or moved since `state` (pk → (thread id, date)), and the old state of moved
-    or vanished mail (for `weeks_touched`'s `previous`)."""
-    changed: list[StoredMessage] = []
-    previous: dict[int, tuple[int | None, int]] = {}
-    seen: set[int] = set()
-    for msg in messages:
-        seen.add(msg.pk)
-        old = state.get(msg.pk)
-        if old is None:
-            changed.append(msg)
-        elif old != (msg.thread_id, msg.date_utc):
-            changed.append(msg)
-            previous[msg.pk] = old
-    for pk, old in state.items():
-        if pk not in seen:
-            previous[pk] = old
-    return changed, previous
-
-
-__all__ = ["changed_messages", "weeks_touched"]
+__all__ = ["weeks_touched"]

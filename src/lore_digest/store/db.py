@@ -321,6 +321,7 @@ class Store:
                 "applier_scan",
                 "thread_keys",
                 "thread_progress",
+                "thread_moves",
                 "posting_index",
                 "messages",
                 "ingest_log",
@@ -638,6 +639,12 @@ class Store:
             f"UPDATE thread_keys SET thread_id=? WHERE list_id=? AND thread_id IN ({marks})",
             (into, list_id, *ids),
         )
+        self.conn.execute(
+            "INSERT INTO thread_moves(list_id, message_pk, old_thread_id, date_utc)"
+            f" SELECT list_id, id, thread_id, date_utc FROM messages INDEXED BY messages_by_thread"
+            f" WHERE list_id=? AND thread_id IN ({marks}) AND id<? ORDER BY id",
+            (list_id, *ids, below_pk),
+        )
         cursor = self.conn.execute(
             f"UPDATE messages SET thread_id=? WHERE list_id=? AND thread_id IN ({marks}) AND id<?",
             (into, list_id, *ids, below_pk),
@@ -652,10 +659,55 @@ class Store:
         )
 
     def set_thread_ids(self, changes: Iterable[tuple[int, int]]) -> None:
-        """Apply (pk, thread_id) pairs."""
-        self.conn.executemany(
-            "UPDATE messages SET thread_id=? WHERE id=?", ((tid, pk) for pk, tid in changes)
-        )
+        """Apply (pk, thread_id) pairs; a message that had another thread is a move."""
+        for pk, tid in changes:
+            self.conn.execute(
+                "INSERT INTO thread_moves(list_id, message_pk, old_thread_id, date_utc)"
+                " SELECT list_id, id, thread_id, date_utc FROM messages"
+                " WHERE id=? AND thread_id IS NOT NULL AND thread_id<>?",
+                (pk, tid),
+            )
+            self.conn.execute("UPDATE messages SET thread_id=? WHERE id=?", (tid, pk))
+
+    def last_move(self, list_id: int) -> int:
+        """The number of the list's last thread move (0: none yet)."""
+        row = self.conn.execute(
+            "SELECT max(seq) FROM thread_moves WHERE list_id=?", (list_id,)
+        ).fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def moves_after(self, list_id: int, seq: int) -> dict[int, tuple[int, int]]:
+        """pk -> (thread id, date) before its first move after move `seq`: where the mail
+        that moved since then was."""
+        found: dict[int, tuple[int, int]] = {}
+        for pk, tid, date in self.conn.execute(
+            "SELECT message_pk, old_thread_id, date_utc FROM thread_moves"
+            " WHERE list_id=? AND seq>? ORDER BY seq",
+            (list_id, seq),
+        ):
+            found.setdefault(int(pk), (int(tid), int(date)))
+        return found
+
+    def messages_by_pks(self, pks: Iterable[int]) -> list[StoredMessage]:
+        """These stored messages, by date."""
+        ids = sorted(set(pks))
+        out: list[StoredMessage] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id IN ({marks})", chunk
+            )
+            out.extend(row_to_message(r) for r in rows)
+        return sorted(out, key=lambda m: (m.date_utc, m.pk))
+
+    def has_mail_between(self, list_id: int, start_utc: int, end_utc: int) -> bool:
+        """Whether any message is dated in [start_utc, end_utc) (one index probe)."""
+        row = self.conn.execute(
+            "SELECT 1 FROM messages WHERE list_id=? AND date_utc>=? AND date_utc<? LIMIT 1",
+            (list_id, start_utc, end_utc),
+        ).fetchone()
+        return row is not None
 
     # -- queries for reports --------------------------------------------------------------
 

@@ -265,6 +265,19 @@ MIGRATIONS: tuple[str, ...] = (
         indexed_pk INTEGER NOT NULL
     );
     """,
+    # 12: every move of a stored message to another thread (a merge when new mail links
+    # two threads), numbered: a site built up to move N asks for the moves after it
+    # instead of keeping the thread of every mail of the list (site/build.py).
+    """
+    CREATE TABLE thread_moves (
+        seq INTEGER PRIMARY KEY,
+        list_id INTEGER NOT NULL REFERENCES lists(id),
+        message_pk INTEGER NOT NULL REFERENCES messages(id),
+        old_thread_id INTEGER NOT NULL,
+        date_utc INTEGER NOT NULL
+    );
+    CREATE INDEX thread_moves_by_list ON thread_moves(list_id, seq);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
