@@ -616,18 +616,19 @@ class Store:
         )
         return [(int(a), str(b), c, str(d), e) for a, b, c, d, e in rows]
 
-    def threads_of_keys(self, list_id: int, keys: Sequence[str]) -> set[int]:
-        """The threads these Message-IDs (present or ghosts) are in; unknown ids add none."""
-        found: set[int] = set()
-        for start in range(0, len(keys), 500):  # a hostile mail names thousands
-            chunk = keys[start : start + 500]
+    def thread_keys_of(self, list_id: int, keys: Sequence[str]) -> dict[str, int]:
+        """Message-ID -> thread of those of these ids (present or ghosts) that are known."""
+        ids = list(dict.fromkeys(keys))
+        found: dict[str, int] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self.conn.execute(
-                # no DISTINCT: with it SQLite scans the list's thread index, 100x slower
-                f"SELECT thread_id FROM thread_keys WHERE list_id=? AND message_id IN ({marks})",
+                "SELECT message_id, thread_id FROM thread_keys"
+                f" WHERE list_id=? AND message_id IN ({marks})",
                 (list_id, *chunk),
             )
-            found.update(int(row[0]) for row in rows)
+            found.update((str(mid), int(tid)) for mid, tid in rows)
         return found
 
     def merge_threads(self, list_id: int, into: int, others: Iterable[int], below_pk: int) -> int:
@@ -651,23 +652,24 @@ class Store:
         )
         return cursor.rowcount
 
-    def add_thread_keys(self, list_id: int, keys: Iterable[str], thread_id: int) -> None:
-        """Record that these Message-IDs are in thread `thread_id`."""
+    def set_thread_keys(self, list_id: int, keys: Iterable[tuple[str, int]]) -> None:
+        """Record that these Message-IDs are in these threads ((id, thread) pairs)."""
         self.conn.executemany(
             "INSERT OR REPLACE INTO thread_keys(list_id, message_id, thread_id) VALUES (?,?,?)",
-            ((list_id, key, thread_id) for key in keys),
+            ((list_id, key, thread_id) for key, thread_id in keys),
         )
 
-    def set_thread_ids(self, changes: Iterable[tuple[int, int]]) -> None:
-        """Apply (pk, thread_id) pairs; a message that had another thread is a move."""
-        for pk, tid in changes:
-            self.conn.execute(
-                "INSERT INTO thread_moves(list_id, message_pk, old_thread_id, date_utc)"
-                " SELECT list_id, id, thread_id, date_utc FROM messages"
-                " WHERE id=? AND thread_id IS NOT NULL AND thread_id<>?",
-                (pk, tid),
-            )
-            self.conn.execute("UPDATE messages SET thread_id=? WHERE id=?", (tid, pk))
+    def set_thread_ids(self, changes: Iterable[tuple[int, int | None, int]]) -> None:
+        """Apply (pk, old thread, new thread) changes; one from another thread is a move."""
+        changes = list(changes)
+        self.conn.executemany(
+            "INSERT INTO thread_moves(list_id, message_pk, old_thread_id, date_utc)"
+            " SELECT list_id, id, ?, date_utc FROM messages WHERE id=?",
+            ((old, pk) for pk, old, _ in changes if old is not None),
+        )
+        self.conn.executemany(
+            "UPDATE messages SET thread_id=? WHERE id=?", ((new, pk) for pk, _, new in changes)
+        )
 
     def last_move(self, list_id: int) -> int:
         """The number of the list's last thread move (0: none yet)."""

@@ -39,18 +39,54 @@ def thread_new_mail(
     changed = 0
     while rows := store.threading_rows_after(list_id, after, CHUNK):
         with store.transaction():
-            for pk, message_id, in_reply_to, refs, old in rows:
-                keys = list(dict.fromkeys([message_id, *reply_chain(in_reply_to, refs.split())]))
-                found = store.threads_of_keys(list_id, keys)
-                thread = min(found) if found else pk
-                if len(found) > 1:
-                    changed += store.merge_threads(list_id, thread, found - {thread}, pk)
-                store.add_thread_keys(list_id, keys, thread)
-                if old != thread:
-                    store.set_thread_ids([(pk, thread)])
-                    changed += 1
+            changed += _thread_chunk(store, list_id, rows)
             after = rows[-1][0]
             store.set_threaded_pk(list_id, after)
         if progress is not None:
             progress(after)
     return changed
+
+
+def _thread_chunk(
+    store: Store, list_id: int, rows: list[tuple[int, str, str | None, str, int | None]]
+) -> int:
+    """Thread one chunk of mail, in store order, as if one mail at a time: the threads
+    its ids are in are looked up in one go, merges are followed in memory (each thread
+    merged into the smallest id) and written once at the end."""
+    chains = [
+        (pk, list(dict.fromkeys([mid, *reply_chain(irt, refs.split())])), old)
+        for pk, mid, irt, refs, old in rows
+    ]
+    known = store.thread_keys_of(list_id, [key for _, keys, _ in chains for key in keys])
+    stored_threads = set(known.values())  # threads with keys (and mail) in the store
+    merged: dict[int, int] = {}  # a thread merged into another -> that other
+
+    def current(thread: int) -> int:
+        root = thread
+        while root in merged:
+            root = merged[root]
+        while thread != root:  # shorten the path for the next lookups
+            merged[thread], thread = root, merged[thread]
+        return root
+
+    threads: dict[int, int] = {}
+    for pk, keys, _ in chains:
+        found = {current(known[key]) for key in keys if key in known}
+        thread = min(found) if found else pk
+        for other in found - {thread}:
+            merged[other] = thread
+        for key in keys:
+            known[key] = thread
+        threads[pk] = thread
+    moved = 0
+    targets: dict[int, list[int]] = {}
+    for other in merged:
+        if other in stored_threads:
+            targets.setdefault(current(other), []).append(other)
+    first_pk = rows[0][0]
+    for into, others in targets.items():
+        moved += store.merge_threads(list_id, into, others, first_pk)
+    store.set_thread_keys(list_id, ((key, current(thread)) for key, thread in known.items()))
+    changes = [(pk, old, current(threads[pk])) for pk, _, old in chains]
+    store.set_thread_ids([(pk, old, new) for pk, old, new in changes if old != new])
+    return moved + sum(old != new for _, old, new in changes)
