@@ -518,7 +518,8 @@ class Store:
     def messages_after(self, list_id: int, pk: int) -> list[StoredMessage]:
         """Messages stored after message id `pk`, in storage order."""
         rows = self.conn.execute(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE list_id=? AND id>? ORDER BY id",
+            # "+list_id": walk the rowid range, not the list's index (then a sort of all of it)
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE +list_id=? AND id>? ORDER BY id",
             (list_id, pk),
         )
         return [row_to_message(row) for row in rows]
@@ -611,7 +612,9 @@ class Store:
         """threading_rows of at most `limit` messages stored after `after_pk`, oldest first."""
         rows = self.conn.execute(
             "SELECT id, message_id, in_reply_to, refs, thread_id FROM messages"
-            " WHERE list_id=? AND id>? ORDER BY id LIMIT ?",
+            # "+list_id": walk the rowid range from `after_pk`; through the list's index
+            # SQLite would read and sort all of the list's rows for each chunk
+            " WHERE +list_id=? AND id>? ORDER BY id LIMIT ?",
             (list_id, after_pk, limit),
         )
         return [(int(a), str(b), c, str(d), e) for a, b, c, d, e in rows]

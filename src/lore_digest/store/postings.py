@@ -125,7 +125,8 @@ class PostingRecords:
             rows = self.conn.execute(
                 "SELECT m.id, m.message_id, m.subject, p.rules FROM messages m"
                 " LEFT JOIN subject_parses p ON p.message_pk = m.id"
-                " WHERE m.list_id=? AND m.id>? ORDER BY m.id LIMIT ?",
+                # "+": the rowid range from `start`, not a sort of the list's every row
+                " WHERE +m.list_id=? AND m.id>? ORDER BY m.id LIMIT ?",
                 (list_id, start, _UPDATE_CHUNK),
             ).fetchall()
             if not rows:
