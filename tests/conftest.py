@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,20 @@ def corpus_git() -> Path:
 def threads_tsv() -> Path:
     """public-inbox's own thread ids for every message of the corpus."""
     return _require(THREADS_TSV)
+
+
+_FROM_LINE = re.compile(rb"^>*From ")
+
+
+def write_mboxrd(path: Path, raws: Iterable[bytes]) -> Path:
+    """An mboxrd file of these raw mails ("From " lines in bodies quoted with ">")."""
+    with path.open("wb") as out:
+        for raw in raws:
+            out.write(b"From mboxrd@z Thu Jan  1 00:00:00 1970\n")
+            for line in raw.replace(b"\r\n", b"\n").rstrip(b"\n").split(b"\n"):
+                out.write((b">" if _FROM_LINE.match(line) else b"") + line + b"\n")
+            out.write(b"\n")
+    return path
 
 
 def iter_corpus_blobs(git_dir: Path) -> Iterator[tuple[str, bytes]]:

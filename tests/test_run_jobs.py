@@ -12,7 +12,6 @@ more than the limit proves the shared gate.
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from conftest import write_mboxrd
 from fake_llm import FakeLLMServer, default_responder
 from lore_digest.runner import run_all
 from lore_digest.settings import Settings, parse_settings
@@ -28,7 +28,6 @@ from lore_digest.store.db import Store
 
 SLICE = slice(9000, 9080)  # 2021-02-01 … : a complete week and the week in progress
 NOW = datetime(2021, 2, 10, 18, 0, tzinfo=UTC)
-_FROM_LINE = re.compile(rb"^>*From ")
 NAMES = ("alpha", "beta", "gamma")
 
 
@@ -38,13 +37,7 @@ def small_mbox(
 ) -> Path:
     """An mboxrd file of 80 consecutive real messages of the corpus."""
     path = tmp_path_factory.mktemp("jobs") / "kvmarm.mbox"
-    with path.open("wb") as out:
-        for _, raw in corpus_blobs[SLICE]:
-            out.write(b"From mboxrd@z Thu Jan  1 00:00:00 1970\n")
-            for line in raw.replace(b"\r\n", b"\n").rstrip(b"\n").split(b"\n"):
-                out.write((b">" if _FROM_LINE.match(line) else b"") + line + b"\n")
-            out.write(b"\n")
-    return path
+    return write_mboxrd(path, (raw for _, raw in corpus_blobs[SLICE]))
 
 
 def _settings(tmp: Path, mbox: Path, **extra: Any) -> Settings:

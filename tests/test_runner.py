@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -20,6 +19,7 @@ import pytest
 
 pytest.importorskip("aiosmtpd", reason="aiosmtpd is needed for the SMTP tests (test extras)")
 
+from conftest import write_mboxrd
 from lore_digest.runner import STATE_FILE, RunSummary, run_all
 from lore_digest.settings import Settings, parse_settings
 from lore_digest.store.db import Store
@@ -28,7 +28,6 @@ from test_deliver import SmtpServer, free_port, start_server
 SLICE = slice(9000, 9300)  # 2021-02-01 … 2021-02-17
 NOW = datetime(2021, 2, 17, 18, 0, tzinfo=UTC)  # Thursday 02:00 in Asia/Shanghai: W07
 TZ = "Asia/Shanghai"
-_FROM_LINE = re.compile(rb"^>*From ")
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +36,7 @@ def kvmarm_mbox(
 ) -> Path:
     """An mboxrd file of 300 consecutive real messages of the corpus."""
     path = tmp_path_factory.mktemp("runner") / "kvmarm.mbox"
-    with path.open("wb") as out:
-        for _, raw in corpus_blobs[SLICE]:
-            out.write(b"From mboxrd@z Thu Jan  1 00:00:00 1970\n")
-            for line in raw.replace(b"\r\n", b"\n").rstrip(b"\n").split(b"\n"):
-                out.write((b">" if _FROM_LINE.match(line) else b"") + line + b"\n")
-            out.write(b"\n")
-    return path
+    return write_mboxrd(path, (raw for _, raw in corpus_blobs[SLICE]))
 
 
 @pytest.fixture
