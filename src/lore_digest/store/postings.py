@@ -79,16 +79,14 @@ class PostingRecords:
         ).fetchone()
         return None if row is None else (int(row[0]), int(row[1]))
 
-    def _last_pk(self, list_id: int) -> int:
-        row = self.conn.execute(
-            "SELECT max(id) FROM messages WHERE list_id=?", (list_id,)
-        ).fetchone()
-        return int(row[0]) if row and row[0] is not None else 0
-
     def is_current(self, list_id: int) -> bool:
         """Whether every posting of the list is indexed under today's INDEX_RULES."""
         state = self.state(list_id)
-        return state is not None and state[0] == INDEX_RULES and state[1] >= self._last_pk(list_id)
+        return (
+            state is not None
+            and state[0] == INDEX_RULES
+            and state[1] >= self.store.last_pk(list_id)
+        )
 
     def update(
         self,
@@ -107,7 +105,7 @@ class PostingRecords:
         hears (messages checked, messages to check).
         """
         state = self.state(list_id)
-        last = self._last_pk(list_id)
+        last = self.store.last_pk(list_id)
         start = 0 if rebuild or state is None or state[0] != INDEX_RULES else state[1]
         if start >= last and state is not None and state[0] == INDEX_RULES:
             return 0
