@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/trust.py [--corpus ../shared/corpus/kvmarm-0.git]
         [--maintainers tests/data/MAINTAINERS-kvmarm] [--db STORE]
 
-Builds every week's report (offline) twice — appliers learned from the list's history,
-and appliers from a MAINTAINERS file — and counts, over all threads, the mails whose
+Builds every week's report (offline) three times — appliers learned from the list's
+history, from a MAINTAINERS file, and from it with kvm-unit-tests' and QEMU's files
+(tests/data/MAINTAINERS-kvm-unit-tests, -qemu) — and counts, over all threads, the mails whose
 "applied"/"merged"/NAK set a status (confirmed by the rule) and those shown as claims,
 with who sent the claims. Syncs the corpus into a temporary store unless --db is given.
 """
@@ -27,15 +28,21 @@ from lore_digest.store.db import Store
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "kvmarm-0.git"
 DEFAULT_MAINTAINERS = ROOT / "tests" / "data" / "MAINTAINERS-kvmarm"
+PROJECTS = tuple(
+    (name, ROOT / "tests" / "data" / f"MAINTAINERS-{name}") for name in ("kvm-unit-tests", "qemu")
+)
 
 
-def count(store: Store, maintainers: Path | None) -> tuple[Counter[str], Counter[str], float]:
+def count(
+    store: Store, maintainers: Path | None, projects: tuple[tuple[str, Path], ...] = ()
+) -> tuple[Counter[str], Counter[str], float]:
     """(confirmed decisions by kind, claims by kind and sender, seconds) over all weeks."""
     confirmed: Counter[str] = Counter()
     claims: Counter[str] = Counter()
     seen: set[tuple[str, str]] = set()
     start = time.perf_counter()
-    with Digest(store, "kvmarm", DigestSettings(maintainers=maintainers)) as digest:
+    settings = DigestSettings(maintainers=maintainers, project_maintainers=projects)
+    with Digest(store, "kvmarm", settings) as digest:
         for label in digest.weeks_with_mail():
             for thread in digest.week(label, lang="en").threads:
                 facts = thread.status
@@ -75,11 +82,12 @@ def main() -> None:
             sync_mirror(store, str(opts.corpus), "kvmarm")
     try:
         with Store.open(db) as store:
-            for name, path in (
-                ("learned from the list", None),
-                ("MAINTAINERS file", opts.maintainers),
+            for name, path, projects in (
+                ("learned from the list", None, ()),
+                ("MAINTAINERS file", opts.maintainers, ()),
+                ("MAINTAINERS file and the other projects' files", opts.maintainers, PROJECTS),
             ):
-                confirmed, claims, seconds = count(store, path)
+                confirmed, claims, seconds = count(store, path, projects)
                 print(f"== rule: {name} ({seconds:.1f} s for every week)")
                 print(f"   confirmed: {dict(confirmed)}")
                 print(f"   claims: {sum(claims.values())}")

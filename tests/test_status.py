@@ -394,6 +394,10 @@ def root(subject: str = "[PATCH v2 0/3] KVM: arm64: something") -> MailFacts:
         "Applied on top of v5.18-rc3 and booted fine.\n",
         "I applied it to my tree to test it.\n",
         "Pushed an updated branch with the fix.\n",
+        "As soon as I applied this series to next, the build broke.\n",
+        "Could you check what breaks as I applied this series to next?\n",
+        "I applied the fix on top of the series and it boots.\n",  # a tester, no "existing"
+        "If you queue it on top of the existing series, it will conflict.\n",
     ],
 )
 def test_applied_phrases_rejected(body: str) -> None:
@@ -414,6 +418,17 @@ def test_applied_phrases_rejected(body: str) -> None:
             "patches 1-3",
         ),
         ("Hi,\n\nApplied to arm/queue[1].\n\n[1] https://x/y\n", "arm/queue", None),
+        (  # Peter Maydell, 2019-12: the apply inside a sentence about fixing nits
+            "To save you from having to roll a v3, I've fixed up the\nhandful of nits "
+            "Richard and I found as I applied this\nseries to target-arm.next.\n",
+            "target-arm.next",
+            None,
+        ),
+        (  # a fix queued on top of the series: the series is in the tree already
+            "I've queued the below patch on top of the existing series, which cures\nthe issue.\n",
+            None,
+            None,
+        ),
     ],
 )
 def test_applied_phrases_accepted(body: str, branch: str | None, partial: str | None) -> None:
@@ -693,6 +708,22 @@ def test_partial_applications_and_releases(
 ) -> None:
     info = detect_applied(make("a", body))
     assert info is not None and info.partial == partial and info.release == release
+
+
+def test_a_maintainer_queueing_a_fix_on_top_of_his_own_series_applied_it() -> None:
+    """Marc, 2021-03, on his own series: "I've queued the below patch on top of the
+    existing series" says the series is queued; from an author who may not apply, or
+    from anyone without "existing", it is not."""
+    body = "I've queued the below patch on top of the existing series.\n"
+    mails = [
+        make(ROOT, "Series.\n", sender=MAINTAINER, parent=None, subject="[PATCH v2 0/2] x"),
+        make("fix", body, sender=MAINTAINER, date=1),
+    ]
+    trusted = Appliers(frozenset({MAINTAINER}), "maintainers")
+    facts = series_status(mails, author_email=MAINTAINER, appliers=trusted)
+    assert facts.status == Status.APPLIED and facts.evidence == ("fix",)
+    stranger = Appliers(frozenset({"someone@else"}), "maintainers")
+    assert series_status(mails, author_email=MAINTAINER, appliers=stranger).status == Status.NEW
 
 
 def test_every_partial_application_is_evidence() -> None:

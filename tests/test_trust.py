@@ -384,3 +384,88 @@ def test_a_store_of_schema_7_scans_its_history_again(tmp_path: Path) -> None:
         with Digest(store, LIST, DigestSettings()) as digest:
             report = digest.week(WEEK, lang="en")
     assert _status(report, "qemu@x") == "applied"
+
+
+# -- other projects' MAINTAINERS files --------------------------------------------------
+
+PROJECT_FILES = {
+    "kernel": "KVM/arm64\nM:\tMarc Zyngier <maz@kernel.org>\nF:\tarch/arm64/kvm/\n",
+    "kvm-unit-tests": (
+        "Maintainers\nM: Paolo Bonzini <pbonzini@redhat.com>\nF: *\nF: */\n\n"
+        "ARM\nM: Andrew Jones <drjones@redhat.com>\nL: kvmarm@lists.cs.columbia.edu\n"
+        "F: arm/\nF: lib/arm/\n"
+    ),
+    "qemu": "ARM TCG CPUs\nM: Peter Maydell <peter.maydell@linaro.org>\nF: target/arm/\n",
+}
+
+
+@pytest.mark.parametrize(
+    ("subject", "files", "judged_by", "appliers"),
+    [
+        ("[PATCH] KVM: arm64: x", ["arch/arm64/kvm/arm.c"], "kernel", {"maz@kernel.org"}),
+        # by its prefix, even where the list's own file would cover a path
+        # (the ARM section's maintainer, and the project's overall one: its catch-all)
+        (
+            "[kvm-unit-tests PATCH 0/2] arm: pmu",
+            ["arm/pmu.c"],
+            "kvm-unit-tests",
+            {"drjones@redhat.com", "pbonzini@redhat.com"},
+        ),
+        (
+            "[kvm-unit-tests PATCH] lib: x",
+            ["lib/alloc.c"],
+            "kvm-unit-tests",
+            {"pbonzini@redhat.com"},
+        ),
+        # a project without a file: learned appliers, not kvm-unit-tests' arm/ section
+        ("[PATCH kvmtool] arm64: x", ["arm/aarch64/kvm.c"], None, None),
+        ("kvmtool: arm64: x", ["arm/aarch64/kvm.c"], None, None),
+        # no prefix (QEMU's patches on kvmarm): the first file with a section for it
+        ("[PATCH v2 0/5] target/arm: x", ["target/arm/helper.c"], "qemu", None),
+        # nobody's files: the list's own file, which then leaves it to the learned
+        ("[PATCH] docs: x", ["README"], "kernel", None),
+    ],
+)
+def test_another_projects_series_is_judged_by_its_own_maintainers_file(
+    store_path: Path,
+    subject: str,
+    files: list[str],
+    judged_by: str | None,
+    appliers: set[str] | None,
+) -> None:
+    from lore_digest.facts.classify import other_project
+    from lore_digest.facts.maintainers import Maintainers
+    from lore_digest.mail.subject import parse_subject
+    from lore_digest.report.trust import TrustRules
+
+    parsed = {name: Maintainers.parse(text, name) for name, text in PROJECT_FILES.items()}
+    kernel = parsed.pop("kernel")
+    with Store.open(store_path) as store:
+        info = store.get_list(LIST)
+        assert info is not None
+        rules = TrustRules(store, info, kernel, parsed)
+        project = other_project(parse_subject(subject))
+        chosen = rules.maintainers_for(files, project)
+        assert (chosen.source if chosen is not None else None) == judged_by
+        found = rules.appliers(files, 0, None, project)
+        assert found.rule == ("maintainers" if judged_by else "learned")
+        if appliers is not None:
+            assert found.emails == appliers
+
+
+def test_project_maintainers_come_from_the_config(tmp_path: Path) -> None:
+    from lore_digest.settings import load_settings
+
+    (tmp_path / "kut").write_text(PROJECT_FILES["kvm-unit-tests"], encoding="utf-8")
+    config = tmp_path / "lore-digest.toml"
+    config.write_text(
+        '[lists.kvmarm]\nmirror = "x"\noutput = "out"\n'
+        '[lists.kvmarm.project_maintainers]\n"kvm-unit-tests" = "kut"\n',
+        encoding="utf-8",
+    )
+    settings = DigestSettings.for_list(load_settings(config), "kvmarm")
+    assert settings.project_maintainers == (("kvm-unit-tests", tmp_path / "kut"),)
+    # an edit of the file changes what the weeks show: the site renders them again
+    before = settings.fact_inputs()
+    (tmp_path / "kut").write_text(PROJECT_FILES["qemu"], encoding="utf-8")
+    assert settings.fact_inputs() != before

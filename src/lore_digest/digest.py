@@ -59,6 +59,8 @@ class DigestSettings:
     summarizer: SummarizerSettings = field(default_factory=SummarizerSettings)
     now: datetime | None = None  # fixes the clock (tests, `run`); None: the real time
     maintainers: Path | None = None  # MAINTAINERS file: who may apply (else learned)
+    # Other projects' MAINTAINERS files by project ("kvm-unit-tests", "qemu"), in order.
+    project_maintainers: tuple[tuple[str, Path], ...] = ()
     trees: tuple[str, ...] = ()  # maintainer trees where merges are confirmed
     tree_grace_days: int = 14  # "applied" in mail but in no tree after this: flagged
     stable_waits: bool = False  # stable/AUTOSEL postings may be "waiting for review"
@@ -75,12 +77,10 @@ class DigestSettings:
         """What, besides the mail and the code, decides what a week shows, as JSON
         values: a change of any of them makes the site and `run` render every week
         again (the MAINTAINERS file by its content too: an edit changes who may apply)."""
-        maintainers = self.maintainers
-        content = maintainers.read_bytes() if maintainers and maintainers.is_file() else None
         return [
             self.tz,
-            str(maintainers) if maintainers else None,
-            hashlib.sha256(content).hexdigest() if content is not None else None,
+            *_file_identity(self.maintainers),
+            [[name, *_file_identity(path)] for name, path in self.project_maintainers],
             list(self.trees),
             self.tree_grace_days,
             self.stable_waits,
@@ -126,6 +126,9 @@ class DigestSettings:
             summarizer=chosen,
             now=now,
             maintainers=maintainers or (listed.maintainers if listed is not None else None),
+            project_maintainers=(
+                tuple(listed.project_maintainers.items()) if listed is not None else ()
+            ),
             trees=given_trees or (tuple(listed.trees) if listed is not None else ()),
             tree_grace_days=listed.tree_grace_days if listed is not None else 14,
             stable_waits=listed.stable_waits if listed is not None else False,
@@ -146,6 +149,14 @@ class DigestSettings:
         )
 
 
+def _file_identity(path: Path | None) -> list[str | None]:
+    """A file's path and content hash (None, None without one): an edit changes facts."""
+    if path is None:
+        return [None, None]
+    content = path.read_bytes() if path.is_file() else None
+    return [str(path), hashlib.sha256(content).hexdigest() if content is not None else None]
+
+
 class Digest:
     """One list of one store, its weeks made the same way for every output."""
 
@@ -158,10 +169,14 @@ class Digest:
         maintainers = (
             Maintainers.load(self.settings.maintainers) if self.settings.maintainers else None
         )
+        projects = {
+            name: Maintainers.load(path) for name, path in self.settings.project_maintainers
+        }
         self._builder = ReportBuilder(  # UsageError for an unknown list
             store,
             list_name,
             maintainers,
+            projects=projects,
             stable_waits=self.settings.stable_waits,
             grace_days=self.settings.tree_grace_days,
             path_groups=self.settings.path_groups,

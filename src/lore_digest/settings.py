@@ -315,6 +315,9 @@ class ListSettings(BaseModel):
     since: date | None = None
     summarizer: SummarizerOverride | None = None
     maintainers: Path | None = None  # a file in the kernel's MAINTAINERS format
+    # Other projects' files in that format, by the project's subject prefix:
+    # {"kvm-unit-tests" = "~/src/kvm-unit-tests/MAINTAINERS", qemu = "..."}
+    project_maintainers: dict[str, Path] = Field(default_factory=dict)
     trees: list[str] = Field(default_factory=list)  # "URL_OR_PATH[@BRANCH]" of maintainer trees
     tree_grace_days: int = Field(default=14, ge=0)  # "applied" in mail, not in a tree after this
     stable_waits: bool = False  # stable/AUTOSEL postings listed as waiting for review
@@ -371,6 +374,11 @@ class ListSettings(BaseModel):
     @classmethod
     def _paths(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return None if value is None else _local_path(value, info)
+
+    @field_validator("project_maintainers")
+    @classmethod
+    def _project_paths(cls, value: dict[str, Path], info: ValidationInfo) -> dict[str, Path]:
+        return {name: _local_path(path, info) for name, path in value.items()}
 
     @field_validator("languages")
     @classmethod

@@ -67,11 +67,7 @@ def classify(
     `other_projects`: the list's bracket prefixes of other projects' patches (None:
     kvmarm's, OTHER_PROJECTS); a title opening with one of them counts too."""
     prefixes = {p.lower() for p in subject.extra_prefixes}
-    projects = (
-        OTHER_PROJECTS
-        if other_projects is None
-        else frozenset(p.strip().lower() for p in other_projects if p.strip())
-    )
+    projects = _projects(other_projects)
     titles = _OTHER_PROJECT_TITLES if other_projects is None else tuple(projects)
     if subject.is_pull or is_pull_as_patches(subject):
         return Category.PULL
@@ -95,6 +91,25 @@ def classify(
     ):
         return Category.DISCUSSION
     return Category.OTHER
+
+
+def other_project(
+    subject: LoreSubject, other_projects: Collection[str] | None = None
+) -> str | None:
+    """The other project a posting is for, lowercased ("kvm-unit-tests"), else None: its
+    bracket prefix, or the name its title opens with (`other_projects` as in classify)."""
+    projects = _projects(other_projects)
+    for prefix in subject.extra_prefixes:
+        if prefix.lower() in projects:
+            return prefix.lower()
+    titles = _OTHER_PROJECT_TITLES if other_projects is None else tuple(projects)
+    return next((name for name in titles if _opens_with(subject.title, (name,))), None)
+
+
+def _projects(other_projects: Collection[str] | None) -> frozenset[str]:
+    if other_projects is None:
+        return OTHER_PROJECTS
+    return frozenset(p.strip().lower() for p in other_projects if p.strip())
 
 
 def _opens_with(title: str, names: Collection[str]) -> bool:

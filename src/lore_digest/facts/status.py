@@ -468,14 +468,44 @@ def _numbers(selection: str) -> tuple[int, ...]:
 
 
 # A clause that starts a maintainer's statement inside a sentence: ", so I've taken ...".
-_CLAUSE = re.compile(r"[,;]\s+(?:so|and)\s+(?=(?:i|we)(?:'ve|\s+have)\s)", re.IGNORECASE)
+# "I've fixed up the nits as I applied this series to target-arm.next": the same.
+_CLAUSE = re.compile(
+    r"[,;]\s+(?:so|and)\s+(?=(?:i|we)(?:'ve|\s+have)\s)"
+    r"|(?<!soon\s)\bas\s+(?:i|we)\s+(?=(?:applied|queued)\s)",
+    re.IGNORECASE,
+)
 # ... unless the sentence is a condition: "If this breaks arm32, and we have applied it".
 _LEADING_CONDITION = re.compile(r"\s*(?:if|when|once|unless|should|in\s+case)\b", re.IGNORECASE)
+
+
+# A fix queued on top of the series says the series itself is in the tree.
+_ON_TOP = re.compile(
+    r"(?:(?:i|we)(?:'ve|\s+have)?\s+)?(?:now\s+|just\s+|also\s+)?(?:queued|applied|pushed)\b"
+    r"[^.?]*?\bon\s+top\s+of\s+(?:the|this|your)\s+(?:existing|queued|applied)\s+"
+    r"(?:series|patches|patchset|set)\b",
+    re.IGNORECASE,
+)
+
+
+def _builds_on_it(sentence: _Sentence) -> bool:
+    """ "I've queued the below patch on top of the existing series": the series is in."""
+    return (
+        _ON_TOP.match(sentence.text) is not None
+        and "?" not in sentence.first()
+        and not _LEADING_CONDITION.match(sentence.text)
+    )
+
+
+def builds_on_queued(mail: MailFacts) -> bool:
+    """Whether a mail queues something on top of the series it answers (see _ON_TOP)."""
+    return any(map(_builds_on_it, _sentences(_prose_lines(mail))))
 
 
 def _applied_phrase(sentence: _Sentence) -> _AppliedPhrase | None:
     """Parse one sentence as an applied phrase, None when it is something else."""
     text = sentence.text
+    if _builds_on_it(sentence):
+        return _AppliedPhrase(sentence.line, None, None, whole=True)
     clause = _CLAUSE.search(text)
     if (
         clause is not None
@@ -1346,7 +1376,11 @@ def _applied_replies(
             continue
         if authors.wrote(mail) and not (
             info.commits
-            or (info.branch and trust.appliers is not None and trust.allows(mail.from_email))
+            or (
+                (info.branch or builds_on_queued(mail))
+                and trust.appliers is not None
+                and trust.allows(mail.from_email)
+            )
         ):
             continue  # "I applied it and tested": the author's own word needs more
         if trust.allows(mail.from_email):

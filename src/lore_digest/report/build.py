@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from lore_digest.errors import StoreError, UsageError
 from lore_digest.facts.build import mail_facts
-from lore_digest.facts.classify import Category, classify
+from lore_digest.facts.classify import Category, classify, other_project
 from lore_digest.facts.landed import PullPatch, PullPatchIndex
 from lore_digest.facts.links import message_url
 from lore_digest.facts.model import MailFacts
@@ -143,6 +143,7 @@ class ReportBuilder:
         list_name: str,
         maintainers: Maintainers | None = None,
         *,
+        projects: Mapping[str, Maintainers] | None = None,
         stable_waits: bool = False,
         matcher: TreeMatcher | None = None,
         grace_days: int = 14,
@@ -159,7 +160,8 @@ class ReportBuilder:
         self._pulls: PullPatchIndex | None = None
         self._threads_of: dict[str, int | None] = {}  # Message-ID -> thread, as looked up
         self._postings: PostingSource | None = None
-        self.trust = TrustRules(store, info, maintainers)
+        # Who may apply: the list's MAINTAINERS, other projects' (kvm-unit-tests, QEMU).
+        self.trust = TrustRules(store, info, maintainers, projects)
         self._files: dict[int, tuple[str, ...]] = {}  # patch pk → files, not stored yet
         # Stable-review and AUTOSEL postings are listed under "waiting for review" only
         # when a list asks for it (config `stable_waits = true`).
@@ -266,12 +268,13 @@ class ReportBuilder:
             for m in messages
         ]
         root_subject = parse_subject(root.subject)
+        project = other_project(root_subject, self.other_projects)
 
         def appliers_for(files: Sequence[str]) -> Appliers:
             # Learned from mail before the window (in an archive's first months, also
             # from the rest of them): this week's mails never vouch for themselves (two
             # forged b4 replies would otherwise make their sender one).
-            return self.trust.appliers(files, window.start_utc, window.end_utc)
+            return self.trust.appliers(files, window.start_utc, window.end_utc, project)
 
         def pulled_for(
             patches: Sequence[MailFacts], before_utc: int | None
@@ -433,9 +436,9 @@ class ReportBuilder:
 
         def deciders(thread: Thread) -> frozenset[str]:
             files = thread.series.files if thread.series is not None else ()
-            emails = self.trust.appliers(files, window.start_utc, window.end_utc).emails
-            if self.trust.maintainers is not None:
-                emails = emails | self.trust.maintainers.reviewers(files, self.info.name)
+            project = other_project(parse_subject(thread.subject), self.other_projects)
+            emails = self.trust.appliers(files, window.start_utc, window.end_utc, project).emails
+            emails = emails | self.trust.reviewers(files, project)
             return frozenset(e.lower() for e in emails)
 
         return deciders
@@ -443,8 +446,8 @@ class ReportBuilder:
     def _person_name(self, email: str) -> str | None:
         """A name for an address that wrote nothing this week: MAINTAINERS', else the
         one it signed its mail on the list with (questions name people by it)."""
-        if self.trust.maintainers is not None:
-            for section in self.trust.maintainers.sections:
+        for file in self.trust.files:
+            for section in file.sections:
                 for person in (*section.maintainers, *section.reviewers):
                     if person.email.lower() == email:
                         return person.name

@@ -1,8 +1,12 @@
 """Who may apply on one list, for every series of its reports (see facts.appliers).
 
 With a MAINTAINERS file, a series' appliers are the M: people of the sections that
-cover the files it touches, plus those of the sections whose L: is the list. Without
-one, they are learned from the list's history; the events they are learned from are
+cover the files it touches, plus those of the sections whose L: is the list. Other
+projects whose patches the list carries keep MAINTAINERS files of the same format
+(kvm-unit-tests, QEMU): a series is judged by its project's file, named by its subject
+prefix ("[kvm-unit-tests PATCH]") or, without one, by the first file that covers what it
+touches (QEMU's target/arm/ patches carry no prefix on kvmarm). Without any file, the
+appliers are learned from the list's history; the events they are learned from are
 scanned once per new mail and kept in the store, so a weekly report reads only the
 week's new mail for it.
 """
@@ -10,7 +14,7 @@ week's new mail for it.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
 from lore_digest.errors import StoreError
@@ -53,41 +57,88 @@ def may_decide(raw: bytes) -> bool:
 class TrustRules:
     """The appliers of each series of one list (one per ReportBuilder)."""
 
-    def __init__(self, store: Store, info: ListInfo, maintainers: Maintainers | None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        info: ListInfo,
+        maintainers: Maintainers | None,
+        projects: Mapping[str, Maintainers] | None = None,
+    ) -> None:
         self.store = store
         self.info = info
         self.maintainers = maintainers
+        # Other projects' MAINTAINERS files by project name (lowercased), in config order.
+        self.projects = {name.lower(): file for name, file in (projects or {}).items()}
         self._events: list[ApplierEvent] | None = None
         self._learned: dict[tuple[int, int | None], frozenset[str]] = {}
-        self._aliases: dict[tuple[frozenset[str], frozenset[str]], frozenset[str]] = {}
+        self._aliases: dict[tuple[str, frozenset[str], frozenset[str]], frozenset[str]] = {}
 
     @property
     def rule(self) -> str:
-        """ "maintainers" (a MAINTAINERS file) or "learned" (the list's history)."""
-        return "maintainers" if self.maintainers is not None else "learned"
+        """ "maintainers" (MAINTAINERS files) or "learned" (the list's history)."""
+        return "maintainers" if self.files else "learned"
+
+    @property
+    def files(self) -> tuple[Maintainers, ...]:
+        """Every MAINTAINERS file: the list's own, then the other projects'."""
+        own = (self.maintainers,) if self.maintainers is not None else ()
+        return (*own, *self.projects.values())
+
+    def maintainers_for(self, files: Sequence[str], project: str | None) -> Maintainers | None:
+        """The MAINTAINERS file that judges a series: for another project's posting
+        (`project`, from its subject: facts.classify.other_project) that project's file,
+        None without one (the kernel's says nothing about kvmtool: learned appliers);
+        else the list's own when it has a section for what the series touches, else
+        the first other project's that has (QEMU's target/arm/ patches carry no prefix
+        on kvmarm), else the list's own (which then covers nothing: learned appliers)."""
+        if project is not None:
+            return self.projects.get(project.lower())
+        if files and not (self.maintainers is not None and self.maintainers.covers(files)):
+            for candidate in self.projects.values():
+                if candidate.covers(files):
+                    return candidate
+        return self.maintainers
 
     def appliers(
-        self, files: Sequence[str], until_utc: int, window_end: int | None = None
+        self,
+        files: Sequence[str],
+        until_utc: int,
+        window_end: int | None = None,
+        project: str | None = None,
     ) -> Appliers:
-        """Who may apply a series touching `files`, as known before `until_utc` (the
-        window's start; for an archive's first months, see `learned`).
+        """Who may apply a series touching `files` (another project's: `project`), as
+        known before `until_utc` (the window's start; for an archive's first months,
+        see `learned`).
 
-        With a MAINTAINERS file: its M: people for the files (and the list). Files no
-        section covers (another project's patches: kvm-unit-tests, kvmtool) fall back
-        to the learned appliers, and so does the merging of pull requests (upstream
-        trees are not in MAINTAINERS).
+        With MAINTAINERS files: the M: people of the series' file (maintainers_for) for
+        the files and the list (and, in another project's file, its overall maintainers). Files no section covers (a project without a file:
+        kvmtool) fall back to the learned appliers, and so does the merging of pull
+        requests (upstream trees are not in MAINTAINERS).
         """
         learned = self.learned(until_utc, window_end)
-        if self.maintainers is None:
+        chosen = self.maintainers_for(files, project)
+        if chosen is None:
             return Appliers(learned, "learned", learned)
-        emails = self.maintainers.appliers(files, self.info.name)
-        if not files or not self.maintainers.covers(files):
+        emails = chosen.appliers(files, self.info.name)
+        if chosen is not self.maintainers:
+            # Another project's overall maintainers (kvm-unit-tests' Paolo and Thomas)
+            # take patches to every part of it; the kernel's THE REST (Linus) is not
+            # made an applier of every patch of a subsystem's list.
+            emails = emails | chosen.overall_maintainers()
+        if not files or not chosen.covers(files):
             emails = emails | learned  # files unknown (a ghost thread) or no one's
         else:
-            emails = emails | self._other_addresses(emails, learned)
+            emails = emails | self._other_addresses(chosen, emails, learned)
         return Appliers(emails, "maintainers", learned)
 
-    def _other_addresses(self, emails: frozenset[str], learned: frozenset[str]) -> frozenset[str]:
+    def reviewers(self, files: Sequence[str], project: str | None = None) -> frozenset[str]:
+        """The R: people of the series' MAINTAINERS file for these files (none without)."""
+        chosen = self.maintainers_for(files, project)
+        return chosen.reviewers(files, self.info.name) if chosen is not None else frozenset()
+
+    def _other_addresses(
+        self, chosen: Maintainers, emails: frozenset[str], learned: frozenset[str]
+    ) -> frozenset[str]:
         """Learned appliers who are these maintainers under another address.
 
         A MAINTAINERS file names today's address (maz@kernel.org); an archive holds the
@@ -96,9 +147,9 @@ class TrustRules:
         only an address the person had left by the time the file's address first wrote
         to the list (ALIAS_OVERLAP_S): a handover, not a second person of that name.
         """
-        key = (emails, learned)
+        key = (chosen.source, emails, learned)
         if key not in self._aliases:
-            names = self.maintainers.names_of(emails) if self.maintainers else frozenset()
+            names = chosen.names_of(emails)
             spans = self.store.sender_names(self.info.id, learned | emails) if names else {}
             current = [spans[e][1] for e in emails if e in spans]
             handover = min(current, default=_FOREVER)

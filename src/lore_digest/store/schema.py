@@ -278,6 +278,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX thread_moves_by_list ON thread_moves(list_id, seq);
     """,
+    # 13: an applied phrase inside a sentence ("I've fixed up the nits as I applied this
+    # series to target-arm.next") is an applier's event too: scanned again.
+    """
+    DELETE FROM applier_events;
+    DELETE FROM applier_scan;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
