@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "lore_digest"
 
 # Lowest first. A unit is a subpackage (`report`) or a top-level module (`settings`).
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "config", "fsutil", "version", "statefile"),  # plumbing with no domain in it
+    ("errors", "config", "fsutil", "version", "statefile", "templatecache"),  # plumbing
     ("mail",),  # parsing one message: headers, MIME, bodies, subjects, trailers
     ("vocabulary",),  # the domain's shared words and rules
     ("sources",),  # git, mbox, lore HTTP: raw mail and checkpoints

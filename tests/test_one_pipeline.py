@@ -111,3 +111,26 @@ def test_site_publishes_each_weeks_json_in_every_language(store_copy: Path, tmp_
         "kvmarm-2022-W19.md",
     ]
     assert _in_window(reports / "kvmarm-2022-W19.json") == _in_window(site / "kvmarm-2022-W19.json")
+
+
+def test_a_week_asked_again_is_made_once_until_new_mail_arrives(
+    corpus_blobs: list[tuple[str, bytes]], tmp_path: Path
+) -> None:
+    """`run` reports a week and then puts it on the site: one Digest makes it once, and
+    makes it again as soon as the list's mail changed (here: later mail of that week)."""
+    from conftest import write_mboxrd
+    from lore_digest.ingest import sync_mbox
+
+    blobs = [raw for _, raw in corpus_blobs[9000:9080]]  # 2021-02-01 …
+    store_path = tmp_path / "s.sqlite3"
+    with Store.open(store_path) as store:
+        sync_mbox(store, write_mboxrd(tmp_path / "a.mbox", blobs[:40]), "small")
+        with Digest(store, "small", DigestSettings()) as digest:
+            first = digest.week("2021-W05", lang="en")
+            assert digest.week("2021-W05", lang="en") is first
+            other = digest.week("2021-W05", lang="zh")
+            assert other is not first and other.lang == "zh"
+            sync_mbox(store, write_mboxrd(tmp_path / "b.mbox", blobs), "small")
+            again = digest.week("2021-W05", lang="en")
+            assert again is not first
+            assert again.stats.messages > first.stats.messages

@@ -194,6 +194,9 @@ def test_lore_source_gets_the_configs_since(
     [run] = summary.lists
     assert run.reported_weeks == ["2021-W06"]  # W05 is before `since`
     assert run.synced is not None and run.synced["new"] == 300
+    # ... and the site starts there too (W07: the week in progress, as in the reports)
+    manifest = json.loads((tmp_path / "out" / "site" / ".lore-digest-site.json").read_text())
+    assert sorted(manifest["weeks"]) == ["2021-W06", "2021-W07"]
 
 
 def test_failed_mail_is_retried_and_deleted_reports_rebuilt(

@@ -801,3 +801,23 @@ def test_an_interrupted_build_resumes_where_it_stopped(synced_db: Path, tmp_path
     assert resumed.weeks_rebuilt == list(weeks[3:])
     build(store_path, fresh, weeks=weeks)
     assert_same_site(fresh, out)
+
+
+def test_a_new_week_gives_its_neighbour_new_links_without_rebuilding_it(
+    synced_db: Path, tmp_path: Path
+) -> None:
+    """2022-W20 arrives: 2022-W19's pages get their "next" link in place (its report is
+    not made again), and the site equals one built with all three weeks at once."""
+    out, fresh = tmp_path / "site", tmp_path / "fresh"
+    langs = ("zh", "en")
+    build(synced_db, out, langs=langs, weeks=WEEKS[:2])
+    added = build(synced_db, out, langs=langs, weeks=WEEKS[2:])
+    assert added.weeks_rebuilt == ["2022-W20"]
+    assert added.weeks_relinked == ["2022-W19"]
+    assert 'rel="next" href="kvmarm-2022-W20.html"' in (out / "kvmarm-2022-W19.html").read_text()
+    build(synced_db, fresh, langs=langs, weeks=WEEKS)
+    assert_same_site(fresh, out)
+    # A page that is not as the manifest says is rebuilt, not patched.
+    (out / "kvmarm-2022-W20.en.html").write_text("edited by hand", encoding="utf-8")
+    again = build(synced_db, out, langs=langs, weeks=("2022-W21",))
+    assert again.weeks_relinked == [] and "2022-W20" in again.weeks_rebuilt

@@ -18,12 +18,12 @@ each command wired the pipeline itself:
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Final, Self
 
 from lore_digest.errors import UsageError
 from lore_digest.facts.maintainers import Maintainers
@@ -46,6 +46,10 @@ from lore_digest.summarize.factory import make_summarizer
 from lore_digest.vocabulary import DEFAULT_LANGUAGE, check_list_name
 
 __all__ = ["Digest", "DigestSettings", "WeekSpec"]
+
+# Reports a Digest keeps for the same week asked again (a week's languages, the current
+# week, the newest complete one): `run` reports them, then the site shows them.
+REPORTS_KEPT: Final = 8
 
 WeekSpec = str | Window
 """An ISO week label ("2022-W19"), or a Window already made (explicit dates)."""
@@ -193,6 +197,8 @@ class Digest:
         self.fallbacks: Counter[str] = Counter()  # why summaries fell back to the offline one
         self.say: Callable[[str], None] = lambda _line: None  # progress lines (batches)
         self.batch_resume = False  # --resume: collect recorded batches, submit none first
+        # Reports made, by (window, language, the list's mail state): see `week`.
+        self._made: OrderedDict[tuple[int, int, str, tuple[int, int]], Report] = OrderedDict()
 
     # -- lifetime ---------------------------------------------------------------------
 
@@ -358,10 +364,32 @@ class Digest:
         lang: str = DEFAULT_LANGUAGE,
         progress: Callable[[int, int], None] | None = None,
     ) -> Report:
-        """The report of one week (or window): facts, then the summariser's prose."""
+        """The report of one week (or window): facts, then the summariser's prose.
+
+        A report made before in this Digest's life is returned again while the list's
+        mail has not changed (no new mail, no thread move): `run` reports a week and
+        then puts the same week on the site, and builds it once (REPORTS_KEPT kept).
+        """
+        window = self.window(spec)
+        list_id = self.info.id
+        state = (self.store.last_pk(list_id), self.store.last_move(list_id))
+        key = (window.start_utc, window.end_utc, lang, state)
+        kept = self._made.get(key)
+        if kept is not None:
+            self._made.move_to_end(key)
+            return kept
+        report = self._build(window, lang, progress)
+        self._made[key] = report
+        while len(self._made) > REPORTS_KEPT:
+            self._made.popitem(last=False)
+        return report
+
+    def _build(
+        self, window: Window, lang: str, progress: Callable[[int, int], None] | None
+    ) -> Report:
         self._prepare_trees()
         report = self._builder.build(
-            self.window(spec),
+            window,
             lang=lang,
             now=self.now(),
             summarizer=self.summarizer,

@@ -283,7 +283,11 @@ class _ListJob:
 
         if self.digest.date_range() is None:
             return  # no mail yet: no site
-        built = build_site(self.digest, self.conf.site_dir, langs=self.conf.languages)
+        first = _first_week(self.conf)  # `since`: the site starts where the reports do
+        weeks = None if first is None else [w for w in self.digest.weeks_with_mail() if w >= first]
+        if weeks == []:
+            return  # no mail since `since` yet
+        built = build_site(self.digest, self.conf.site_dir, langs=self.conf.languages, weeks=weeks)
         result.site_index = built.index
         result.site_files_written = len(built.written)
 

@@ -248,7 +248,7 @@ def _footnote_links(text: str) -> Iterable[str]:
     lines = text.split("\n")
     for line in lines:
         marker = _FOOTNOTE_LINE.match(line)
-        if marker is None or _DEPENDENCY_WORDS.search(line):
+        if marker is None or "://" not in line or _DEPENDENCY_WORDS.search(line):
             continue
         mark = marker.group(0).strip()
         citing = [o for o in lines if mark in o and not _FOOTNOTE_LINE.match(o)]
@@ -280,6 +280,8 @@ def _cited_links(text: str) -> Iterable[str]:
     """
     lines = text.split("\n")
     for index, line in enumerate(lines):
+        if "://" not in line:  # no URL (most lines): nothing to cite, nothing to test
+            continue
         if line.startswith(">") or _FOOTNOTE_LINE.match(line) or _DEPENDENCY_WORDS.search(line):
             continue
         if any(_DEPENDENCY_WORDS.search(above) for above in _introduction(lines, index)):

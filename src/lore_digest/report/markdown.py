@@ -19,6 +19,7 @@ from lore_digest.report.labels import CATEGORY_LABELS, LABELS, STATUS_LABELS
 from lore_digest.report.model import Report
 from lore_digest.report.tldr import entry_detail, line_title, more_text
 from lore_digest.summarize.i18n import PHRASES, claim_reason, claim_text, sent_by
+from lore_digest.templatecache import template_cache
 from lore_digest.vocabulary import VERDICT_TRAILERS, format_counted
 
 # The name the rest of the code knows: running text, escaped to render literally.
@@ -34,6 +35,7 @@ HIGHLIGHTS_SHOWN = 5
 def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("lore_digest.report", "templates"),
+        bytecode_cache=template_cache(),
         autoescape=False,  # Markdown, not HTML: escaping is the md* filters' job
         undefined=StrictUndefined,
         trim_blocks=True,

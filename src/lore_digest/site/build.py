@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ class SiteResult:
     skipped_unchanged: int = 0
     index: Path = Path("index.html")
     weeks_rebuilt: list[str] = field(default_factory=list)  # weeks whose report was rebuilt
+    weeks_relinked: list[str] = field(default_factory=list)  # ... only their week links new
     empty_weeks: list[str] = field(default_factory=list)  # asked for, but without mail: left out
 
 
@@ -218,7 +220,8 @@ class _SiteBuild:
                 entry["digest"] = week_digest(report)
             nav = self.nav(site_weeks, label, lang)
             in_progress = report.end > self.digest.now()  # its JSON says so, until it ends
-            page_key = _sha(_json([content_hash(report), *_labels(nav), in_progress]))
+            content = content_hash(report)
+            page_key = _page_key(content, nav, in_progress)
             rel = self.renderer.week_file(label, lang)
             data = self.renderer.week_json_file(label, lang)
             waiting = self.renderer.waiting_file(report)  # a long list's own page
@@ -232,11 +235,54 @@ class _SiteBuild:
                 self._write(waiting, self.renderer.waiting(report), page_key)
             entry["pages"][lang] = {
                 "key": page_key,
+                "content": content,
                 "generated_at": report.generated_at.isoformat(),
                 "waiting": waiting,
             }
             entry["in_progress"] = in_progress
         self.weeks[label] = entry
+
+    def relink_week(self, label: str, site_weeks: Sequence[str]) -> bool:
+        """New previous/next links on the pages of a week whose report did not change:
+        each page's <nav class="weeknav"> is rendered again and put in its place, without
+        making the week's report again. False (nothing written: rebuild the week) when a
+        page, or what its key is made of, is not as the manifest says."""
+        entry = self.weeks.get(label)
+        if entry is None:
+            return False
+        pages = entry.get("pages", {})
+        in_progress = bool(entry.get("in_progress", False))
+        edits: list[tuple[str, str, str, list[str], str]] = []
+        for lang in self.langs:
+            page = pages.get(lang) or {}
+            content, old_key = page.get("content"), page.get("key")
+            rel = self.renderer.week_file(label, lang)
+            files = [rel, self.renderer.week_json_file(label, lang)]
+            if page.get("waiting"):
+                files.append(str(page["waiting"]))
+            if not isinstance(content, str) or any(
+                self.files.get(f) != old_key or not (self.out / f).is_file() for f in files
+            ):
+                return False
+            try:
+                html = (self.out / rel).read_text("utf-8")
+            except (OSError, UnicodeDecodeError):
+                return False
+            found = _WEEKNAV.findall(html)
+            if len(found) != 1:
+                return False
+            nav = self.nav(site_weeks, label, lang)
+            fragment = self.renderer.week_nav(nav, lang)
+            edits.append((lang, rel, html.replace(found[0], fragment), files, content))
+        for lang, rel, html, files, content in edits:
+            nav = self.nav(site_weeks, label, lang)
+            key = _page_key(content, nav, in_progress)
+            self._write(rel, html, key)
+            for other in files[1:]:  # the same content under the new key
+                self.files[other] = key
+                self.produced.add(other)
+            pages[lang] = {**pages[lang], "key": key}
+        return True
 
     # -- pages across weeks ---------------------------------------------------------------
 
@@ -434,10 +480,18 @@ def build_site(
             rebuild = force or missing or label in stale
         else:
             rebuild = False  # kept from an earlier build; refreshed when asked for
-        # A week whose neighbours changed gets new prev/next links, asked for or not.
-        if rebuild or _nav_changed(run, site_weeks, label):
+        # A week whose neighbours changed gets new prev/next links, asked for or not: put
+        # in its pages when its report is unchanged, else with the week rebuilt.
+        relinked = False
+        if not rebuild and _nav_changed(run, site_weeks, label):
+            relinked = run.relink_week(label, site_weeks)
+            rebuild = not relinked
+        if relinked:
+            run.weeks[label]["nav"] = _labels(run.nav(site_weeks, label, run.langs[0]))
+            run.result.weeks_relinked.append(label)
+        if rebuild:
             candidates.append(label)
-        else:
+        elif not relinked:
             run.result.skipped_unchanged += len(run.langs)
             for lang in run.langs:
                 run.produced.add(run.renderer.week_file(label, lang))
@@ -495,6 +549,15 @@ def _nothing_to_build(digest: Digest, weeks: Sequence[str] | None) -> str:
 
 def _labels(nav: WeekNav) -> list[str | None]:
     return [nav.prev.label if nav.prev else None, nav.next.label if nav.next else None]
+
+
+# The neighbouring weeks' links of a week page (templates/_weeknav.html.j2).
+_WEEKNAV = re.compile(r'<nav class="weeknav"[^>]*>.*?</nav>', re.DOTALL)
+
+
+def _page_key(content: str, nav: WeekNav, in_progress: bool) -> str:
+    """What a week page (and its JSON) is made of: its report, links, state."""
+    return _sha(_json([content, *_labels(nav), in_progress]))
 
 
 def _nav_changed(run: _SiteBuild, site_weeks: Sequence[str], label: str) -> bool:

@@ -36,6 +36,7 @@ from lore_digest.report.model import Report
 from lore_digest.report.tldr import entry_detail, line_title, more_text
 from lore_digest.site.digest import person_slug, series_slug, subsystem_slug, thread_anchor
 from lore_digest.summarize.i18n import PHRASES, claim_reason, claim_text, sent_by
+from lore_digest.templatecache import template_cache
 from lore_digest.vocabulary import (
     LANGUAGE_NAMES,
     LANGUAGE_TAGS,
@@ -249,6 +250,7 @@ def environment() -> Environment:
     """The site's Jinja environment: autoescape for every template, strict undefined."""
     env = Environment(
         loader=PackageLoader("lore_digest.site", "templates"),
+        bytecode_cache=template_cache(),
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -422,6 +424,12 @@ class SiteRenderer:
         return self._env.get_template("week.html.j2").render(
             page=page, nav=nav, **self._report_context(report)
         )
+
+    def week_nav(self, nav: WeekNav, lang: str) -> str:
+        """The week links of a week page alone, as `week` renders them inside the page."""
+        page = self._page("week", lang, "", "", "")
+        template = self._env.get_template("_weeknav.html.j2")
+        return template.render(page=page, nav=nav, **self._labels(lang)).strip()
 
     def index(self, report: Report, nav: WeekNav, previous: Sequence[WeekLink]) -> str:
         """The front page: the latest week's report and links to earlier weeks."""
