@@ -285,9 +285,20 @@ def _sentences(lines: Sequence[tuple[str, bool]]) -> Iterator[_Sentence]:
                 yield _Sentence(paragraph[offset:], index)
 
 
+@lru_cache(maxsize=4096)
+def _sentences_of(mail: MailFacts) -> tuple[_Sentence, ...]:
+    """A mail's sentences, split once for the many rules that read them."""
+    return tuple(_sentences(_prose_lines(mail)))
+
+
+@lru_cache(maxsize=4096)
+def _statements_of(mail: MailFacts) -> tuple[_Sentence, ...]:
+    return tuple(s for s in _sentences_of(mail) if "?" not in s.first())
+
+
 def _statements(mail: MailFacts) -> Iterator[_Sentence]:
     """The sender's sentences that are not questions ("Applied to which branch?")."""
-    return (s for s in _sentences(_prose_lines(mail)) if "?" not in s.first())
+    return iter(_statements_of(mail))
 
 
 # -- applied -----------------------------------------------------------------------------
@@ -384,7 +395,7 @@ def detect_applied(mail: MailFacts) -> AppliedInfo | None:
     if mail.parent_id is None and not mail.subject.is_reply:
         return None  # a thread's first mail announces, it does not reply "applied"
     lines = _prose_lines(mail)
-    phrase = next(filter(None, map(_applied_phrase, _sentences(lines))), None)
+    phrase = next(filter(None, map(_applied_phrase, _sentences_of(mail))), None)
     commits = _commit_list([line for line, _ in lines[(phrase.line if phrase else -1) + 1 :]])
     if phrase is None:
         if not commits:
@@ -498,7 +509,7 @@ def _builds_on_it(sentence: _Sentence) -> bool:
 
 def builds_on_queued(mail: MailFacts) -> bool:
     """Whether a mail queues something on top of the series it answers (see _ON_TOP)."""
-    return any(map(_builds_on_it, _sentences(_prose_lines(mail))))
+    return any(map(_builds_on_it, _sentences_of(mail)))
 
 
 def _applied_phrase(sentence: _Sentence) -> _AppliedPhrase | None:
@@ -764,7 +775,7 @@ def merge_reply(mail: MailFacts) -> tuple[bool, str | None]:
     applied = detect_applied(mail)
     if applied is not None:
         return True, applied.branch
-    for sentence in _sentences(_prose_lines(mail)):
+    for sentence in _sentences_of(mail):
         if "?" in sentence.text or not _MERGED_RE.match(sentence.text):
             continue
         into = _MERGED_INTO.search(sentence.text)
