@@ -395,6 +395,11 @@ def root(subject: str = "[PATCH v2 0/3] KVM: arm64: something") -> MailFacts:
         "I applied it to my tree to test it.\n",
         "Pushed an updated branch with the fix.\n",
         "As soon as I applied this series to next, the build broke.\n",
+        "As I applied this series to kvmarm/next, I hit a conflict. Could you rebase?\n",
+        "I've tested it, but as I applied this series to kvmarm/next it failed to build.\n",
+        "This only works as long as we applied this series to kvm/next first.\n",
+        "I've applied your fixup on top of the existing patches locally, v3 will follow.\n",
+        "Pushed a branch with the fixes on top of the existing series to my github.\n",
         "Could you check what breaks as I applied this series to next?\n",
         "I applied the fix on top of the series and it boots.\n",  # a tester, no "existing"
         "If you queue it on top of the existing series, it will conflict.\n",

@@ -388,10 +388,12 @@ def test_a_store_of_schema_7_scans_its_history_again(tmp_path: Path) -> None:
 
 # -- other projects' MAINTAINERS files --------------------------------------------------
 
+DREW, PAOLO = "drjones@redhat.com", "pbonzini@redhat.com"
 PROJECT_FILES = {
     "kernel": "KVM/arm64\nM:\tMarc Zyngier <maz@kernel.org>\nF:\tarch/arm64/kvm/\n",
     "kvm-unit-tests": (
-        "Maintainers\nM: Paolo Bonzini <pbonzini@redhat.com>\nF: *\nF: */\n\n"
+        "Project administration\nM: Paolo Bonzini <pbonzini@redhat.com>\nF: README.md\n\n"
+        "Default mailing list\nL: kvm@vger.kernel.org\nF: *\nF: */\n\n"
         "ARM\nM: Andrew Jones <drjones@redhat.com>\nL: kvmarm@lists.cs.columbia.edu\n"
         "F: arm/\nF: lib/arm/\n"
     ),
@@ -404,19 +406,10 @@ PROJECT_FILES = {
     [
         ("[PATCH] KVM: arm64: x", ["arch/arm64/kvm/arm.c"], "kernel", {"maz@kernel.org"}),
         # by its prefix, even where the list's own file would cover a path
-        # (the ARM section's maintainer, and the project's overall one: its catch-all)
-        (
-            "[kvm-unit-tests PATCH 0/2] arm: pmu",
-            ["arm/pmu.c"],
-            "kvm-unit-tests",
-            {"drjones@redhat.com", "pbonzini@redhat.com"},
-        ),
-        (
-            "[kvm-unit-tests PATCH] lib: x",
-            ["lib/alloc.c"],
-            "kvm-unit-tests",
-            {"pbonzini@redhat.com"},
-        ),
+        ("[kvm-unit-tests PATCH 0/2] arm: pmu", ["arm/pmu.c"], "kvm-unit-tests", {DREW}),
+        # what only the catch-all (a mailing list) covers: nobody of the file, learned ones
+        ("[kvm-unit-tests PATCH] lib: x", ["lib/alloc.c"], "kvm-unit-tests", set()),
+        ("[kvm-unit-tests PATCH] README: x", ["README.md"], "kvm-unit-tests", {PAOLO}),
         # a project without a file: learned appliers, not kvm-unit-tests' arm/ section
         ("[PATCH kvmtool] arm64: x", ["arm/aarch64/kvm.c"], None, None),
         ("kvmtool: arm64: x", ["arm/aarch64/kvm.c"], None, None),
@@ -451,6 +444,12 @@ def test_another_projects_series_is_judged_by_its_own_maintainers_file(
         assert found.rule == ("maintainers" if judged_by else "learned")
         if appliers is not None:
             assert found.emails == appliers
+        # Another project's file adds its people to the learned appliers, never removes
+        # one of them; the list's own file judges its files alone.
+        later = rules.appliers(files, 2**40, None, project)
+        assert later.upstream, "the trust list's history teaches appliers"
+        if judged_by not in (None, "kernel"):
+            assert later.emails == found.emails | later.upstream
 
 
 def test_project_maintainers_come_from_the_config(tmp_path: Path) -> None:

@@ -81,10 +81,12 @@ class DigestSettings:
         """What, besides the mail and the code, decides what a week shows, as JSON
         values: a change of any of them makes the site and `run` render every week
         again (the MAINTAINERS file by its content too: an edit changes who may apply)."""
+        projects = [[name, *_file_identity(path)] for name, path in self.project_maintainers]
         return [
             self.tz,
             *_file_identity(self.maintainers),
-            [[name, *_file_identity(path)] for name, path in self.project_maintainers],
+            # only when set: a list without other projects' files keeps its report key
+            *([projects] if projects else []),
             list(self.trees),
             self.tree_grace_days,
             self.stable_waits,
@@ -198,7 +200,7 @@ class Digest:
         self.say: Callable[[str], None] = lambda _line: None  # progress lines (batches)
         self.batch_resume = False  # --resume: collect recorded batches, submit none first
         # Reports made, by (window, language, the list's mail state): see `week`.
-        self._made: OrderedDict[tuple[int, int, str, tuple[int, int]], Report] = OrderedDict()
+        self._made: OrderedDict[tuple[Window, str, tuple[int, int]], Report] = OrderedDict()
 
     # -- lifetime ---------------------------------------------------------------------
 
@@ -372,8 +374,9 @@ class Digest:
         """
         window = self.window(spec)
         list_id = self.info.id
-        state = (self.store.last_pk(list_id), self.store.last_move(list_id))
-        key = (window.start_utc, window.end_utc, lang, state)
+        # New mail reaches reports once threaded (sync threads what it stored).
+        state = (self.store.threaded_pk(list_id), self.store.last_move(list_id))
+        key = (window, lang, state)
         kept = self._made.get(key)
         if kept is not None:
             self._made.move_to_end(key)

@@ -285,17 +285,6 @@ class Maintainers:
             for person in section.maintainers
         )
 
-    def overall_maintainers(self) -> frozenset[str]:
-        """Addresses of the M: people of the catch-all sections (THE REST: "F: *", "F: */"),
-        who maintain the whole tree rather than a part of it."""
-        catch_alls = {
-            pattern.section
-            for patterns in self._index.files.values()
-            for pattern in patterns
-            if pattern.catch_all
-        }
-        return frozenset(p.email for n in catch_alls for p in self.sections[n].maintainers)
-
     def names_of(self, emails: Iterable[str]) -> frozenset[str]:
         """The names (casefolded, spaces collapsed) the M: entries give these addresses."""
         wanted = {e.lower() for e in emails}

@@ -479,19 +479,26 @@ def _numbers(selection: str) -> tuple[int, ...]:
 
 
 # A clause that starts a maintainer's statement inside a sentence: ", so I've taken ...".
-# "I've fixed up the nits as I applied this series to target-arm.next": the same.
-_CLAUSE = re.compile(
-    r"[,;]\s+(?:so|and)\s+(?=(?:i|we)(?:'ve|\s+have)\s)"
-    r"|(?<!soon\s)\bas\s+(?:i|we)\s+(?=(?:applied|queued)\s)",
+_CLAUSE = re.compile(r"[,;]\s+(?:so|and)\s+(?=(?:i|we)(?:'ve|\s+have)\s)", re.IGNORECASE)
+# "I've fixed up the nits Richard and I found as I applied this series to target-arm.next":
+# the same, after a main clause of what the applier did ("I've ..."), never opening the
+# sentence ("As I applied it, I hit a conflict"), after "but"/a comma ("..., but as I
+# applied it to next it failed") or in "as long/soon/well/far as", "such as".
+_AS_APPLIED = re.compile(
+    r"(?<!soon\s)(?<!long\s)(?<!well\s)(?<!such\s)(?<!far\s)(?<!but\s)(?<!,\s)"
+    r"\bas\s+(?:i|we)\s+(?=(?:applied|queued)\s)",
     re.IGNORECASE,
 )
+_DONE_BEFORE = re.compile(r"\b(?:i|we)(?:'ve|\s+have)\s+\w+", re.IGNORECASE)
 # ... unless the sentence is a condition: "If this breaks arm32, and we have applied it".
 _LEADING_CONDITION = re.compile(r"\s*(?:if|when|once|unless|should|in\s+case)\b", re.IGNORECASE)
 
 
 # A fix queued on top of the series says the series itself is in the tree.
+# Said by the one who queues ("I've", "we have"), not of a local tree.
 _ON_TOP = re.compile(
-    r"(?:(?:i|we)(?:'ve|\s+have)?\s+)?(?:now\s+|just\s+|also\s+)?(?:queued|applied|pushed)\b"
+    r"(?![^.?]*\b(?:locally|my\s+(?:own\s+|local\s+)?(?:tree|branch|repo|github|machine))\b)"
+    r"(?:i|we)(?:'ve|\s+have)?\s+(?:now\s+|just\s+|also\s+)?(?:queued|applied|pushed)\b"
     r"[^.?]*?\bon\s+top\s+of\s+(?:the|this|your)\s+(?:existing|queued|applied)\s+"
     r"(?:series|patches|patchset|set)\b",
     re.IGNORECASE,
@@ -508,8 +515,10 @@ def _builds_on_it(sentence: _Sentence) -> bool:
 
 
 def builds_on_queued(mail: MailFacts) -> bool:
-    """Whether a mail queues something on top of the series it answers (see _ON_TOP)."""
-    return any(map(_builds_on_it, _sentences_of(mail)))
+    """Whether the applied phrase a mail is read by (its first) queues something on top
+    of the series it answers (see _ON_TOP), not some other sentence of it."""
+    first = next((s for s in _sentences_of(mail) if _applied_phrase(s) is not None), None)
+    return first is not None and _builds_on_it(first)
 
 
 def _applied_phrase(sentence: _Sentence) -> _AppliedPhrase | None:
@@ -518,6 +527,10 @@ def _applied_phrase(sentence: _Sentence) -> _AppliedPhrase | None:
     if _builds_on_it(sentence):
         return _AppliedPhrase(sentence.line, None, None, whole=True)
     clause = _CLAUSE.search(text)
+    if clause is None:
+        found = _AS_APPLIED.search(text)
+        if found is not None and found.start() > 0 and _DONE_BEFORE.search(text[: found.start()]):
+            clause = found
     if (
         clause is not None
         and _APPLIED_RE.match(text) is None

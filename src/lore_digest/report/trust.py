@@ -111,7 +111,7 @@ class TrustRules:
         see `learned`).
 
         With MAINTAINERS files: the M: people of the series' file (maintainers_for) for
-        the files and the list (and, in another project's file, its overall maintainers). Files no section covers (a project without a file:
+        the files and the list (for another project's file, with the learned appliers). Files no section covers (a project without a file:
         kvmtool) fall back to the learned appliers, and so does the merging of pull
         requests (upstream trees are not in MAINTAINERS).
         """
@@ -121,10 +121,12 @@ class TrustRules:
             return Appliers(learned, "learned", learned)
         emails = chosen.appliers(files, self.info.name)
         if chosen is not self.maintainers:
-            # Another project's overall maintainers (kvm-unit-tests' Paolo and Thomas)
-            # take patches to every part of it; the kernel's THE REST (Linus) is not
-            # made an applier of every patch of a subsystem's list.
-            emails = emails | chosen.overall_maintainers()
+            # Another project's file names its maintainers from the first day; the
+            # learned appliers still count: such files say "not who owns what"
+            # (kvm-unit-tests' header), its administrators apply anywhere, and a path
+            # that only looks like the project's (QEMU's */*/kvm* matches virt/kvm/)
+            # must not take the list's own appliers away.
+            return Appliers(emails | learned, "maintainers", learned)
         if not files or not chosen.covers(files):
             emails = emails | learned  # files unknown (a ghost thread) or no one's
         else:

@@ -213,7 +213,10 @@ class _SiteBuild:
 
     def build_week(self, label: str, site_weeks: Sequence[str]) -> None:
         """Rebuild one week's reports; write its pages whose content or links changed."""
-        entry: dict[str, Any] = {"pages": dict(self.weeks.get(label, {}).get("pages", {}))}
+        before = self.weeks.get(label, {})
+        entry: dict[str, Any] = {"pages": dict(before.get("pages", {}))}
+        if "in_progress" in before:  # kept when every page is fresh (relink_week reads it)
+            entry["in_progress"] = before["in_progress"]
         for lang in self.langs:
             report = self.report(label, lang)
             if lang == self.langs[0]:

@@ -375,15 +375,11 @@ class Store:
         )
 
     def last_pk(self, list_id: int) -> int:
-        """The store id of the list's newest stored mail (0 when none).
-
-        Walks the rowids down from the newest (`+list_id`): through the list's index,
-        max(id) reads every entry of the list (20 ms at 100k mails, 0.4 ms so).
-        """
+        """The store id of the list's newest stored mail (0 when none)."""
         row = self.conn.execute(
-            "SELECT id FROM messages WHERE +list_id=? ORDER BY id DESC LIMIT 1", (list_id,)
+            "SELECT max(id) FROM messages WHERE list_id=?", (list_id,)
         ).fetchone()
-        return int(row[0]) if row else 0
+        return int(row[0]) if row and row[0] is not None else 0
 
     # -- ingest -------------------------------------------------------------------------
 
