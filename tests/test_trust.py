@@ -407,6 +407,7 @@ PROJECT_FILES = {
         ("[PATCH] KVM: arm64: x", ["arch/arm64/kvm/arm.c"], "kernel", {"maz@kernel.org"}),
         # by its prefix, even where the list's own file would cover a path
         ("[kvm-unit-tests PATCH 0/2] arm: pmu", ["arm/pmu.c"], "kvm-unit-tests", {DREW}),
+        ("[kvm-unit-test PATCH] arm: pmu", ["arm/pmu.c"], "kvm-unit-tests", {DREW}),  # typo
         # what only the catch-all (a mailing list) covers: nobody of the file, learned ones
         ("[kvm-unit-tests PATCH] lib: x", ["lib/alloc.c"], "kvm-unit-tests", set()),
         ("[kvm-unit-tests PATCH] README: x", ["README.md"], "kvm-unit-tests", {PAOLO}),

@@ -93,15 +93,23 @@ def classify(
     return Category.OTHER
 
 
+# Other spellings of a project's prefix: one name selects its MAINTAINERS file.
+_PROJECT_ALIASES: Final = {
+    "kvm-unit-test": "kvm-unit-tests",
+    "linux-kvm-unit-tests": "kvm-unit-tests",
+}
+
+
 def other_project(
     subject: LoreSubject, other_projects: Collection[str] | None = None
 ) -> str | None:
     """The other project a posting is for, lowercased ("kvm-unit-tests"), else None: its
-    bracket prefix, or the name its title opens with (`other_projects` as in classify)."""
+    bracket prefix (one name for each project's spellings), or the name its title opens
+    with (`other_projects` as in classify)."""
     projects = _projects(other_projects)
     for prefix in subject.extra_prefixes:
         if prefix.lower() in projects:
-            return prefix.lower()
+            return _PROJECT_ALIASES.get(prefix.lower(), prefix.lower())
     titles = _OTHER_PROJECT_TITLES if other_projects is None else tuple(projects)
     return next((name for name in titles if _opens_with(subject.title, (name,))), None)
 
