@@ -67,8 +67,6 @@ def classify(
     `other_projects`: the list's bracket prefixes of other projects' patches (None:
     kvmarm's, OTHER_PROJECTS); a title opening with one of them counts too."""
     prefixes = {p.lower() for p in subject.extra_prefixes}
-    projects = _projects(other_projects)
-    titles = _OTHER_PROJECT_TITLES if other_projects is None else tuple(projects)
     if subject.is_pull or is_pull_as_patches(subject):
         return Category.PULL
     if is_syzbot(from_email) or prefixes & _BUG_PREFIXES:
@@ -76,7 +74,7 @@ def classify(
     if subject.is_patch:
         if is_stable_posting(subject):
             return Category.STABLE
-        if prefixes & projects or _opens_with(subject.title, titles):
+        if other_project(subject, other_projects) is not None:
             return Category.OTHER_PROJECT
         return Category.RFC if subject.is_rfc else Category.PATCH
     if _BUG_RE.search(subject.title):

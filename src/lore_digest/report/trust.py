@@ -111,9 +111,10 @@ class TrustRules:
         see `learned`).
 
         With MAINTAINERS files: the M: people of the series' file (maintainers_for) for
-        the files and the list (for another project's file, with the learned appliers). Files no section covers (a project without a file:
-        kvmtool) fall back to the learned appliers, and so does the merging of pull
-        requests (upstream trees are not in MAINTAINERS).
+        the files and the list (for another project's file, with the learned appliers).
+        Files no section covers (a project without a file: kvmtool) fall back to the
+        learned appliers, and so does the merging of pull requests (upstream trees are
+        not in MAINTAINERS).
         """
         learned = self.learned(until_utc, window_end)
         chosen = self.maintainers_for(files, project)

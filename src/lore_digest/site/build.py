@@ -255,7 +255,7 @@ class _SiteBuild:
             return False
         pages = entry.get("pages", {})
         in_progress = bool(entry.get("in_progress", False))
-        edits: list[tuple[str, str, str, list[str], str]] = []
+        edits: list[tuple[str, str, str, list[str], str]] = []  # lang, page, html, files, key
         for lang in self.langs:
             page = pages.get(lang) or {}
             content, old_key = page.get("content"), page.get("key")
@@ -276,10 +276,9 @@ class _SiteBuild:
                 return False
             nav = self.nav(site_weeks, label, lang)
             fragment = self.renderer.week_nav(nav, lang)
-            edits.append((lang, rel, html.replace(found[0], fragment), files, content))
-        for lang, rel, html, files, content in edits:
-            nav = self.nav(site_weeks, label, lang)
             key = _page_key(content, nav, in_progress)
+            edits.append((lang, rel, html.replace(found[0], fragment), files, key))
+        for lang, rel, html, files, key in edits:
             self._write(rel, html, key)
             for other in files[1:]:  # the same content under the new key
                 self.files[other] = key
