@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/ingest.py [--corpus ../shared/corpus/kvmarm-0.git] [--runs 3]
 
 Each figure is the best of --runs, measured as whole `lore-digest` processes (start-up
-included), against a bare `git cat-file --batch` read of the same blobs.
+included, the package's bytecode compiled first as an install does:
+benchmarks/installed.py), against a bare `git cat-file --batch` read of the same blobs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from installed import compile_package
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "kvmarm-0.git"
@@ -46,6 +49,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--week", default="2022-W19")
     opts = parser.parse_args()
+    compile_package()  # time the tool as installed (benchmarks/installed.py)
     if not opts.corpus.exists():
         sys.exit(f"corpus {opts.corpus} not found (expected ../shared/corpus)")
     bare = min(bare_read(opts.corpus) for _ in range(opts.runs))

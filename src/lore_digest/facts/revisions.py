@@ -417,6 +417,7 @@ class RevisionIndex:
         self._parents: dict[int, str | None] = {}  # patch pk -> the posting it belongs to
         self._facts: dict[int, _CoverFacts] = {}
         self._back: dict[int, list[tuple[_Posting, str]]] = {}
+        self._chains: dict[tuple[str, int], RevisionChain | None] = {}
 
     # -- what each message is ---------------------------------------------------------
 
@@ -614,8 +615,15 @@ class RevisionIndex:
 
         `root` is a cover letter or the first patch (a patch 1 sent with a cover stands for
         that cover). Only postings dated before `until_utc` are considered. None when
-        `root` is not a series posting.
+        `root` is not a series posting. Kept per (root, until): a week's threads and its
+        waiting list ask for the same chains.
         """
+        key = (root.message_id, until_utc)
+        if key not in self._chains:
+            self._chains[key] = self._chain(root, until_utc)
+        return self._chains[key]
+
+    def _chain(self, root: StoredMessage, until_utc: int) -> RevisionChain | None:
         posted = self._source.by_ids((root.message_id,)).get(root.message_id)
         if posted is None:
             return None

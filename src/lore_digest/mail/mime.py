@@ -142,10 +142,11 @@ def _header_end(raw: bytes) -> tuple[int, int]:
 # folded continuations. Anything else sends the message to the full parser.
 _HEADER_BLOCK = re.compile(rb"(?:(?:From |[\x21-\x39\x3b-\x7e]+:)[^\n]*\n(?:[ \t][^\n]*\n)*)*")
 # The only headers the body depends on (first occurrence wins, as in Message.get).
+# Searched from each newline (the block is given one in front): a "^" under MULTILINE
+# is tried at every byte of the ~3 KB header block, most of this fast path's time.
 _BODY_HEADERS = re.compile(
-    rb"^(content-type|content-transfer-encoding|content-disposition)[ \t]*:[ \t]*"
-    rb"([^\n]*(?:\n[ \t][^\n]*)*)",
-    re.IGNORECASE | re.MULTILINE,
+    rb"\n((?i:content-type|content-transfer-encoding|content-disposition))[ \t]*:[ \t]*"
+    rb"([^\n]*(?:\n[ \t][^\n]*)*)"
 )
 
 
@@ -164,7 +165,7 @@ def _split_single_part(raw: bytes) -> tuple[Message, bytes] | None:
         return None  # something in the header block is not a header: let the parser judge
     headers = Message()
     seen: set[bytes] = set()
-    for match in _BODY_HEADERS.finditer(block):
+    for match in _BODY_HEADERS.finditer(b"\n" + block):
         name = match.group(1).lower()
         if name in seen:
             continue

@@ -482,6 +482,10 @@ class ReportBuilder:
             if any(m.from_email != author and not is_bot(m.from_email) for m in full):
                 continue
             first = next(m for m in full if m.pk == first_pk)
+            anchor = _series_anchor(full)
+            chain = self.revisions.chain(anchor, end) if anchor is not None else None
+            if chain is not None and chain.newer is not None:
+                continue  # superseded (build_thread would say so from the same chain)
             raws = self.store.raw_many(m.pk for m in full)
             thread, _ = self.build_thread(full, raws, window)
             if (
