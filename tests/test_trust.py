@@ -469,3 +469,59 @@ def test_project_maintainers_come_from_the_config(tmp_path: Path) -> None:
     before = settings.fact_inputs()
     (tmp_path / "kut").write_text(PROJECT_FILES["qemu"], encoding="utf-8")
     assert settings.fact_inputs() != before
+
+
+def test_a_projects_file_named_by_another_spelling_still_judges_its_postings(
+    store_path: Path,
+) -> None:
+    """A config may key the file by any spelling the list's prefixes use."""
+    from lore_digest.facts.classify import other_project
+    from lore_digest.facts.maintainers import Maintainers
+    from lore_digest.mail.subject import parse_subject
+    from lore_digest.report.trust import TrustRules
+
+    kut = Maintainers.parse(PROJECT_FILES["kvm-unit-tests"], "kvm-unit-tests")
+    with Store.open(store_path) as store:
+        info = store.get_list(LIST)
+        assert info is not None
+        for key in ("kvm-unit-test", "KVM-Unit-Tests", "linux-kvm-unit-tests"):
+            rules = TrustRules(store, info, None, {key: kut})
+            project = other_project(parse_subject("[kvm-unit-tests PATCH] arm: pmu"))
+            assert rules.maintainers_for(["arm/pmu.c"], project) is kut, key
+
+
+@pytest.mark.parametrize(
+    ("table", "error"),
+    [
+        ('kvmunittests = "kut"', "'kvmunittests' is not one of this list's other projects"),
+        # a project the list does not name in its own other_projects
+        ('qemu = "kut"\n[lists.kvmarm2]\nmirror = "y"\noutput = "o"', None),
+        ('"kvm-unit-tests" = "kut"\n"kvm-unit-test" = "kut"', "name the same project"),
+    ],
+)
+def test_project_maintainers_keys_are_the_lists_projects(
+    tmp_path: Path, table: str, error: str | None
+) -> None:
+    from lore_digest.errors import UsageError
+    from lore_digest.settings import load_settings
+
+    config = tmp_path / "lore-digest.toml"
+    config.write_text(
+        '[lists.kvmarm]\nmirror = "x"\noutput = "out"\n'
+        f"[lists.kvmarm.project_maintainers]\n{table}\n",
+        encoding="utf-8",
+    )
+    if error is None:
+        assert load_settings(config).lists["kvmarm"].project_maintainers
+        return
+    with pytest.raises(UsageError) as caught:
+        load_settings(config)
+    assert error in str(caught.value) and "\n" not in str(caught.value)
+    # nvdimm names its own projects: kvmarm's are not among them
+    config.write_text(
+        '[lists.nvdimm]\nmirror = "x"\noutput = "out"\nother_projects = ["ndctl"]\n'
+        '[lists.nvdimm.project_maintainers]\nqemu = "kut"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(UsageError, match="'qemu' is not one of this list's other projects"):
+        load_settings(config)

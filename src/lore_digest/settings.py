@@ -409,6 +409,32 @@ class ListSettings(BaseModel):
         return list(dict.fromkeys(value))
 
     @model_validator(mode="after")
+    def _known_projects(self) -> ListSettings:
+        """A project_maintainers key names one of the list's other projects (a file under
+        a name no posting is for would never be read), each project once."""
+        from lore_digest.facts.classify import known_projects, project_name
+
+        known = known_projects(self.other_projects)
+        seen: dict[str, str] = {}
+        for key in self.project_maintainers:
+            name = project_name(key)
+            if name not in known:
+                raise PydanticCustomError(
+                    "project",
+                    "project_maintainers: {key} is not one of this list's other projects "
+                    "({known}); add it to other_projects, or correct the name",
+                    {"key": repr(key), "known": ", ".join(sorted(known))},
+                )
+            if name in seen:
+                raise PydanticCustomError(
+                    "project",
+                    "project_maintainers: {first} and {key} name the same project",
+                    {"first": repr(seen[name]), "key": repr(key)},
+                )
+            seen[name] = key
+        return self
+
+    @model_validator(mode="after")
     def _one_source(self) -> ListSettings:
         given = [key for key in SOURCE_KEYS if getattr(self, key) is not None]
         if len(given) != 1:

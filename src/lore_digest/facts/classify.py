@@ -98,6 +98,19 @@ _PROJECT_ALIASES: Final = {
 }
 
 
+def project_name(name: str) -> str:
+    """One name for each project's spellings, lowercased ("Kvm-Unit-Test" -> "kvm-unit-tests"):
+    what other_project returns, and what a project's MAINTAINERS file is keyed by."""
+    lowered = name.strip().lower()
+    return _PROJECT_ALIASES.get(lowered, lowered)
+
+
+def known_projects(other_projects: Collection[str] | None = None) -> frozenset[str]:
+    """The other projects a list's postings can be for (`other_projects` as in classify),
+    each by its project_name."""
+    return frozenset(project_name(p) for p in _projects(other_projects))
+
+
 def other_project(
     subject: LoreSubject, other_projects: Collection[str] | None = None
 ) -> str | None:
@@ -107,7 +120,7 @@ def other_project(
     projects = _projects(other_projects)
     for prefix in subject.extra_prefixes:
         if prefix.lower() in projects:
-            return _PROJECT_ALIASES.get(prefix.lower(), prefix.lower())
+            return project_name(prefix)
     titles = _OTHER_PROJECT_TITLES if other_projects is None else tuple(projects)
     return next((name for name in titles if _opens_with(subject.title, (name,))), None)
 

@@ -26,6 +26,7 @@ from lore_digest.facts.appliers import (
     learn_appliers,
 )
 from lore_digest.facts.build import mail_facts
+from lore_digest.facts.classify import project_name
 from lore_digest.facts.maintainers import person_name
 from lore_digest.facts.model import MailFacts
 from lore_digest.facts.status import Appliers
@@ -67,8 +68,8 @@ class TrustRules:
         self.store = store
         self.info = info
         self.maintainers = maintainers
-        # Other projects' MAINTAINERS files by project name (lowercased), in config order.
-        self.projects = {name.lower(): file for name, file in (projects or {}).items()}
+        # Other projects' MAINTAINERS files by project_name (one per project), in config order.
+        self.projects = {project_name(name): file for name, file in (projects or {}).items()}
         self._events: list[ApplierEvent] | None = None
         self._learned: dict[tuple[int, int | None], frozenset[str]] = {}
         self._aliases: dict[tuple[str, frozenset[str], frozenset[str]], frozenset[str]] = {}
@@ -92,7 +93,7 @@ class TrustRules:
         the first other project's that has (QEMU's target/arm/ patches carry no prefix
         on kvmarm), else the list's own (which then covers nothing: learned appliers)."""
         if project is not None:
-            return self.projects.get(project.lower())
+            return self.projects.get(project_name(project))
         if files and not (self.maintainers is not None and self.maintainers.covers(files)):
             for candidate in self.projects.values():
                 if candidate.covers(files):
