@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import zstandard
 
@@ -83,20 +84,22 @@ _INDEX_LAYOUT = 1
 INDEX_RULES = SUBJECT_RULES * 100 + _INDEX_LAYOUT
 
 
-def row_to_message(row: Sequence[object]) -> StoredMessage:
-    refs = str(row[9])
+def row_to_message(row: Sequence[Any]) -> StoredMessage:
+    """A messages row (_MESSAGE_COLUMNS) as it is: SQLite gives each column its declared
+    type, and a report turns some ten thousand rows into messages (no conversions)."""
+    refs = row[9]
     return StoredMessage(
-        pk=int(row[0]),  # type: ignore[call-overload]
-        message_id=str(row[1]),
-        date_utc=int(row[2]),  # type: ignore[call-overload]
-        date_offset=None if row[3] is None else int(row[3]),  # type: ignore[call-overload]
-        date_source=str(row[4]),
-        from_name=str(row[5]),
-        from_email=str(row[6]),
-        subject=str(row[7]),
-        in_reply_to=None if row[8] is None else str(row[8]),
-        references=tuple(refs.split()) if refs else (),
-        thread_id=None if row[10] is None else int(row[10]),  # type: ignore[call-overload]
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        row[8],
+        tuple(refs.split()) if refs else (),
+        row[10],
     )
 
 
