@@ -24,6 +24,7 @@ from lore_digest.store.schema import MIGRATIONS, SCHEMA_VERSION
 from lore_digest.vocabulary import opens_pull
 
 _DECOMPRESSOR = zstandard.ZstdDecompressor()
+PAGE_CACHE_KIB = 32 * 1024  # SQLite page cache per connection (see Store.open)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +204,11 @@ class Store:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
+            # SQLite's default page cache is 2 MB; a million-mail list's Message-ID and
+            # title indexes take random inserts, and with 2 MB each one went back to the
+            # OS for its pages: 32 MB took a 1M sync from 288 s to 251 s (peak RSS 186 MB
+            # -> 221 MB, under the 250 MB bound). The cache only grows as it is used.
+            conn.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
         except sqlite3.DatabaseError as exc:
             if "not a database" in str(exc):
                 raise StoreError(f"{path} is not a lore-digest store ({exc})") from exc
