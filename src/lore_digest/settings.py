@@ -410,8 +410,10 @@ class ListSettings(BaseModel):
 
     @model_validator(mode="after")
     def _known_projects(self) -> ListSettings:
-        """A project_maintainers key names one of the list's other projects (a file under
-        a name no posting is for would never be read), each project once."""
+        """A project_maintainers key names one of the list's other projects, each once:
+        under another name a file would never judge the postings that carry the
+        project's prefix (only, as a last resort, unprefixed ones its sections cover),
+        which is what a mistyped key would silently do."""
         from lore_digest.facts.classify import known_projects, project_name
 
         known = known_projects(self.other_projects)
@@ -423,7 +425,7 @@ class ListSettings(BaseModel):
                     "project",
                     "project_maintainers: {key} is not one of this list's other projects "
                     "({known}); add it to other_projects, or correct the name",
-                    {"key": repr(key), "known": ", ".join(sorted(known))},
+                    {"key": repr(key), "known": ", ".join(sorted(known)) or "none named"},
                 )
             if name in seen:
                 raise PydanticCustomError(
