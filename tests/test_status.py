@@ -403,6 +403,13 @@ def root(subject: str = "[PATCH v2 0/3] KVM: arm64: something") -> MailFacts:
         "Could you check what breaks as I applied this series to next?\n",
         "I applied the fix on top of the series and it boots.\n",  # a tester, no "existing"
         "If you queue it on top of the existing series, it will conflict.\n",
+        # object first, as testers write it: a base it applies on, not a branch it went to
+        "This series applied to kvmarm/next cleanly and boots fine.\n",
+        "This series applied to kvmarm/next cleanly.\n",
+        "The series applied to v5.10-rc2.\n",
+        "This patch applied on top of kvmarm/next.\n",
+        "Series applied to my tree.\n",
+        "Patch 1/2 should be applied before the NV patchset.\n",
     ],
 )
 def test_applied_phrases_rejected(body: str) -> None:
@@ -434,6 +441,14 @@ def test_applied_phrases_rejected(body: str) -> None:
             None,
             None,
         ),
+        (  # Paul Mackerras, 2020-05: object first, "my ... branch" names the branch
+            "Thanks, patches 3 and 4 of this series applied to my kvm-ppc-next branch.\n",
+            "kvm-ppc-next",
+            "patches 3 and 4",
+        ),
+        ("Thanks, patch applied to my kvm-ppc-next branch, with fixes.\n", "kvm-ppc-next", None),
+        ("Series applied to net-next, thanks.\n", "net-next", None),
+        ("Both backports now queued up, thanks.\n", None, None),
     ],
 )
 def test_applied_phrases_accepted(body: str, branch: str | None, partial: str | None) -> None:
@@ -857,6 +872,8 @@ def test_learned_appliers_on_the_corpus(synced_db: Path) -> None:
         # They answer on kvmarm for their own trees, naming the branch without b4:
         "peter.maydell@linaro.org",  # QEMU target-arm.next
         "alex.williamson@redhat.com",  # VFIO's vfio next branch
+        # "Thanks, patches 3 and 4 of this series applied to my kvm-ppc-next branch."
+        "paulus@ozlabs.org",  # KVM/powerpc's kvm-ppc-next, object first
     }
     assert len(events) > 250
 

@@ -364,6 +364,25 @@ _TAKEN = re.compile(
     r"|these\s+(?:\w+\s+)?patches\b)",
     re.IGNORECASE,
 )
+# The passive announcement, object first: "Thanks, patches 3 and 4 of this series applied
+# to my kvm-ppc-next branch." (Paul Mackerras, 2020), "Series applied to net-next,
+# thanks.", "Both backports now queued up, thanks." Testers use the same words ("This
+# series applied to kvmarm/next cleanly and boots"), so only a sentence that ends with
+# the destination, ", thanks" or ", with fixes" is one; it is read as the active form.
+_PASSIVE = re.compile(
+    r"(?P<lead>(?:(?:ok|okay|thanks|thank\s+you)[,!.]?\s+)?)"
+    rf"(?P<object>patch(?:es)?\s*\#?{_NUMS}|(?:the\s+|this\s+)?(?:whole\s+)?"
+    r"(?:patch|series|patchset)|both(?:\s+(?:patches|backports))?)"
+    r"(?:\s+of\s+(?:this|the)\s+(?:series|patchset|set))?"
+    r"\s+(?:(?:are|is|was|were|have\s+been|has\s+been|now|also)\s+)*"
+    r"(?P<verb>applied|queued|pushed|merged)(?:\s+up)?"
+    r"(?P<rest>\s+(?:to|into|on)\s+(?:my\s+|our\s+|the\s+)?[\w./+-]+(?:\s+(?:branch|tree))?)?"
+    r"(?P<end>\s*(?:[.!]|,\s*(?:thanks|thank\s+you|with\s+(?:fixes|a\s+tweak|minor\s+\w+)))?"
+    r"[.!]?)$",
+    re.IGNORECASE,
+)
+# "The series applied to v5.10-rc2": a base it applies on, no branch it went to.
+_RELEASE_DEST = re.compile(r"\s(?:v?\d+\.\d+(?:\.\d+)?(?:-rc\d+)?|-?rc\d+)[.!]?$", re.IGNORECASE)
 _WHOLE = re.compile(r"\b(?:series|set|patchset|patches|all|them|these|both|two|three|four)\b", re.I)
 _COMMIT_ENTRY = re.compile(r"^\s*(\[\d+/\d+\]\s+\S.*?)\s*$")
 _COMMIT_SHA = re.compile(
@@ -552,6 +571,9 @@ def _applied_phrase(sentence: _Sentence) -> _AppliedPhrase | None:
     taken = _TAKEN.match(text)
     if taken is not None:  # "I've taken the first three patches": read as "applied"
         text = text[: taken.start("verb")] + "applied" + text[taken.end("verb") :]
+    passive = _PASSIVE.match(text)
+    if passive is not None and not _RELEASE_DEST.search(passive.group("rest") or ""):  # "Patches 3 and 4 applied to X." is "Applied patches 3 and 4 to X."
+        text = _active(passive)
     match = _APPLIED_RE.match(text)
     if match is None or "?" in sentence.first():
         return None
@@ -588,6 +610,21 @@ def _applied_phrase(sentence: _Sentence) -> _AppliedPhrase | None:
     if partial is not None and _THE_REST.search(text):
         partial, whole = None, True  # "patches 3-27 on for-next/sme, the rest went on ..."
     return _AppliedPhrase(sentence.line, branch, partial, release, whole)
+
+
+def _active(passive: re.Match[str]) -> str:
+    """A _PASSIVE sentence in the active form _APPLIED_RE reads: "applied patches 3 and 4
+    to my kvm-ppc-next branch."; a bare "patch" is "it", "series" "the series"."""
+    obj = _SPACES.sub(" ", passive.group("object").strip())
+    lowered = obj.lower()
+    if lowered == "patch":
+        obj = "it"
+    elif lowered in ("series", "patchset", "whole series"):
+        obj = "the series"
+    elif lowered.startswith("both"):
+        obj = "both"
+    rest = passive.group("rest") or ""
+    return f"{passive.group('lead')}{passive.group('verb')} {obj}{rest}{passive.group('end')}"
 
 
 # The selection's complement went elsewhere: together the whole series was taken.
@@ -640,7 +677,9 @@ def _branch(dest: str) -> str | None:
         kept = _BRANCH_PAREN.match(head[paren:])
         head = head[:paren] + (f" ({kept.group(1)})" if kept else "")
     head = re.sub(r"\[\d+\]", "", head)  # "arm/queue[1]": a reference mark
-    head = re.sub(r"^the\s+|\s+(?:branch|tree)\b.*$", "", head.strip(), flags=re.IGNORECASE)
+    head = re.sub(
+        r"^(?:the|my|our)\s+|\s+(?:branch|tree)\b.*$", "", head.strip(), flags=re.IGNORECASE
+    )
     head = _SPACES.sub(" ", head).strip().rstrip(".")
     # A long "branch" is a sentence ("Applied to the tree I use for testing...").
     return head if head and len(head) <= 40 and head.count(" ") <= 2 else None
