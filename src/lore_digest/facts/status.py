@@ -572,7 +572,9 @@ def _applied_phrase(sentence: _Sentence) -> _AppliedPhrase | None:
     if taken is not None:  # "I've taken the first three patches": read as "applied"
         text = text[: taken.start("verb")] + "applied" + text[taken.end("verb") :]
     passive = _PASSIVE.match(text)
-    if passive is not None and not _RELEASE_DEST.search(passive.group("rest") or ""):  # "Patches 3 and 4 applied to X." is "Applied patches 3 and 4 to X."
+    if passive is not None and not _RELEASE_DEST.search(
+        passive.group("rest") or ""
+    ):  # "Patches 3 and 4 applied to X." is "Applied patches 3 and 4 to X."
         text = _active(passive)
     match = _APPLIED_RE.match(text)
     if match is None or "?" in sentence.first():
