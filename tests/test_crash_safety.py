@@ -227,13 +227,25 @@ def test_sync_killed_repeatedly_then_resumed_equals_a_clean_sync(
     args = ("--db", db, "sync", "--mirror", slice_git, "--list", LIST, "--json")
     progress = []
     # Short delays land in start-up, schema creation and the first batch; longer ones
-    # in later batches, the thread update and the final commit.
-    for _ in range(6):
-        delay = rng.uniform(0.25, max(0.5, reference.seconds * 0.9))
+    # in later batches, the thread update and the final commit. A kill that comes after
+    # the whole slice is in (a fast hour ingests it before the first kill) leaves the
+    # later ones nothing to cut: then the store starts again, with kills before that
+    # delay, until one lands mid-ingest (at most 12 kills in all).
+    latest = max(0.5, reference.seconds * 0.9)
+    for _ in range(12):
+        mid_ingest = any(0 < done < SLICE for *_, done in progress)
+        if len(progress) >= 6 and mid_ingest:
+            break
+        delay = rng.uniform(0.25, latest)
         killed = _kill_after(args, delay)
         if db.exists():
             _check_integrity(db)
-            progress.append((round(delay, 2), killed, _check_progress_matches_mail(db, slice_revs)))
+            done = _check_progress_matches_mail(db, slice_revs)
+            progress.append((round(delay, 2), killed, done))
+            if done == SLICE and not mid_ingest:
+                for path in db.parent.glob(db.name + "*"):  # the store, its WAL and lock
+                    path.unlink()
+                latest = max(0.3, delay)
     assert any(killed for _, killed, _ in progress), progress
     assert any(0 < done < SLICE for *_, done in progress), f"no kill landed mid-ingest: {progress}"
     result = _run(*args)

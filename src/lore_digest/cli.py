@@ -420,11 +420,13 @@ def _trust_options(command: F) -> F:
     )(command)
     return click.option(
         "--maintainers",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=click.Path(path_type=Path),
         metavar="PATH",
         help="A file in the kernel's MAINTAINERS format: only the M: people of the files a "
-        "series touches may apply or NAK it [default: the list's maintainers in the config, "
-        "else appliers learned from the list's history].",
+        "series touches may apply or NAK it; or a git clone of the tree that holds it (a "
+        "kernel clone): each week is judged by the MAINTAINERS of that week's end "
+        "[default: the list's maintainers in the config, else appliers learned from the "
+        "list's history].",
     )(command)
 
 

@@ -17,7 +17,6 @@ each command wired the pipeline itself:
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any, Final, Self
 
 from lore_digest.errors import UsageError
-from lore_digest.facts.maintainers import Maintainers
+from lore_digest.facts.maintainers_history import MaintainersHistory, source_identity
 from lore_digest.facts.revisions import RevisionIndex
 from lore_digest.facts.week import (
     Window,
@@ -156,11 +155,9 @@ class DigestSettings:
 
 
 def _file_identity(path: Path | None) -> list[str | None]:
-    """A file's path and content hash (None, None without one): an edit changes facts."""
-    if path is None:
-        return [None, None]
-    content = path.read_bytes() if path.is_file() else None
-    return [str(path), hashlib.sha256(content).hexdigest() if content is not None else None]
+    """A MAINTAINERS source's path and content hash (None, None without one): an edit,
+    or a new commit of a repository read for its history, changes facts."""
+    return source_identity(path) if path is not None else [None, None]
 
 
 class Digest:
@@ -173,10 +170,12 @@ class Digest:
         get_zone(self.settings.tz)
         self.store = store
         maintainers = (
-            Maintainers.load(self.settings.maintainers) if self.settings.maintainers else None
+            MaintainersHistory.load(self.settings.maintainers)
+            if self.settings.maintainers
+            else None
         )
         projects = {
-            name: Maintainers.load(path) for name, path in self.settings.project_maintainers
+            name: MaintainersHistory.load(path) for name, path in self.settings.project_maintainers
         }
         self._builder = ReportBuilder(  # UsageError for an unknown list
             store,

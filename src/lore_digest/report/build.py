@@ -51,6 +51,7 @@ from lore_digest.vocabulary import SERIES_SPREAD_S, is_bot, is_stable_posting
 
 if TYPE_CHECKING:
     from lore_digest.facts.maintainers import Maintainers
+    from lore_digest.facts.maintainers_history import MaintainersHistory
     from lore_digest.trees.matcher import TreeMatcher
 
 LARGE_THREAD = 20
@@ -141,9 +142,9 @@ class ReportBuilder:
         self,
         store: Store,
         list_name: str,
-        maintainers: Maintainers | None = None,
+        maintainers: Maintainers | MaintainersHistory | None = None,
         *,
-        projects: Mapping[str, Maintainers] | None = None,
+        projects: Mapping[str, Maintainers | MaintainersHistory] | None = None,
         stable_waits: bool = False,
         matcher: TreeMatcher | None = None,
         grace_days: int = 14,
@@ -170,8 +171,10 @@ class ReportBuilder:
         # a maintainer's "applied" a tree may still not hold it before that is flagged.
         self.matcher = matcher
         self.grace_days = grace_days
-        # Names of what each series touches: path groups, else MAINTAINERS, else dirs.
-        self.subsystems = Subsystems(path_groups, maintainers)
+        # Names of what each series touches: path groups, else MAINTAINERS (its newest
+        # version: one name for a subsystem in every week), else directories.
+        own = self.trust.maintainers
+        self.subsystems = Subsystems(path_groups, own.latest if own is not None else None)
         # The list's bracket prefixes of other projects' patches (None: kvmarm's).
         self.other_projects = other_projects
 
@@ -438,7 +441,7 @@ class ReportBuilder:
             files = thread.series.files if thread.series is not None else ()
             project = other_project(parse_subject(thread.subject), self.other_projects)
             emails = self.trust.appliers(files, window.start_utc, window.end_utc, project).emails
-            emails = emails | self.trust.reviewers(files, project)
+            emails = emails | self.trust.reviewers(files, project, window.end_utc)
             return frozenset(e.lower() for e in emails)
 
         return deciders

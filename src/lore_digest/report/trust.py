@@ -8,14 +8,15 @@ prefix ("[kvm-unit-tests PATCH]") or, without one, by the first file that covers
 touches (QEMU's target/arm/ patches carry no prefix on kvmarm). Without any file, the
 appliers are learned from the list's history; the events they are learned from are
 scanned once per new mail and kept in the store, so a weekly report reads only the
-week's new mail for it.
+week's new mail for it. A file read from a git repository's history judges each week
+by the version of that week's end (facts.maintainers_history).
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from lore_digest.errors import StoreError
 from lore_digest.facts.appliers import (
@@ -27,14 +28,12 @@ from lore_digest.facts.appliers import (
 )
 from lore_digest.facts.build import mail_facts
 from lore_digest.facts.classify import project_name
-from lore_digest.facts.maintainers import person_name
+from lore_digest.facts.maintainers import Maintainers, person_name
+from lore_digest.facts.maintainers_history import MaintainersHistory
 from lore_digest.facts.model import MailFacts
 from lore_digest.facts.status import Appliers
 from lore_digest.store.db import ListInfo, Store, StoredMessage
 from lore_digest.threading.jwz import parent_map
-
-if TYPE_CHECKING:
-    from lore_digest.facts.maintainers import Maintainers
 
 __all__ = ["TrustRules", "may_decide"]
 
@@ -62,14 +61,16 @@ class TrustRules:
         self,
         store: Store,
         info: ListInfo,
-        maintainers: Maintainers | None,
-        projects: Mapping[str, Maintainers] | None = None,
+        maintainers: Maintainers | MaintainersHistory | None,
+        projects: Mapping[str, Maintainers | MaintainersHistory] | None = None,
     ) -> None:
         self.store = store
         self.info = info
-        self.maintainers = maintainers
+        self.maintainers = _history(maintainers) if maintainers is not None else None
         # Other projects' MAINTAINERS files by project_name (one per project), in config order.
-        self.projects = {project_name(name): file for name, file in (projects or {}).items()}
+        self.projects = {
+            project_name(name): _history(file) for name, file in (projects or {}).items()
+        }
         self._events: list[ApplierEvent] | None = None
         self._learned: dict[tuple[int, int | None], frozenset[str]] = {}
         self._aliases: dict[tuple[str, frozenset[str], frozenset[str]], frozenset[str]] = {}
@@ -81,24 +82,34 @@ class TrustRules:
 
     @property
     def files(self) -> tuple[Maintainers, ...]:
-        """Every MAINTAINERS file: the list's own, then the other projects'."""
-        own = (self.maintainers,) if self.maintainers is not None else ()
-        return (*own, *self.projects.values())
+        """Every MAINTAINERS file, newest version: the list's own, then the other projects'."""
+        return self.files_at(None)
 
-    def maintainers_for(self, files: Sequence[str], project: str | None) -> Maintainers | None:
-        """The MAINTAINERS file that judges a series: for another project's posting
-        (`project`, from its subject: facts.classify.other_project) that project's file,
-        None without one (the kernel's says nothing about kvmtool: learned appliers);
-        else the list's own when it has a section for what the series touches, else
-        the first other project's that has (QEMU's target/arm/ patches carry no prefix
-        on kvmarm), else the list's own (which then covers nothing: learned appliers)."""
+    def files_at(self, when_utc: int | None) -> tuple[Maintainers, ...]:
+        """Every MAINTAINERS file as it stood just before `when_utc` (None: newest)."""
+        own = (self.maintainers,) if self.maintainers is not None else ()
+        return tuple(history.at(when_utc) for history in (*own, *self.projects.values()))
+
+    def maintainers_for(
+        self, files: Sequence[str], project: str | None, when_utc: int | None = None
+    ) -> Maintainers | None:
+        """The MAINTAINERS file that judges a series, as it stood just before `when_utc`
+        (None: the newest): for another project's posting (`project`, from its subject:
+        facts.classify.other_project) that project's file, None without one (the
+        kernel's says nothing about kvmtool: learned appliers); else the list's own when
+        it has a section for what the series touches, else the first other project's
+        that has (QEMU's target/arm/ patches carry no prefix on kvmarm), else the
+        list's own (which then covers nothing: learned appliers)."""
         if project is not None:
-            return self.projects.get(project_name(project))
-        if files and not (self.maintainers is not None and self.maintainers.covers(files)):
+            history = self.projects.get(project_name(project))
+            return history.at(when_utc) if history is not None else None
+        own = self.maintainers.at(when_utc) if self.maintainers is not None else None
+        if files and not (own is not None and own.covers(files)):
             for candidate in self.projects.values():
-                if candidate.covers(files):
-                    return candidate
-        return self.maintainers
+                version = candidate.at(when_utc)
+                if version.covers(files):
+                    return version
+        return own
 
     def appliers(
         self,
@@ -115,14 +126,16 @@ class TrustRules:
         the files and the list (for another project's file, with the learned appliers).
         Files no section covers (a project without a file: kvmtool) fall back to the
         learned appliers, and so does the merging of pull requests (upstream trees are
-        not in MAINTAINERS).
+        not in MAINTAINERS). The files are those in effect at the window's end.
         """
         learned = self.learned(until_utc, window_end)
-        chosen = self.maintainers_for(files, project)
+        when = window_end if window_end is not None else until_utc
+        chosen = self.maintainers_for(files, project, when)
         if chosen is None:
             return Appliers(learned, "learned", learned)
         emails = chosen.appliers(files, self.info.name)
-        if chosen is not self.maintainers:
+        own = self.maintainers.at(when) if self.maintainers is not None else None
+        if chosen is not own:
             # Another project's file names its maintainers from the first day; the
             # learned appliers still count: such files say "not who owns what"
             # (kvm-unit-tests' header), its administrators apply anywhere, and a path
@@ -135,9 +148,12 @@ class TrustRules:
             emails = emails | self._other_addresses(chosen, emails, learned)
         return Appliers(emails, "maintainers", learned)
 
-    def reviewers(self, files: Sequence[str], project: str | None = None) -> frozenset[str]:
-        """The R: people of the series' MAINTAINERS file for these files (none without)."""
-        chosen = self.maintainers_for(files, project)
+    def reviewers(
+        self, files: Sequence[str], project: str | None = None, when_utc: int | None = None
+    ) -> frozenset[str]:
+        """The R: people of the series' MAINTAINERS file for these files (none without),
+        as it stood just before `when_utc` (None: the newest)."""
+        chosen = self.maintainers_for(files, project, when_utc)
         return chosen.reviewers(files, self.info.name) if chosen is not None else frozenset()
 
     def _other_addresses(
@@ -258,3 +274,8 @@ class TrustRules:
                     (msg.pk, event.kind, event.email, event.thread, event.date_utc, event.by)
                 )
         return rows
+
+
+def _history(file: Maintainers | MaintainersHistory) -> MaintainersHistory:
+    """A parsed file stands for every moment; a history is kept as it is."""
+    return file if isinstance(file, MaintainersHistory) else MaintainersHistory.fixed(file)
